@@ -1,0 +1,365 @@
+package game
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Outcomes of joining a match that callers branch on.
+var (
+	ErrMatchFull     = errors.New("match full")
+	ErrMatchEnded    = errors.New("match ended")
+	ErrMatchNotFound = errors.New("no such match")
+	ErrInboxFull     = errors.New("match inbox full")
+	ErrServerFull    = errors.New("server match limit reached")
+)
+
+// MatchInfo describes a match for listings. It is a copy: safe to keep.
+type MatchInfo struct {
+	ID         string
+	Players    int
+	MaxPlayers int
+	State      State
+	TickRate   int
+	Created    time.Time
+}
+
+// JoinResult is what a player learns when it takes a seat.
+type JoinResult struct {
+	Player   PlayerID
+	Match    string
+	TickRate int
+	Tick     uint64 // the tick at which the join was applied
+	Layout   Layout
+	Roster   []PlayerInfo
+}
+
+// MatchStats are a match's counters.
+type MatchStats struct {
+	LoopStats
+	DroppedInputs   uint64 // input inbox full
+	DroppedCommands uint64 // command inbox full
+	DuplicateInputs uint64 // seq not above the last applied one
+}
+
+type cmdKind uint8
+
+const (
+	cmdJoin cmdKind = iota
+	cmdLeave
+)
+
+type command struct {
+	kind   cmdKind
+	name   string
+	player PlayerID
+	reply  chan joinReply
+}
+
+type joinReply struct {
+	res JoinResult
+	err error
+}
+
+type seat struct {
+	id      PlayerID
+	name    string
+	lastSeq uint32
+}
+
+// Match is a match actor: one goroutine owns the world. Create matches
+// through a Directory.
+type Match struct {
+	id      string
+	cfg     MatchConfig
+	created time.Time
+	log     zerolog.Logger
+	pub     Publisher
+	clock   Clock
+	loop    Loop
+	layout  Layout
+	cmds    chan command
+	inputs  chan Input
+	done    chan struct{}
+	info    atomic.Pointer[MatchInfo]
+
+	droppedInputs, droppedCmds, dupInputs atomic.Uint64
+
+	// Owned by the match goroutine.
+	rules         Rules
+	tick          uint64
+	state         State
+	seats         []seat // sorted by id
+	nextPlayer    PlayerID
+	endTick       uint64
+	closeTick     uint64
+	emptySince    uint64
+	rosterChanged bool
+	inBuf         []Input
+}
+
+func newMatch(id string, cfg MatchConfig, rules Rules, pub Publisher, clock Clock, log zerolog.Logger) *Match {
+	m := &Match{
+		id:      id,
+		cfg:     cfg,
+		created: clock.Now(),
+		log:     log.With().Str("match", id).Logger(),
+		pub:     pub,
+		clock:   clock,
+		loop:    Loop{Clock: clock, Rate: cfg.TickRate},
+		cmds:    make(chan command, commandQueueLen),
+		inputs:  make(chan Input, cfg.InputQueue),
+		done:    make(chan struct{}),
+		rules:   rules,
+	}
+	rules.Init(cfg.Seed, cfg.TickRate, cfg.ScoreLimit)
+	m.layout = rules.Layout()
+	m.publishInfo()
+	return m
+}
+
+// ID returns the match id.
+func (m *Match) ID() string { return m.id }
+
+// Config returns the match's configuration.
+func (m *Match) Config() MatchConfig { return m.cfg }
+
+// Done is closed when the match has closed.
+func (m *Match) Done() <-chan struct{} { return m.done }
+
+// Info returns the latest listing data.
+func (m *Match) Info() MatchInfo { return *m.info.Load() }
+
+// Stats returns the match's counters.
+func (m *Match) Stats() MatchStats {
+	return MatchStats{
+		LoopStats:       m.loop.Stats(),
+		DroppedInputs:   m.droppedInputs.Load(),
+		DroppedCommands: m.droppedCmds.Load(),
+		DuplicateInputs: m.dupInputs.Load(),
+	}
+}
+
+// Join asks for a seat; the join is applied at the start of the next tick.
+// It returns ErrMatchFull, ErrMatchEnded or ErrInboxFull when refused.
+func (m *Match) Join(ctx context.Context, name string) (JoinResult, error) {
+	reply := make(chan joinReply, 1)
+	select {
+	case m.cmds <- command{kind: cmdJoin, name: name, reply: reply}:
+	case <-m.done:
+		return JoinResult{}, ErrMatchEnded
+	default:
+		m.droppedCmds.Add(1)
+		return JoinResult{}, ErrInboxFull
+	}
+	select {
+	case r := <-reply:
+		return r.res, r.err
+	case <-m.done:
+		return JoinResult{}, ErrMatchEnded
+	case <-ctx.Done():
+		// The join may still be applied: give the seat back when it is.
+		go func() {
+			select {
+			case r := <-reply:
+				if r.err == nil {
+					m.Leave(r.res.Player)
+				}
+			case <-m.done:
+			}
+		}()
+		return JoinResult{}, ctx.Err()
+	}
+}
+
+// Leave frees a player's seat at the next tick. It blocks only while the
+// command inbox is full, and never after the match has closed.
+func (m *Match) Leave(p PlayerID) {
+	select {
+	case m.cmds <- command{kind: cmdLeave, player: p}:
+	case <-m.done:
+	}
+}
+
+// Input queues an input for the next tick without blocking. It returns
+// false (and counts the drop) when the inbox is full or the match closed.
+func (m *Match) Input(in Input) bool {
+	select {
+	case <-m.done:
+		return false
+	default:
+	}
+	select {
+	case m.inputs <- in:
+		return true
+	default:
+		m.droppedInputs.Add(1)
+		return false
+	}
+}
+
+// run owns the world until the match closes or ctx is cancelled.
+func (m *Match) run(ctx context.Context) {
+	defer close(m.done)
+	defer m.pub.Close()
+	err := m.loop.Run(ctx, m.step)
+	if err != nil && m.state != StateClosed {
+		// Cancelled from outside (shutdown): tell the publisher once.
+		r := m.end("closed")
+		m.state = StateClosed
+		m.pub.Publish(m.snapshot(m.clock.Now(), r))
+		m.publishInfo()
+	}
+	st := m.Stats()
+	m.log.Info().Uint64("ticks", st.Ticks).Uint64("late", st.Late).Uint64("skipped", st.Skipped).
+		Uint64("dropped_inputs", st.DroppedInputs).Msg("match closed")
+}
+
+func (m *Match) seatIndex(p PlayerID) (int, bool) {
+	return slices.BinarySearchFunc(m.seats, p, func(s seat, p PlayerID) int { return int(s.id) - int(p) })
+}
+
+func (m *Match) apply(c command) {
+	switch c.kind {
+	case cmdJoin:
+		c.reply <- m.applyJoin(c.name)
+	case cmdLeave:
+		if i, ok := m.seatIndex(c.player); ok {
+			m.seats = slices.Delete(m.seats, i, i+1)
+			m.rules.Leave(c.player)
+			m.rosterChanged = true
+		}
+	}
+}
+
+func (m *Match) applyJoin(name string) joinReply {
+	if m.state >= StateEnded {
+		return joinReply{err: ErrMatchEnded}
+	}
+	if len(m.seats) >= m.cfg.MaxPlayers {
+		return joinReply{err: ErrMatchFull}
+	}
+	m.nextPlayer++
+	id := m.nextPlayer
+	m.seats = append(m.seats, seat{id: id, name: name}) // ids grow: stays sorted
+	m.rules.Join(id, name)
+	m.rosterChanged = true
+	return joinReply{res: JoinResult{
+		Player: id, Match: m.id, TickRate: m.cfg.TickRate, Tick: m.tick,
+		Layout: m.layout, Roster: m.roster(),
+	}}
+}
+
+func (m *Match) roster() []PlayerInfo {
+	r := make([]PlayerInfo, len(m.seats))
+	for i, s := range m.seats {
+		r[i] = PlayerInfo{ID: s.id, Name: s.name}
+	}
+	return r
+}
+
+func (m *Match) ticksOf(d time.Duration) uint64 { return ticksOf(d, m.cfg.TickRate) }
+
+// step is one tick: commands and inputs queued at tick start, the rules'
+// step, lifecycle, then one published snapshot.
+func (m *Match) step(due time.Time) bool {
+	m.tick++
+	playersBefore, stateBefore := len(m.seats), m.state
+	for n := len(m.cmds); n > 0; n-- {
+		m.apply(<-m.cmds)
+	}
+	m.inBuf = m.inBuf[:0]
+	for n := len(m.inputs); n > 0; n-- {
+		in := <-m.inputs
+		i, ok := m.seatIndex(in.Player)
+		if !ok {
+			continue
+		}
+		if in.Seq <= m.seats[i].lastSeq {
+			m.dupInputs.Add(1)
+			continue
+		}
+		m.seats[i].lastSeq = in.Seq
+		m.inBuf = append(m.inBuf, in)
+	}
+	if m.state == StateWaiting && len(m.seats) >= m.cfg.MinPlayers {
+		m.state = StateRunning
+		m.endTick = m.tick + m.ticksOf(m.cfg.TimeLimit)
+		m.rules.Start()
+	}
+	m.rules.Step(StepInfo{Tick: m.tick, Dt: m.loop.Interval(), Scoring: m.state == StateRunning}, m.inBuf)
+
+	var end *Result
+	if m.state == StateRunning {
+		if over, reason := m.rules.Over(); over {
+			end = m.end(reason)
+		} else if m.tick >= m.endTick {
+			end = m.end("time")
+		}
+	}
+	if len(m.seats) == 0 && m.state < StateEnded {
+		if m.emptySince == 0 {
+			m.emptySince = m.tick
+		}
+		if m.tick-m.emptySince >= m.ticksOf(m.cfg.EmptyTimeout) {
+			m.state = StateClosed
+		}
+	} else {
+		m.emptySince = 0
+	}
+	if m.state == StateEnded && m.tick >= m.closeTick {
+		m.state = StateClosed
+	}
+	m.pub.Publish(m.snapshot(due, end))
+	if len(m.seats) != playersBefore || m.state != stateBefore {
+		m.publishInfo()
+	}
+	return m.state != StateClosed
+}
+
+// end moves the match to Ended and returns its result.
+func (m *Match) end(reason string) *Result {
+	m.state = StateEnded
+	m.closeTick = m.tick + m.ticksOf(m.cfg.EndLinger)
+	r := &Result{Reason: reason, Scores: m.rules.Scores()}
+	if len(r.Scores) > 0 && reason != "closed" {
+		r.Winner = r.Scores[0].Player
+	}
+	m.log.Info().Str("reason", reason).Uint32("winner", uint32(r.Winner)).Msg("match ended")
+	return r
+}
+
+func (m *Match) snapshot(due time.Time, end *Result) *Snapshot {
+	s := &Snapshot{
+		Match: m.id,
+		Tick:  m.tick,
+		Time:  due,
+		State: m.state,
+		Acks:  make([]Ack, len(m.seats)),
+		End:   end,
+	}
+	if m.state == StateRunning && m.endTick > m.tick {
+		s.Left = time.Duration(m.endTick-m.tick) * m.loop.Interval()
+	}
+	s.Entities, s.Events = m.rules.AppendSnapshot(make([]Entity, 0, len(m.seats)+16), nil)
+	for i, st := range m.seats {
+		s.Acks[i] = Ack{Player: st.id, Seq: st.lastSeq}
+	}
+	if m.rosterChanged {
+		s.Roster = m.roster()
+		m.rosterChanged = false
+	}
+	return s
+}
+
+func (m *Match) publishInfo() {
+	m.info.Store(&MatchInfo{
+		ID: m.id, Players: len(m.seats), MaxPlayers: m.cfg.MaxPlayers,
+		State: m.state, TickRate: m.cfg.TickRate, Created: m.created,
+	})
+}

@@ -1,0 +1,119 @@
+package game
+
+import "time"
+
+// PlayerID identifies a seat in a match; it is also the entity id of the
+// player's avatar. Player ids are below 1<<24; rules number other entities
+// at or above FirstObjectID.
+type PlayerID uint32
+
+// FirstObjectID is the first entity id a Rules implementation may use for
+// non-player entities.
+const FirstObjectID = 1 << 24
+
+// Button bits of an Input.
+const (
+	ButtonFire uint8 = 1 << iota
+	// ButtonsMask holds every defined button bit.
+	ButtonsMask = ButtonFire
+)
+
+// Input is one validated input of a player. Netcode checks ranges before an
+// Input reaches a match; rules may rely on them.
+type Input struct {
+	Player  PlayerID
+	Seq     uint32  // strictly increasing per seat
+	MoveX   float64 // -1…1
+	MoveY   float64 // -1…1
+	Aim     float64 // radians, -π…π
+	Buttons uint8   // ButtonFire, …
+}
+
+// Entity kinds.
+const (
+	KindPlayer     uint8 = 1
+	KindProjectile uint8 = 2
+)
+
+// Entity flags.
+const (
+	FlagDead         uint8 = 1
+	FlagDisconnected uint8 = 2
+	FlagProtected    uint8 = 4
+)
+
+// Entity is one object of a snapshot, in a form every 2D game can fill.
+type Entity struct {
+	ID    uint32
+	Kind  uint8
+	X, Y  float32
+	Angle float32
+	HP    int16
+	Score int32 // players: kills; projectiles: the shooter's id
+	Flags uint8
+}
+
+// Event kinds of the arena.
+const (
+	EventShot    uint8 = 1
+	EventHit     uint8 = 2
+	EventKill    uint8 = 3
+	EventRespawn uint8 = 4
+)
+
+// Event is something that happened during a tick.
+type Event struct {
+	Kind uint8
+	A, B uint32
+}
+
+// Rect is an axis-aligned rectangle: top-left corner, width, height.
+type Rect struct{ X, Y, W, H float64 }
+
+// Layout is the static description of a world that clients need to draw it.
+type Layout struct {
+	W, H      float64
+	Obstacles []Rect
+}
+
+// Score is one line of a results table.
+type Score struct {
+	Player PlayerID
+	Name   string
+	Kills  int
+	Deaths int
+}
+
+// StepInfo is what a Rules step may know about the match.
+type StepInfo struct {
+	Tick    uint64        // the tick being computed, from 1
+	Dt      time.Duration // the fixed tick interval
+	Scoring bool          // false while the match waits for players
+}
+
+// Rules is the contract a game implements to run inside a match. All
+// methods are called from the match goroutine only. Given the same seed,
+// joins, leaves and inputs at the same ticks, a Rules value must produce the
+// same snapshots (determinism).
+type Rules interface {
+	// Init prepares a new world.
+	Init(seed uint64, rate int, scoreLimit int)
+	// Layout describes the static world.
+	Layout() Layout
+	// Join adds a player (ids are never reused within a match).
+	Join(id PlayerID, name string)
+	// Leave removes a player.
+	Leave(id PlayerID)
+	// Start is called when the match goes from waiting to running.
+	Start()
+	// Step advances the world by one tick, applying inputs in order.
+	Step(info StepInfo, inputs []Input)
+	// AppendSnapshot appends the world's entities (sorted by id) and the
+	// events of the last step.
+	AppendSnapshot(ents []Entity, evs []Event) ([]Entity, []Event)
+	// Over reports whether the game itself ended the match (e.g. a score
+	// limit), and a short reason.
+	Over() (bool, string)
+	// Scores returns the results table, best first.
+	Scores() []Score
+}

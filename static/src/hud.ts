@@ -1,0 +1,95 @@
+// HUD line (match, tick, players, state, time left, your score) and the
+// results panel shown on `end`. Names are set with textContent, never HTML.
+
+import { End } from "./protocol";
+
+export interface HudState {
+  matchId: string;
+  tick: number;
+  players: number;
+  state: string;
+  /** Milliseconds left before the time limit. */
+  left: number;
+  score: number;
+}
+
+const REASONS: Record<string, string> = {
+  time: "time limit reached",
+  score: "score limit reached",
+  closed: "match closed",
+};
+
+export function formatLeft(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export class Hud {
+  private last = "";
+
+  constructor(
+    private readonly hud: HTMLElement,
+    private readonly results: HTMLElement,
+    onPlayAgain: () => void,
+  ) {
+    results.addEventListener("click", (e) => {
+      if (e.target instanceof HTMLElement && e.target.closest("button[data-again]")) onPlayAgain();
+    });
+  }
+
+  update(s: HudState | null): void {
+    const text = s
+      ? [
+          `match ${s.matchId}`,
+          `tick ${s.tick}`,
+          `players ${s.players}`,
+          s.state || "—",
+          s.state === "running" ? `${formatLeft(s.left)} left` : "",
+          `score ${s.score}`,
+        ].filter(Boolean).join(" · ")
+      : "";
+    if (text !== this.last) {
+      this.hud.textContent = text;
+      this.last = text;
+    }
+  }
+
+  showResults(end: End, me: number): void {
+    const r = this.results;
+    r.replaceChildren();
+    const h = el("h2", "Match over");
+    const winner = end.scores.find((x) => x.id === end.winner);
+    const sub = el(
+      "p",
+      `${REASONS[end.reason] ?? end.reason}` +
+        (winner ? ` — winner: ${winner.name}${winner.id === me ? " (you!)" : ""}` : ""),
+    );
+    const table = document.createElement("table");
+    const head = document.createElement("tr");
+    for (const c of ["#", "player", "kills", "deaths"]) head.append(el("th", c));
+    table.append(head);
+    end.scores.forEach((s, i) => {
+      const row = document.createElement("tr");
+      if (s.id === me) row.className = "me";
+      row.append(el("td", String(i + 1)), el("td", s.name), el("td", String(s.kills)), el("td", String(s.deaths)));
+      table.append(row);
+    });
+    const again = el("button", "Play again");
+    again.id = "again";
+    again.dataset.again = "1";
+    again.type = "button";
+    r.append(h, sub, table, again);
+    r.hidden = false;
+  }
+
+  hideResults(): void {
+    this.results.hidden = true;
+    this.results.replaceChildren();
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  e.textContent = text;
+  return e;
+}

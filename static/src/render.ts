@@ -1,0 +1,200 @@
+// Canvas drawing of the latest snapshot, scaled to fit the window.
+// No interpolation or prediction: what the last snapshot says is drawn.
+
+import {
+  Arena,
+  Entity,
+  FLAG_DEAD,
+  FLAG_DISCONNECTED,
+  FLAG_PROTECTED,
+  KIND_PLAYER,
+  KIND_PROJECTILE,
+  Snap,
+} from "./protocol";
+
+/** Sizes of the reference game (docs/protocol.md, "Arena rules"). */
+const PLAYER_RADIUS = 20;
+const PROJECTILE_RADIUS = 4;
+const MAX_HP = 100;
+const MARGIN_PX = 12;
+
+const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
+  "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000"];
+
+export function playerColor(id: number): string {
+  return PALETTE[((id % PALETTE.length) + PALETTE.length) % PALETTE.length]!;
+}
+
+export interface View {
+  arena: Arena;
+  snap: Snap | null;
+  /** Your player id (0 before welcome). */
+  me: number;
+  names: ReadonlyMap<number, string>;
+}
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export class Renderer {
+  private readonly ctx: CanvasRenderingContext2D;
+  private scale = 1;
+  private ox = 0;
+  private oy = 0;
+  private cssW = 0;
+  private cssH = 0;
+
+  constructor(private readonly canvas: HTMLCanvasElement) {
+    const ctx = canvas.getContext("2d");
+    if (!ctx) throw new Error("canvas 2d is not available");
+    this.ctx = ctx;
+  }
+
+  /** toScreen maps arena units to canvas CSS pixels (as of the last draw). */
+  toScreen(x: number, y: number): Point {
+    return { x: this.ox + x * this.scale, y: this.oy + y * this.scale };
+  }
+
+  draw(v: View): void {
+    this.fit(v.arena);
+    const c = this.ctx;
+    c.fillStyle = "#0d1117";
+    c.fillRect(0, 0, this.cssW, this.cssH);
+
+    // Arena floor and bounds.
+    const tl = this.toScreen(0, 0);
+    const aw = v.arena.w * this.scale;
+    const ah = v.arena.h * this.scale;
+    c.fillStyle = "#161b22";
+    c.fillRect(tl.x, tl.y, aw, ah);
+    this.grid(v.arena);
+    c.strokeStyle = "#58a6ff";
+    c.lineWidth = 2;
+    c.strokeRect(tl.x, tl.y, aw, ah);
+
+    c.fillStyle = "#30363d";
+    c.strokeStyle = "#484f58";
+    c.lineWidth = 1;
+    for (const o of v.arena.obstacles) {
+      const p = this.toScreen(o.x, o.y);
+      c.fillRect(p.x, p.y, o.w * this.scale, o.h * this.scale);
+      c.strokeRect(p.x, p.y, o.w * this.scale, o.h * this.scale);
+    }
+
+    if (!v.snap) return;
+    for (const e of v.snap.ents) if (e.kind === KIND_PROJECTILE) this.projectile(e);
+    // Own player last, so it is drawn on top.
+    for (const e of v.snap.ents) if (e.kind === KIND_PLAYER && e.id !== v.me) this.player(e, v, false);
+    for (const e of v.snap.ents) if (e.kind === KIND_PLAYER && e.id === v.me) this.player(e, v, true);
+  }
+
+  /** fit sizes the backing store to the window and the arena to the canvas. */
+  private fit(a: Arena): void {
+    const dpr = window.devicePixelRatio || 1;
+    const w = this.canvas.clientWidth;
+    const h = this.canvas.clientHeight;
+    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(h * dpr);
+    }
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.cssW = w;
+    this.cssH = h;
+    const aw = a.w > 0 ? a.w : 1;
+    const ah = a.h > 0 ? a.h : 1;
+    this.scale = Math.max(0.01, Math.min((w - 2 * MARGIN_PX) / aw, (h - 2 * MARGIN_PX) / ah));
+    this.ox = (w - aw * this.scale) / 2;
+    this.oy = (h - ah * this.scale) / 2;
+  }
+
+  private grid(a: Arena): void {
+    const c = this.ctx;
+    const step = 100;
+    c.strokeStyle = "#1f252d";
+    c.lineWidth = 1;
+    c.beginPath();
+    for (let x = step; x < a.w; x += step) {
+      const p = this.toScreen(x, 0);
+      c.moveTo(p.x, p.y);
+      c.lineTo(p.x, p.y + a.h * this.scale);
+    }
+    for (let y = step; y < a.h; y += step) {
+      const p = this.toScreen(0, y);
+      c.moveTo(p.x, p.y);
+      c.lineTo(p.x + a.w * this.scale, p.y);
+    }
+    c.stroke();
+  }
+
+  private projectile(e: Entity): void {
+    const c = this.ctx;
+    const p = this.toScreen(e.x, e.y);
+    c.fillStyle = playerColor(e.score); // score = shooter id
+    c.beginPath();
+    c.arc(p.x, p.y, Math.max(2, PROJECTILE_RADIUS * this.scale), 0, 2 * Math.PI);
+    c.fill();
+  }
+
+  private player(e: Entity, v: View, mine: boolean): void {
+    const c = this.ctx;
+    const p = this.toScreen(e.x, e.y);
+    const r = Math.max(4, PLAYER_RADIUS * this.scale);
+    const dead = (e.flags & FLAG_DEAD) !== 0;
+    const gone = (e.flags & FLAG_DISCONNECTED) !== 0;
+    const prot = (e.flags & FLAG_PROTECTED) !== 0;
+
+    c.save();
+    c.globalAlpha = dead ? 0.3 : gone ? 0.5 : 1;
+    c.fillStyle = gone ? "#6e7681" : playerColor(e.id);
+    c.beginPath();
+    c.arc(p.x, p.y, r, 0, 2 * Math.PI);
+    c.fill();
+    // Facing.
+    c.strokeStyle = "#ffffff";
+    c.lineWidth = Math.max(1.5, r / 6);
+    c.beginPath();
+    c.moveTo(p.x, p.y);
+    c.lineTo(p.x + Math.cos(e.angle) * r * 1.4, p.y + Math.sin(e.angle) * r * 1.4);
+    c.stroke();
+    if (mine) {
+      c.strokeStyle = "#ffd700";
+      c.lineWidth = 3;
+      c.beginPath();
+      c.arc(p.x, p.y, r + 4, 0, 2 * Math.PI);
+      c.stroke();
+    }
+    if (prot) {
+      c.strokeStyle = "#7ee787";
+      c.lineWidth = 2;
+      c.setLineDash([4, 4]);
+      c.beginPath();
+      c.arc(p.x, p.y, r + (mine ? 9 : 5), 0, 2 * Math.PI);
+      c.stroke();
+      c.setLineDash([]);
+    }
+    c.restore();
+
+    // Name, flags and hp bar above the circle.
+    const name = v.names.get(e.id) ?? `#${e.id}`;
+    const tags: string[] = [];
+    if (mine) tags.push("you");
+    if (dead) tags.push("dead");
+    if (gone) tags.push("disconnected");
+    if (prot) tags.push("protected");
+    const label = tags.length ? `${name} (${tags.join(", ")})` : name;
+    const barW = Math.max(28, r * 2);
+    const barY = p.y - r - 10;
+    c.font = "12px system-ui, sans-serif";
+    c.textAlign = "center";
+    c.textBaseline = "bottom";
+    c.fillStyle = mine ? "#ffd700" : "#e6edf3";
+    c.fillText(label, p.x, barY - 2);
+    c.fillStyle = "#30363d";
+    c.fillRect(p.x - barW / 2, barY, barW, 4);
+    const hp = Math.max(0, Math.min(MAX_HP, e.hp)) / MAX_HP;
+    c.fillStyle = hp > 0.5 ? "#3fb950" : hp > 0.25 ? "#d29922" : "#f85149";
+    c.fillRect(p.x - barW / 2, barY, barW * hp, 4);
+  }
+}
