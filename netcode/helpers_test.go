@@ -1,0 +1,141 @@
+package netcode_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// testServer is an in-process server on a real loopback listener.
+type testServer struct {
+	*netcode.Server
+	http *httptest.Server
+	url  string // ws://…/play
+}
+
+func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
+	t.Helper()
+	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	if cfg.Directory.Defaults.MinPlayers == 0 {
+		cfg.Directory.Defaults.MinPlayers = 1
+	}
+	srv, err := netcode.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return &testServer{Server: srv, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/play"}
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// join dials and joins; it fails the test on error.
+func (ts *testServer) join(t *testing.T, ctx context.Context, name, match string) (*client.Client, *wire.Welcome) {
+	t.Helper()
+	c, err := client.Dial(ctx, ts.url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	w, err := c.Join(ctx, name, match)
+	if err != nil {
+		t.Fatalf("join %s: %v", name, err)
+	}
+	return c, w
+}
+
+// nextSnap reads until a snapshot arrives, skipping reliable messages.
+func nextSnap(t *testing.T, ctx context.Context, c *client.Client) *wire.Snap {
+	t.Helper()
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("next: %v (close %d %q)", err, client.CloseCode(err), client.CloseReason(err))
+		}
+		if m.Snap != nil {
+			return m.Snap
+		}
+	}
+}
+
+// waitClose reads until the connection closes and returns the close error.
+func waitClose(ctx context.Context, c *client.Client) error {
+	for {
+		if _, err := c.Next(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func entity(s *wire.Snap, id uint32) (wire.Entity, bool) {
+	for _, e := range s.Ents {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return wire.Entity{}, false
+}
+
+func counter(t *testing.T, ts *testServer, name, label string) float64 {
+	t.Helper()
+	mfs, err := ts.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// eventually polls cond every 10 ms until ctx ends.
+func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// matchOf returns the live match with id.
+func (ts *testServer) matchOf(t *testing.T, id string) *game.Match {
+	t.Helper()
+	m := ts.Directory().Get(id)
+	if m == nil {
+		t.Fatalf("no match %s", id)
+	}
+	return m
+}

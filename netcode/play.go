@@ -1,0 +1,96 @@
+package netcode
+
+import (
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// handlePlay upgrades GET /play to a player session. Refusals before the
+// upgrade are HTTP statuses with a JSON reason; after it, close codes.
+func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		s.refuseHTTP(w, http.StatusServiceUnavailable, "shutdown", "server shutting down")
+		return
+	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
+		s.refuseHTTP(w, http.StatusUpgradeRequired, "not_websocket", "websocket upgrade required")
+		return
+	case !headerHasToken(r.Header, "Sec-WebSocket-Protocol", wire.Subprotocol):
+		s.refuseHTTP(w, http.StatusBadRequest, "no_subprotocol", "subprotocol "+wire.Subprotocol+" required")
+		return
+	case !s.originAllowed(r):
+		s.refuseHTTP(w, http.StatusForbidden, "cross_origin", "cross-origin request refused: origin "+
+			shortHeader(r.Header.Get("Origin"))+" is not allowed")
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{wire.Subprotocol},
+		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.metrics.refusals.WithLabelValues("bad_upgrade").Inc()
+		return // Accept has written the HTTP error
+	}
+	conn.SetReadLimit(wire.MaxClientFrame)
+	sess := newSession(s, conn)
+	if !s.addSession(sess) {
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer s.removeSession(sess)
+	sess.run(r.Context())
+}
+
+// originAllowed: no Origin (not a browser), the same host, or a host that
+// matches an allowed pattern.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	host := strings.ToLower(u.Host)
+	for _, p := range s.cfg.AllowedOrigins {
+		p = strings.ToLower(p)
+		if ok, _ := path.Match(p, host); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, u.Hostname()); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// headerHasToken reports whether a comma-separated header holds token
+// (case-insensitive), across repeated header lines.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func shortHeader(s string) string {
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return strings.ToValidUTF8(s, "")
+}

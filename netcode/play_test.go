@@ -1,0 +1,130 @@
+package netcode_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+func TestTwoPlayersSeeEachOtherMove(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 20*time.Second)
+	a, wa := ts.join(t, ctx, "alice", "")
+	b, wb := ts.join(t, ctx, "bob", "")
+	if wa.Match != wb.Match {
+		t.Fatalf("auto join put players in %s and %s; want the same match", wa.Match, wb.Match)
+	}
+	if wa.Rate != 30 || wa.Player == wb.Player {
+		t.Fatalf("welcomes: %+v %+v", wa, wb)
+	}
+	if len(wb.Roster) != 2 {
+		t.Fatalf("bob's welcome roster = %v, want both players", wb.Roster)
+	}
+
+	// Each moves away from the other's view: alice right, bob down.
+	startA, _ := entity(nextSnap(t, ctx, b), wa.Player)
+	startB, _ := entity(nextSnap(t, ctx, a), wb.Player)
+	moved := func(c interface {
+		Input(context.Context, wire.InputMsg) (uint32, error)
+	}, mx, my float64) {
+		for i := 0; i < 15; i++ {
+			if _, err := c.Input(ctx, wire.InputMsg{MX: mx, MY: my}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	moved(a, 1, 0)
+	moved(b, 0, 1)
+	// Bob sees alice further right; alice sees bob further down.
+	eventually(t, ctx, "bob to see alice move", func() bool {
+		e, ok := entity(nextSnap(t, ctx, b), wa.Player)
+		return ok && e.X > startA.X+20
+	})
+	eventually(t, ctx, "alice to see bob move", func() bool {
+		e, ok := entity(nextSnap(t, ctx, a), wb.Player)
+		return ok && e.Y > startB.Y+20
+	})
+}
+
+func TestInputsAppliedInOrderAndAcknowledged(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 20*time.Second)
+	c, w := ts.join(t, ctx, "carol", "")
+	before, _ := entity(nextSnap(t, ctx, c), w.Player)
+
+	// Ten inputs moving left then one that stops: the last applied one wins.
+	var last uint32
+	for i := 0; i < 10; i++ {
+		seq, err := c.Input(ctx, wire.InputMsg{MX: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq != last+1 {
+			t.Fatalf("client seq %d after %d", seq, last)
+		}
+		last = seq
+	}
+	untilAck := func(seq uint32) *wire.Snap {
+		var prev uint32
+		for {
+			snap := nextSnap(t, ctx, c)
+			if snap.Ack < prev {
+				t.Fatalf("ack went backwards: %d then %d", prev, snap.Ack)
+			}
+			prev = snap.Ack
+			if snap.Ack == seq {
+				return snap
+			}
+		}
+	}
+	left, _ := entity(untilAck(last), w.Player)
+	if left.X >= before.X {
+		t.Fatalf("x %v → %v: the left inputs were not applied", before.X, left.X)
+	}
+	// A duplicate (old seq) must be ignored: it would move right.
+	if _, err := c.Input(ctx, wire.InputMsg{Seq: 3, MX: 1}); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := c.Input(ctx, wire.InputMsg{MX: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := entity(untilAck(stop), w.Player)
+	if after.X > left.X {
+		t.Fatalf("x %v → %v: the duplicate input moved the player", left.X, after.X)
+	}
+	// Stopped: the next snapshots keep the position.
+	still, _ := entity(nextSnap(t, ctx, c), w.Player)
+	if still.X != after.X {
+		t.Fatalf("player kept moving after the stop input: %v → %v", after.X, still.X)
+	}
+	if dup := ts.matchOf(t, w.Match).Stats().DuplicateInputs; dup != 1 {
+		t.Fatalf("duplicate inputs counted = %d, want 1", dup)
+	}
+}
+
+func TestSnapshotsOncePerTick(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 20*time.Second)
+	resp := ts.postMatch(t, `{"rate": 10}`)
+	c, _ := ts.join(t, ctx, "dave", resp.ID)
+	prev := nextSnap(t, ctx, c).Tick
+	gaps := 0
+	for i := 0; i < 30; i++ {
+		s := nextSnap(t, ctx, c)
+		if s.Tick <= prev {
+			t.Fatalf("tick %d after %d: duplicate or out of order", s.Tick, prev)
+		}
+		if s.Tick != prev+1 {
+			gaps++ // latest-wins may skip when this reader is descheduled
+		}
+		prev = s.Tick
+	}
+	if gaps > 2 {
+		t.Fatalf("%d gaps in 30 snapshots of a 10 Hz match: snapshots are not sent every tick", gaps)
+	}
+}

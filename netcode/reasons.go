@@ -1,0 +1,35 @@
+package netcode
+
+import "github.com/tickstream/tickstream/netcode/wire"
+
+// Metric labels of refusals and disconnects.
+const (
+	reasonClientClosed = "client_closed"
+	reasonLost         = "connection_lost"
+	reasonMatchOver    = "match_over"
+	reasonShutdown     = "shutdown"
+	reasonTooSlow      = "too_slow"
+	reasonTooBig       = "too_big"
+	reasonRateLimited  = "rate_limited"
+)
+
+// codeReasons maps refusal close codes to metric labels.
+var codeReasons = map[wire.CloseCode]string{
+	wire.CloseBadMessage:  "bad_message",
+	wire.CloseUnknownType: "unknown_type",
+	wire.CloseBadInput:    "bad_input",
+	wire.CloseBadName:     "bad_name",
+	wire.CloseNoSuchMatch: "no_such_match",
+	wire.CloseMatchFull:   "match_full",
+	wire.CloseMatchEnded:  "match_ended",
+	wire.CloseTooSlow:     reasonTooSlow,
+	wire.CloseProtocol:    "protocol",
+	wire.CloseServerFull:  "server_full",
+	wire.CloseTooBig:      reasonTooBig,
+}
+
+// isRefusal reports whether closing with code refuses something the client
+// did (counted in tickstream_refusals_total).
+func isRefusal(code wire.CloseCode) bool {
+	return code == wire.CloseTooBig || (code >= wire.CloseBadMessage && code <= wire.CloseServerFull && code != wire.CloseTooSlow)
+}

@@ -1,0 +1,208 @@
+package netcode
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
+)
+
+// Server serves players and the HTTP API for one match directory.
+type Server struct {
+	cfg     Config
+	dir     *game.Directory
+	log     zerolog.Logger
+	warnLog zerolog.Logger // sampled, for policy disconnects
+	metrics *metrics
+	mux     *http.ServeMux
+
+	// Hot-path counters, resolved once.
+	snapshotsSent, inputsQueued, inputsDropped, inputsRateLimited prometheus.Counter
+
+	hubs sync.Map // match id → *hub
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	wg       sync.WaitGroup // one per live session
+
+	draining   atomic.Bool
+	stopReaper chan struct{}
+	reaperDone chan struct{}
+	closeOnce  sync.Once
+}
+
+// NewServer builds a server and its match directory.
+func NewServer(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		warnLog:    cfg.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
+		sessions:   make(map[*session]struct{}),
+		stopReaper: make(chan struct{}),
+		reaperDone: make(chan struct{}),
+	}
+	dcfg := cfg.Directory
+	dcfg.Logger = cfg.Logger
+	dcfg.NewPublisher = func(id string) game.Publisher {
+		h := newHub(s, id)
+		s.hubs.Store(id, h)
+		return h
+	}
+	if s.dir, err = game.NewDirectory(dcfg); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) })
+	s.snapshotsSent = s.metrics.snapshotsSent
+	s.inputsQueued = s.metrics.inputs.WithLabelValues("queued")
+	s.inputsDropped = s.metrics.inputs.WithLabelValues("dropped")
+	s.inputsRateLimited = s.metrics.inputs.WithLabelValues(reasonRateLimited)
+	s.routes()
+	go s.reap()
+	return s, nil
+}
+
+// Directory returns the server's match directory.
+func (s *Server) Directory() *game.Directory { return s.dir }
+
+// Handler returns the HTTP handler of every endpoint.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Metrics returns the server's Prometheus registry.
+func (s *Server) Metrics() *prometheus.Registry { return s.metrics.reg }
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /play", s.handlePlay)
+	s.mux.HandleFunc("GET /api/matches", s.handleListMatches)
+	s.mux.HandleFunc("POST /api/matches", s.handleCreateMatch)
+	s.mux.HandleFunc("GET /api/matches/{id}", s.handleGetMatch)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	if s.cfg.Static != nil {
+		s.mux.Handle("GET /", s.cfg.Static)
+	}
+}
+
+func (s *Server) hubFor(match string) *hub {
+	if h, ok := s.hubs.Load(match); ok {
+		return h.(*hub)
+	}
+	return nil
+}
+
+// hubClosed forgets a closed match's hub and folds its tick counters into
+// the server's metrics.
+func (s *Server) hubClosed(h *hub) {
+	s.hubs.Delete(h.match)
+	if m := s.dir.Get(h.match); m != nil {
+		st := m.Stats()
+		s.metrics.ticks.Add(float64(st.Ticks))
+		s.metrics.ticksLate.Add(float64(st.Late))
+		s.metrics.ticksSkipped.Add(float64(st.Skipped))
+	}
+}
+
+func (s *Server) addSession(sess *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.metrics.sessions.Inc()
+	return true
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.metrics.sessions.Dec()
+	s.wg.Done()
+}
+
+func (s *Server) snapshotSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// reap enforces the write deadline of every session: one goroutine and one
+// ticker for the whole server instead of a timer per write.
+func (s *Server) reap() {
+	defer close(s.reaperDone)
+	period := min(s.cfg.WriteTimeout/4, time.Second)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopReaper:
+			return
+		case now := <-t.C:
+			limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
+			for _, sess := range s.snapshotSessions() {
+				if ws := sess.writeStart.Load(); ws != 0 && ws < limit {
+					if sess.record(reasonTooSlow) {
+						s.warnLog.Warn().Uint32("player", sess.playerID.Load()).Msg("write deadline exceeded: closing")
+					}
+					go sess.conn.CloseNow()
+				}
+			}
+		}
+	}
+}
+
+// Shutdown drains the server: readiness turns 503, new sockets are
+// refused, every session is closed with 1001 going away, every match stops.
+// It returns when all sessions have ended or ctx is done. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	s.mu.Unlock()
+	for _, sess := range s.snapshotSessions() {
+		go sess.closeWith(1001, reasonShutdown, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, sess := range s.snapshotSessions() {
+			go sess.conn.CloseNow()
+		}
+	}
+	s.dir.Close()
+	s.closeOnce.Do(func() { close(s.stopReaper) })
+	<-s.reaperDone
+	return err
+}

@@ -1,0 +1,128 @@
+package wire
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tickstream/tickstream/game"
+)
+
+// Client message types.
+const (
+	TypeJoin  = "join"
+	TypeInput = "input"
+)
+
+// ClientMsg is every client → server message in one fixed struct: the
+// decoder never allocates from a declared length, and every field is
+// bounded by the frame size. Integers are decoded wide and range-checked.
+type ClientMsg struct {
+	T       string  `msgpack:"t"`
+	Name    string  `msgpack:"name,omitempty"`
+	Match   string  `msgpack:"match,omitempty"`
+	Seq     int64   `msgpack:"seq,omitempty"`
+	MX      float64 `msgpack:"mx"`
+	MY      float64 `msgpack:"my"`
+	Aim     float64 `msgpack:"aim"`
+	Buttons int64   `msgpack:"buttons"`
+}
+
+// Decoder decodes client frames. It reuses its buffers: one Decoder per
+// session, not safe for concurrent use.
+type Decoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}
+
+// Decode checks and decodes one client frame into m (which it resets). It
+// returns an *Error with CloseBadMessage or CloseUnknownType when refused.
+// A panic inside the msgpack decoder is recovered and refused too.
+func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
+	*m = ClientMsg{}
+	if err := Check(frame, MaxDepth); err != nil {
+		return refuse(CloseBadMessage, "malformed message: %v", err)
+	}
+	if frame[0]&0xf0 != 0x80 && frame[0] != 0xde && frame[0] != 0xdf {
+		return refuse(CloseBadMessage, "malformed message: not a map")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			*m = ClientMsg{}
+			err = refuse(CloseBadMessage, "malformed message")
+		}
+	}()
+	d.r.Reset(frame)
+	d.dec.Reset(&d.r)
+	if err := d.dec.Decode(m); err != nil {
+		return refuse(CloseBadMessage, "malformed message: %v", shorten(err.Error()))
+	}
+	switch m.T {
+	case TypeJoin, TypeInput:
+		return nil
+	}
+	return refuse(CloseUnknownType, "unknown message type %q", shorten(m.T))
+}
+
+// shorten keeps a reason inside a close frame's 123 bytes.
+func shorten(s string) string {
+	if len(s) <= 60 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:60], "") + "…"
+}
+
+// Input validates an input message and returns it as a game input.
+func (m *ClientMsg) Input(p game.PlayerID) (game.Input, error) {
+	switch {
+	case m.Seq < 1 || m.Seq > math.MaxUint32:
+		return game.Input{}, refuse(CloseBadInput, "bad input: seq must be 1…4294967295")
+	case !inRange(m.MX, -1, 1) || !inRange(m.MY, -1, 1):
+		return game.Input{}, refuse(CloseBadInput, "bad input: mx and my must be -1…1")
+	case !inRange(m.Aim, -math.Pi-0.001, math.Pi+0.001):
+		return game.Input{}, refuse(CloseBadInput, "bad input: aim must be -π…π radians")
+	case m.Buttons < 0 || m.Buttons&^int64(game.ButtonsMask) != 0:
+		return game.Input{}, refuse(CloseBadInput, "bad input: unknown button bits")
+	}
+	aim := math.Max(-math.Pi, math.Min(math.Pi, m.Aim))
+	return game.Input{
+		Player: p, Seq: uint32(m.Seq),
+		MoveX: m.MX, MoveY: m.MY, Aim: aim, Buttons: uint8(m.Buttons),
+	}, nil
+}
+
+// inRange is false for NaN and infinities too.
+func inRange(v, lo, hi float64) bool { return v >= lo && v <= hi }
+
+// ValidName trims a display name and checks it: 1…MaxNameRunes characters,
+// valid UTF-8, no control or format characters.
+func ValidName(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", refuse(CloseBadName, "bad name: not valid UTF-8")
+	}
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n == 0:
+		return "", refuse(CloseBadName, "bad name: empty")
+	case n > MaxNameRunes:
+		return "", refuse(CloseBadName, "bad name: longer than %d characters", MaxNameRunes)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return "", refuse(CloseBadName, "bad name: control characters are not allowed")
+		}
+	}
+	return s, nil
+}

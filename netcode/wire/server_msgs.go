@@ -1,0 +1,256 @@
+package wire
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tickstream/tickstream/game"
+)
+
+// Server message types.
+const (
+	TypeWelcome = "welcome"
+	TypeRoster  = "roster"
+	TypeSnap    = "snap"
+	TypeEnd     = "end"
+)
+
+// Welcome answers a join.
+type Welcome struct {
+	T      string        `msgpack:"t"`
+	Player uint32        `msgpack:"player"`
+	Match  string        `msgpack:"match"`
+	Rate   int           `msgpack:"rate"`
+	Tick   uint64        `msgpack:"tick"`
+	Arena  Arena         `msgpack:"arena"`
+	Roster []RosterEntry `msgpack:"roster"`
+}
+
+// Arena is the static layout in a welcome.
+type Arena struct {
+	W         float64      `msgpack:"w"`
+	H         float64      `msgpack:"h"`
+	Obstacles [][4]float64 `msgpack:"obstacles"`
+}
+
+// RosterEntry is [id, name].
+type RosterEntry struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ID       uint32
+	Name     string
+}
+
+// Roster is sent reliably when the roster changes.
+type Roster struct {
+	T       string        `msgpack:"t"`
+	Players []RosterEntry `msgpack:"players"`
+}
+
+// End is sent reliably when a match ends.
+type End struct {
+	T      string     `msgpack:"t"`
+	Reason string     `msgpack:"reason"`
+	Winner uint32     `msgpack:"winner"`
+	Scores []ScoreRow `msgpack:"scores"`
+}
+
+// ScoreRow is [id, name, kills, deaths].
+type ScoreRow struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ID       uint32
+	Name     string
+	Kills    int
+	Deaths   int
+}
+
+// Snap is a decoded snapshot (the Go client's view of a "snap" frame).
+type Snap struct {
+	T     string     `msgpack:"t"`
+	Ack   uint32     `msgpack:"ack"`
+	Tick  uint64     `msgpack:"tick"`
+	Time  int64      `msgpack:"time"`
+	State string     `msgpack:"state"`
+	Left  int64      `msgpack:"left"`
+	Ents  []Entity   `msgpack:"ents"`
+	Ev    []EventRow `msgpack:"ev"`
+}
+
+// Entity is [id, kind, x, y, angle, hp, score, flags].
+type Entity struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ID       uint32
+	Kind     uint8
+	X, Y     float32
+	Angle    float32
+	HP       int16
+	Score    int32
+	Flags    uint8
+}
+
+// EventRow is [kind, a, b].
+type EventRow struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Kind     uint8
+	A, B     uint32
+}
+
+func rosterEntries(r []game.PlayerInfo) []RosterEntry {
+	out := make([]RosterEntry, len(r))
+	for i, p := range r {
+		out[i] = RosterEntry{ID: uint32(p.ID), Name: p.Name}
+	}
+	return out
+}
+
+// EncodeWelcome encodes the answer to a join.
+func EncodeWelcome(res game.JoinResult) []byte {
+	w := Welcome{
+		T: TypeWelcome, Player: uint32(res.Player), Match: res.Match, Rate: res.TickRate, Tick: res.Tick,
+		Arena:  Arena{W: res.Layout.W, H: res.Layout.H, Obstacles: make([][4]float64, len(res.Layout.Obstacles))},
+		Roster: rosterEntries(res.Roster),
+	}
+	for i, o := range res.Layout.Obstacles {
+		w.Arena.Obstacles[i] = [4]float64{o.X, o.Y, o.W, o.H}
+	}
+	return mustMarshal(w)
+}
+
+// EncodeRoster encodes a roster message.
+func EncodeRoster(r []game.PlayerInfo) []byte {
+	return mustMarshal(Roster{T: TypeRoster, Players: rosterEntries(r)})
+}
+
+// EncodeEnd encodes the end of a match.
+func EncodeEnd(r *game.Result) []byte {
+	e := End{T: TypeEnd, Reason: r.Reason, Winner: uint32(r.Winner), Scores: make([]ScoreRow, len(r.Scores))}
+	for i, s := range r.Scores {
+		e.Scores[i] = ScoreRow{ID: uint32(s.Player), Name: s.Name, Kills: s.Kills, Deaths: s.Deaths}
+	}
+	return mustMarshal(e)
+}
+
+func mustMarshal(v any) []byte {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		panic("wire: encoding a server message: " + err.Error()) // only fixed types: a bug
+	}
+	return b
+}
+
+// snapHeaderLen is the length of the per-player head of a snap frame.
+const snapHeaderLen = 16
+
+// AppendSnapHeader appends the per-player head of a snap frame: the map
+// header, "t": "snap" and "ack": ack (always as uint32). The shared body
+// from SnapEncoder follows it.
+func AppendSnapHeader(dst []byte, ack uint32) []byte {
+	dst = append(dst, 0x88, 0xa1, 't', 0xa4, 's', 'n', 'a', 'p', 0xa3, 'a', 'c', 'k', 0xce)
+	return binary.BigEndian.AppendUint32(dst, ack)
+}
+
+// SnapEncoder encodes the shared body of snap frames: the six key/value
+// pairs that are the same for every player of a match. Not safe for
+// concurrent use: one per match, used from the match goroutine.
+type SnapEncoder struct {
+	buf []byte
+}
+
+// Encode returns a new byte slice with the shared body of s; the result is
+// never modified afterwards and may be shared between sessions.
+func (e *SnapEncoder) Encode(s *game.Snapshot) []byte {
+	b := e.buf[:0]
+	b = appendStr(b, "tick")
+	b = appendUint(b, s.Tick)
+	b = appendStr(b, "time")
+	b = appendInt(b, s.Time.UnixMilli())
+	b = appendStr(b, "state")
+	b = appendStr(b, s.State.String())
+	b = appendStr(b, "left")
+	b = appendInt(b, s.Left.Milliseconds())
+	b = appendStr(b, "ents")
+	b = appendArrayLen(b, len(s.Entities))
+	for i := range s.Entities {
+		en := &s.Entities[i]
+		b = append(b, 0x98)
+		b = appendUint(b, uint64(en.ID))
+		b = appendUint(b, uint64(en.Kind))
+		b = appendFloat32(b, en.X)
+		b = appendFloat32(b, en.Y)
+		b = appendFloat32(b, en.Angle)
+		b = appendInt(b, int64(en.HP))
+		b = appendInt(b, int64(en.Score))
+		b = appendUint(b, uint64(en.Flags))
+	}
+	b = appendStr(b, "ev")
+	b = appendArrayLen(b, len(s.Events))
+	for _, ev := range s.Events {
+		b = append(b, 0x93)
+		b = appendUint(b, uint64(ev.Kind))
+		b = appendUint(b, uint64(ev.A))
+		b = appendUint(b, uint64(ev.B))
+	}
+	e.buf = b
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+// The append helpers write the shortest msgpack form.
+
+func appendStr(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n < 256:
+		b = append(b, 0xd9, byte(n))
+	default:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	}
+	return append(b, s...)
+}
+
+func appendArrayLen(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n <= math.MaxUint16:
+		return append(b, 0xdc, byte(n>>8), byte(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+}
+
+func appendUint(b []byte, n uint64) []byte {
+	switch {
+	case n <= 0x7f:
+		return append(b, byte(n))
+	case n <= math.MaxUint8:
+		return append(b, 0xcc, byte(n))
+	case n <= math.MaxUint16:
+		return append(b, 0xcd, byte(n>>8), byte(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xcf), n)
+}
+
+func appendInt(b []byte, n int64) []byte {
+	switch {
+	case n >= 0:
+		return appendUint(b, uint64(n))
+	case n >= -32:
+		return append(b, byte(n))
+	case n >= math.MinInt8:
+		return append(b, 0xd0, byte(n))
+	case n >= math.MinInt16:
+		return append(b, 0xd1, byte(n>>8), byte(n))
+	case n >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(n))
+}
+
+func appendFloat32(b []byte, f float32) []byte {
+	return binary.BigEndian.AppendUint32(append(b, 0xca), math.Float32bits(f))
+}
