@@ -11,6 +11,9 @@ import (
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
+// libraryReadLimit is where coder/websocket cuts a frame off.
+const libraryReadLimit = 8 * wire.MaxClientFrame
+
 // handlePlay upgrades GET /play to a player session. Refusals before the
 // upgrade are HTTP statuses with a JSON reason; after it, close codes.
 func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +41,9 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		s.metrics.refusals.WithLabelValues("bad_upgrade").Inc()
 		return // Accept has written the HTTP error
 	}
-	conn.SetReadLimit(wire.MaxClientFrame)
+	// The session refuses frames over MaxClientFrame itself, with a clean
+	// close; the library's limit only stops what is far beyond it.
+	conn.SetReadLimit(libraryReadLimit)
 	sess := newSession(s, conn)
 	if !s.addSession(sess) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")

@@ -3,6 +3,7 @@ package netcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		dec:        wire.NewDecoder(),
-		rbuf:       make([]byte, wire.MaxClientFrame),
+		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		limiter:    rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst),
 	}
 }
@@ -206,17 +207,17 @@ func (s *session) readMsg(ctx context.Context) error {
 		s.readFailed(err)
 		return err
 	}
+	// rbuf has one byte more than the limit: filling it means "too big".
 	n, err := io.ReadFull(r, s.rbuf)
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
 	case err != nil:
 		s.readFailed(err)
 		return err
-	default: // the buffer is exactly the read limit: the frame may be longer
-		if _, err := r.Read(make([]byte, 1)); err != io.EOF {
-			s.readFailed(err)
-			return errors.New("frame over the read limit")
-		}
+	default:
+		err := &wire.Error{Code: wire.CloseTooBig, Reason: fmt.Sprintf("frame over %d bytes", wire.MaxClientFrame)}
+		s.refuse(err)
+		return err
 	}
 	if typ != websocket.MessageBinary {
 		err := &wire.Error{Code: wire.CloseBadMessage, Reason: "text frames are not accepted"}

@@ -1,0 +1,49 @@
+# Tickstream. `make run` builds everything and starts the server on :8080;
+# `make test` runs every test (Go with -race, a short fuzz run, the browser test).
+GO      ?= go
+ADDR    ?= :8080
+FUZZTIME ?= 10s
+BIN     := bin/server
+TS_SRC  := $(wildcard static/src/*.ts) static/tsconfig.json static/package.json
+
+.PHONY: all build run test test-go test-fuzz test-browser bench static vet clean
+
+all: build
+
+# The browser client: npm packages, type check, bundle (dist/app.js is
+# committed so that `go build` works without Node.js; this refreshes it).
+static/node_modules/.stamp: static/package.json static/package-lock.json
+	cd static && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/dist/app.js: static/node_modules/.stamp $(TS_SRC)
+	cd static && npm run --silent check && npm run --silent build
+
+static: static/dist/app.js
+
+build: static
+	$(GO) build -o $(BIN) ./cmd/server
+
+run: build
+	./$(BIN) -addr $(ADDR)
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags browser ./tests/
+
+test: static vet test-go test-fuzz test-browser
+
+test-go:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+test-fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
+
+test-browser: static
+	$(GO) test -race -count=1 -tags browser -run Browser -timeout 5m -v ./tests/
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./game/ ./netcode/...
+
+clean:
+	rm -rf bin static/node_modules tests/artifacts

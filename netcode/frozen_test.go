@@ -1,0 +1,99 @@
+package netcode_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+func doRequest(t *testing.T, ctx context.Context, url string, h map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// frozenClient upgrades over raw TCP with a tiny receive buffer, joins,
+// and then never reads again: the server's writes to it block.
+func frozenClient(t *testing.T, addr, match string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	req := "GET /play HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Protocol: " + wire.Subprotocol + "\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("raw upgrade: %v %v", resp, err)
+	}
+	join := wire.EncodeJoin("frozen", match)
+	// A masked client frame with an all-zero mask key: payload unchanged.
+	frame := append([]byte{0x82, 0x80 | byte(len(join)), 0, 0, 0, 0}, join...)
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestFrozenClientDoesNotSlowOthers: one peer stops reading big snapshots;
+// the healthy player keeps its rate, the match keeps its tick, and the
+// frozen session is closed by the write deadline as "too slow".
+func TestFrozenClientDoesNotSlowOthers(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{
+		WriteTimeout: 400 * time.Millisecond,
+		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
+			return testRules{Arena: game.NewArena(), extra: 1500} // ~40 KB snapshots
+		}},
+	})
+	ctx := testCtx(t, 30*time.Second)
+	healthy, hw := ts.join(t, ctx, "healthy", "")
+	frozenClient(t, strings.TrimPrefix(ts.http.URL, "http://"), hw.Match)
+
+	var ticks []uint64
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		ticks = append(ticks, nextSnap(t, ctx, healthy).Tick)
+	}
+	eventually(t, ctx, "the frozen session to be closed as too slow", func() bool {
+		return counter(t, ts, "tickstream_disconnects_total", "too_slow") == 1
+	})
+	span := ticks[len(ticks)-1] - ticks[0] + 1
+	if float64(len(ticks)) < 0.8*float64(span) {
+		t.Fatalf("healthy player got %d snapshots over %d ticks while a peer was frozen", len(ticks), span)
+	}
+	if st := ts.matchOf(t, hw.Match).Stats(); st.Skipped > 0 {
+		t.Fatalf("the match skipped %d ticks while a peer was frozen", st.Skipped)
+	}
+}
