@@ -47,6 +47,8 @@ export class Controls {
   private readonly held = new Map<string, Action>();
   private mouse: { x: number; y: number } | null = null;
   private mouseDown = false;
+  /** A press not yet sent: a tap shorter than a frame still fires once. */
+  private fireLatched = false;
   private lastAim = 0;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
@@ -58,6 +60,7 @@ export class Controls {
       if (e.button !== 0 || !this.enabled) return;
       this.move(e);
       this.mouseDown = true;
+      this.fireLatched = true;
       e.preventDefault();
     });
     window.addEventListener("mouseup", (e) => {
@@ -70,6 +73,7 @@ export class Controls {
   reset(): void {
     this.held.clear();
     this.mouseDown = false;
+    this.fireLatched = false;
   }
 
   /** movement is the direction of the held keys, of length 0 or 1. */
@@ -93,9 +97,14 @@ export class Controls {
 
   buttons(): number {
     if (!this.enabled) return 0;
-    let fire = this.mouseDown;
+    let fire = this.mouseDown || this.fireLatched;
     for (const a of this.held.values()) if (a === "fire") fire = true;
     return fire ? BUTTON_FIRE : 0;
+  }
+
+  /** sent tells that an input with the current buttons has gone out. */
+  sent(): void {
+    this.fireLatched = false;
   }
 
   /**
@@ -120,6 +129,7 @@ export class Controls {
       return;
     }
     if (!this.enabled || isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (action === "fire" && !e.repeat) this.fireLatched = true;
     this.held.set(id, action);
     e.preventDefault(); // no scrolling, no "click" of a focused button
   }

@@ -153,7 +153,7 @@ function frame(now: number): void {
   if (conn?.isOpen) {
     const from = me ? renderer.toScreen(me.x, me.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
     const m = controls.movement();
-    conn.sendInput(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now);
+    if (conn.sendInput(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now)) controls.sent();
   }
   renderer.draw({ arena, snap, me: welcome?.player ?? 0, names });
   hud.update(
@@ -162,7 +162,7 @@ function frame(now: number): void {
           matchId: welcome.match,
           tick: snap?.tick ?? welcome.tick,
           players: names.size,
-          state: snap?.state ?? "",
+          state: ended ? "ended" : conn?.isOpen ? snap?.state ?? "" : "disconnected",
           left: snap?.left ?? 0,
           score: me?.score ?? 0,
         }

@@ -4,7 +4,7 @@
 // string keys; the key `t` names the message type. This file only turns
 // bytes into typed values and back: it knows nothing about sockets or pages.
 
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 
 /** WebSocket subprotocol; the protocol version is part of the name. */
 export const SUBPROTOCOL = "tickstream.v1";
@@ -33,6 +33,10 @@ export const EVENT_RESPAWN = 4;
 /** Highest input sequence number: seq is a uint32 starting at 1. */
 export const MAX_SEQ = 0xffffffff;
 
+// One encoder and one decoder for the page; neither is re-entered.
+const encoder = new Encoder();
+const decoder = new Decoder();
+
 // ---- client → server ------------------------------------------------------
 
 export interface Join {
@@ -51,12 +55,12 @@ export interface Input {
   buttons: number;
 }
 
-export function encodeJoin(j: Join): Uint8Array {
-  return encode({ t: "join", name: j.name, match: j.match });
+export function encodeJoin(j: Join): Uint8Array<ArrayBuffer> {
+  return encoder.encode({ t: "join", name: j.name, match: j.match });
 }
 
-export function encodeInput(i: Input): Uint8Array {
-  return encode({
+export function encodeInput(i: Input): Uint8Array<ArrayBuffer> {
+  return encoder.encode({
     t: "input",
     seq: i.seq,
     mx: clamp(i.mx, -1, 1),
@@ -175,7 +179,7 @@ export class ProtocolError extends Error {}
  * whose `t` is unknown throws ProtocolError.
  */
 export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage {
-  const m = decode(data);
+  const m = decoder.decode(data);
   if (!isMap(m)) throw new ProtocolError("message is not a map");
   switch (m.t) {
     case "welcome":

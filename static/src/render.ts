@@ -185,7 +185,8 @@ export class Renderer {
     if (prot) tags.push("protected");
     const label = tags.length ? `${name} (${tags.join(", ")})` : name;
     const barW = Math.max(28, r * 2);
-    const barY = p.y - r - 10;
+    const ring = mine ? (prot ? 11 : 7) : prot ? 7 : 0; // outer rings drawn above
+    const barY = p.y - r - ring - 8;
     c.font = "12px system-ui, sans-serif";
     c.textAlign = "center";
     c.textBaseline = "bottom";
