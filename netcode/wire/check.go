@@ -111,7 +111,13 @@ func length(b []byte, size int) (int, error) {
 	case 2:
 		return int(binary.BigEndian.Uint16(b[1:])), nil
 	}
-	return int(binary.BigEndian.Uint32(b[1:])), nil
+	// No object can hold more items or bytes than the frame has; refusing
+	// here also keeps int(n) from turning negative where int is 32 bits.
+	n := binary.BigEndian.Uint32(b[1:])
+	if uint64(n) > uint64(len(b)) {
+		return 0, errTruncated
+	}
+	return int(n), nil
 }
 
 func need(b []byte, n int) (int, error) {

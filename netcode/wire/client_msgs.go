@@ -3,11 +3,13 @@ package wire
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/tickstream/tickstream/game"
 )
@@ -22,14 +24,14 @@ const (
 // decoder never allocates from a declared length, and every field is
 // bounded by the frame size. Integers are decoded wide and range-checked.
 type ClientMsg struct {
-	T       string  `msgpack:"t"`
-	Name    string  `msgpack:"name,omitempty"`
-	Match   string  `msgpack:"match,omitempty"`
-	Seq     int64   `msgpack:"seq,omitempty"`
-	MX      float64 `msgpack:"mx"`
-	MY      float64 `msgpack:"my"`
-	Aim     float64 `msgpack:"aim"`
-	Buttons int64   `msgpack:"buttons"`
+	T       string `msgpack:"t"`
+	Name    string `msgpack:"name,omitempty"`
+	Match   string `msgpack:"match,omitempty"`
+	Seq     int64  `msgpack:"seq,omitempty"`
+	MX      Number `msgpack:"mx"`
+	MY      Number `msgpack:"my"`
+	Aim     Number `msgpack:"aim"`
+	Buttons int64  `msgpack:"buttons"`
 }
 
 // Decoder decodes client frames. It reuses its buffers: one Decoder per
@@ -72,7 +74,9 @@ func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
 	case TypeJoin, TypeInput:
 		return nil
 	}
-	return refuse(CloseUnknownType, "unknown message type %q", shorten(m.T))
+	// Quote, then shorten: quoting can make each byte four (\x00), and the
+	// reason must stay within a close frame's 123 bytes.
+	return refuse(CloseUnknownType, "unknown message type %s", shorten(strconv.Quote(m.T)))
 }
 
 // shorten keeps a reason inside a close frame's 123 bytes.
@@ -88,17 +92,17 @@ func (m *ClientMsg) Input(p game.PlayerID) (game.Input, error) {
 	switch {
 	case m.Seq < 1 || m.Seq > math.MaxUint32:
 		return game.Input{}, refuse(CloseBadInput, "bad input: seq must be 1…4294967295")
-	case !inRange(m.MX, -1, 1) || !inRange(m.MY, -1, 1):
+	case !inRange(float64(m.MX), -1, 1) || !inRange(float64(m.MY), -1, 1):
 		return game.Input{}, refuse(CloseBadInput, "bad input: mx and my must be -1…1")
-	case !inRange(m.Aim, -math.Pi-0.001, math.Pi+0.001):
+	case !inRange(float64(m.Aim), -math.Pi-0.001, math.Pi+0.001):
 		return game.Input{}, refuse(CloseBadInput, "bad input: aim must be -π…π radians")
 	case m.Buttons < 0 || m.Buttons&^int64(game.ButtonsMask) != 0:
 		return game.Input{}, refuse(CloseBadInput, "bad input: unknown button bits")
 	}
-	aim := math.Max(-math.Pi, math.Min(math.Pi, m.Aim))
+	aim := math.Max(-math.Pi, math.Min(math.Pi, float64(m.Aim)))
 	return game.Input{
 		Player: p, Seq: uint32(m.Seq),
-		MoveX: m.MX, MoveY: m.MY, Aim: aim, Buttons: uint8(m.Buttons),
+		MoveX: float64(m.MX), MoveY: float64(m.MY), Aim: aim, Buttons: uint8(m.Buttons),
 	}, nil
 }
 
@@ -125,4 +129,26 @@ func ValidName(s string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// Number is a float field of a client message that also accepts any msgpack
+// integer, converting uint64 values exactly (msgpack's own float decoding
+// wraps integers of 2^63 and more into negative numbers, which would turn an
+// out-of-range value into an accepted one).
+type Number float64
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (n *Number) DecodeMsgpack(d *msgpack.Decoder) error {
+	c, err := d.PeekCode()
+	if err != nil {
+		return err
+	}
+	if c == msgpcode.Uint64 {
+		v, err := d.DecodeUint64()
+		*n = Number(float64(v))
+		return err
+	}
+	f, err := d.DecodeFloat64()
+	*n = Number(f)
+	return err
 }

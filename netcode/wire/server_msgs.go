@@ -140,7 +140,7 @@ func mustMarshal(v any) []byte {
 }
 
 // snapHeaderLen is the length of the per-player head of a snap frame.
-const snapHeaderLen = 16
+const snapHeaderLen = 17 // 0x88, "t", "snap", "ack", uint32
 
 // AppendSnapHeader appends the per-player head of a snap frame: the map
 // header, "t": "snap" and "ack": ack (always as uint32). The shared body
@@ -205,8 +205,10 @@ func appendStr(b []byte, s string) []byte {
 		b = append(b, 0xa0|byte(n))
 	case n < 256:
 		b = append(b, 0xd9, byte(n))
-	default:
+	case n <= math.MaxUint16:
 		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
 	}
 	return append(b, s...)
 }
