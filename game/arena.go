@@ -74,8 +74,13 @@ type Arena struct {
 // NewArena returns an arena ready for Init.
 func NewArena() *Arena { return &Arena{} }
 
+// ticksOf is the number of ticks that lasts at least d: ⌈d·rate⌉ in
+// integer nanoseconds (float seconds make e.g. 8.3 s at 30 Hz 250 ticks).
 func ticksOf(d time.Duration, rate int) uint64 {
-	return uint64(math.Ceil(d.Seconds() * float64(rate)))
+	if d <= 0 {
+		return 0
+	}
+	return (uint64(d)*uint64(rate) + uint64(time.Second) - 1) / uint64(time.Second)
 }
 
 // Init implements Rules.
@@ -133,15 +138,20 @@ func (a *Arena) Start() {
 }
 
 func (a *Arena) spawn(p *arenaPlayer) {
-	x, y := ArenaWidth/2, ArenaHeight/2
+	// A spot away from other players if one is found, else the last one
+	// tried that is at least off the obstacles (the arena's centre is in
+	// one), else a corner.
+	x, y := PlayerRadius, PlayerRadius
 	for try := 0; try < 32; try++ {
 		cx := PlayerRadius + a.rng.Float64()*(ArenaWidth-2*PlayerRadius)
 		cy := PlayerRadius + a.rng.Float64()*(ArenaHeight-2*PlayerRadius)
-		if a.blocked(cx, cy, PlayerRadius) || a.nearPlayer(p, cx, cy) {
+		if a.blocked(cx, cy, PlayerRadius) {
 			continue
 		}
 		x, y = cx, cy
-		break
+		if !a.nearPlayer(p, cx, cy) {
+			break
+		}
 	}
 	p.x, p.y = x, y
 	p.hp = MaxHP

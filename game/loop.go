@@ -68,6 +68,14 @@ func (l *Loop) due(start time.Time, k uint64) time.Time {
 	return start.Add(time.Duration(int64(k) * int64(time.Second) / int64(l.Rate)))
 }
 
+// slot returns the slot that is current at now: the last k with
+// due(start, k) ≤ now. due rounds k·1e9/rate down to the nanosecond, so
+// due(k) ≤ ns ⟺ k·1e9 < (ns+1)·rate.
+func (l *Loop) slot(start, now time.Time) uint64 {
+	ns := int64(now.Sub(start))
+	return uint64(((ns+1)*int64(l.Rate) - 1) / int64(time.Second))
+}
+
 // Run calls step once per slot until step returns false or ctx is done. The
 // argument of step is the slot's due time. Run returns nil when step stopped
 // it, ctx.Err() when cancelled.
@@ -101,7 +109,7 @@ func (l *Loop) Run(ctx context.Context, step func(due time.Time) bool) error {
 		now := clock.Now()
 		if lag := now.Sub(due); lag > time.Duration(maxBehind)*dt {
 			// Far behind: jump to the slot that is current now.
-			cur := uint64(int64(now.Sub(start)) * int64(l.Rate) / int64(time.Second))
+			cur := l.slot(start, now)
 			l.skipped.Add(cur - k)
 			k = cur
 			due = l.due(start, k)

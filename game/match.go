@@ -209,9 +209,14 @@ func (m *Match) run(ctx context.Context) {
 	defer m.pub.Close()
 	err := m.loop.Run(ctx, m.step)
 	if err != nil && m.state != StateClosed {
-		// Cancelled from outside (shutdown): tell the publisher once.
-		r := m.end("closed")
+		// Cancelled from outside (shutdown): tell the publisher once. A
+		// match that already ended has published its result.
+		var r *Result
+		if m.state < StateEnded {
+			r = m.end("closed")
+		}
 		m.state = StateClosed
+		m.tick++ // a snapshot of its own: tick numbers never repeat
 		m.pub.Publish(m.snapshot(m.clock.Now(), r))
 		m.publishInfo()
 	}

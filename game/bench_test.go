@@ -1,0 +1,67 @@
+package game
+
+import (
+	"math"
+	"testing"
+)
+
+// BenchmarkArenaStep50 is one tick of a 50-player arena, as the match runs
+// it: Step with one input per player, then AppendSnapshot into reused
+// buffers. Players wander (a new heading every half second) and hold fire
+// with a slowly turning aim; everything is derived from the tick, so every
+// run is the same game.
+func BenchmarkArenaStep50(b *testing.B) {
+	const (
+		players = 50
+		rate    = DefaultTickRate
+	)
+	var dirs [16][2]float64 // unit vectors, 22.5° apart
+	for i := range dirs {
+		a := float64(i) * math.Pi / 8
+		dirs[i] = [2]float64{math.Cos(a), math.Sin(a)}
+	}
+	a := NewArena()
+	a.Init(1, rate, MaxScoreLimit)
+	for id := PlayerID(1); id <= players; id++ {
+		a.Join(id, "bot")
+	}
+	dt := (&Loop{Rate: rate}).Interval()
+	inputs := make([]Input, players)
+	var (
+		ents []Entity
+		evs  []Event
+		tick uint64
+	)
+	step := func() {
+		tick++
+		for i := range inputs {
+			heading := dirs[(tick/(rate/2)+uint64(i)*7)%16]
+			inputs[i] = Input{
+				Player: PlayerID(i + 1), Seq: uint32(tick),
+				MoveX: heading[0], MoveY: heading[1],
+				Aim:     float64((tick/5+uint64(i)*5)%16) * math.Pi / 8,
+				Buttons: ButtonFire,
+			}
+		}
+		a.Step(StepInfo{Tick: tick, Dt: dt, Scoring: true}, inputs)
+		ents, evs = a.AppendSnapshot(ents[:0], evs[:0])
+	}
+	// Warm up to a steady state: projectiles in flight, players dying and
+	// respawning, buffers grown.
+	for range 10 * rate {
+		step()
+	}
+
+	b.ReportAllocs()
+	var entities, events int
+	for b.Loop() {
+		step()
+		entities += len(ents)
+		events += len(evs)
+	}
+	b.ReportMetric(float64(entities)/float64(b.N), "entities/snapshot")
+	b.ReportMetric(float64(events)/float64(b.N), "events/tick")
+	if entities > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(entities), "ns/entity")
+	}
+}
