@@ -24,6 +24,9 @@ type MatchConfig struct {
 	// EndLinger is how long an ended match stays before it closes; zero
 	// means 5 s.
 	EndLinger time.Duration
+	// Grace is how long a seat whose connection was lost is held for a
+	// resume; zero means 20 s.
+	Grace time.Duration
 	// InputQueue bounds the match's input inbox; zero means 4096.
 	InputQueue int
 	// Seed makes a match reproducible; zero means random.
@@ -68,6 +71,7 @@ func (c MatchConfig) WithDefaults(def MatchConfig) MatchConfig {
 	out.ScoreLimit = pick(c.ScoreLimit, def.ScoreLimit, 20)
 	out.EmptyTimeout = pickD(c.EmptyTimeout, def.EmptyTimeout, 30*time.Second)
 	out.EndLinger = pickD(c.EndLinger, def.EndLinger, 5*time.Second)
+	out.Grace = pickD(c.Grace, def.Grace, 20*time.Second)
 	out.InputQueue = pick(c.InputQueue, def.InputQueue, 4096)
 	if out.Seed == 0 {
 		out.Seed = def.Seed
@@ -89,7 +93,7 @@ func (c MatchConfig) Validate() error {
 		return fmt.Errorf("time limit must be %v…%v, got %v", MinTimeLimit, MaxTimeLimit, c.TimeLimit)
 	case c.ScoreLimit < 1 || c.ScoreLimit > MaxScoreLimit:
 		return fmt.Errorf("score limit must be 1…%d, got %d", MaxScoreLimit, c.ScoreLimit)
-	case c.EmptyTimeout < 0 || c.EndLinger < 0:
+	case c.EmptyTimeout < 0 || c.EndLinger < 0 || c.Grace < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	case c.InputQueue < 1:
 		return fmt.Errorf("input queue must be positive")

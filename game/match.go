@@ -17,19 +17,24 @@ var (
 	ErrMatchNotFound = errors.New("no such match")
 	ErrInboxFull     = errors.New("match inbox full")
 	ErrServerFull    = errors.New("server match limit reached")
+	// ErrSeatGone: the seat was given up (left, or its grace ran out).
+	ErrSeatGone = errors.New("seat no longer held")
+	// ErrStaleSeat: the seat has been resumed since (a token used twice).
+	ErrStaleSeat = errors.New("seat already resumed")
 )
 
 // MatchInfo describes a match for listings. It is a copy: safe to keep.
 type MatchInfo struct {
-	ID         string
-	Players    int
-	MaxPlayers int
-	State      State
-	TickRate   int
-	Created    time.Time
+	ID           string
+	Players      int // seats taken, including Disconnected ones
+	Disconnected int // seats waiting for their player to resume
+	MaxPlayers   int
+	State        State
+	TickRate     int
+	Created      time.Time
 }
 
-// JoinResult is what a player learns when it takes a seat.
+// JoinResult is what a player learns when it takes (or resumes) a seat.
 type JoinResult struct {
 	Player   PlayerID
 	Match    string
@@ -37,6 +42,12 @@ type JoinResult struct {
 	Tick     uint64 // the tick at which the join was applied
 	Layout   Layout
 	Roster   []PlayerInfo
+	// Epoch is the seat's generation: 1 on join, +1 on every resume. Leave,
+	// Disconnect and Resume name it, so that a replaced connection cannot
+	// act on the seat its successor holds.
+	Epoch uint32
+	// LastSeq is the last input sequence applied for the seat.
+	LastSeq uint32
 }
 
 // MatchStats are a match's counters.
@@ -52,12 +63,15 @@ type cmdKind uint8
 const (
 	cmdJoin cmdKind = iota
 	cmdLeave
+	cmdDisconnect
+	cmdResume
 )
 
 type command struct {
 	kind   cmdKind
 	name   string
 	player PlayerID
+	epoch  uint32
 	reply  chan joinReply
 }
 
@@ -70,6 +84,37 @@ type seat struct {
 	id      PlayerID
 	name    string
 	lastSeq uint32
+	epoch   uint32
+	// lostAt is the tick the seat's connection was lost (0: connected);
+	// the seat is freed when the grace runs out.
+	lostAt  uint64
+	lastAim float64
+}
+
+func (s seat) aim() float64 { return s.lastAim }
+
+// expireSeats frees the seats whose grace has run out.
+func (m *Match) expireSeats() {
+	grace := m.ticksOf(m.cfg.Grace)
+	for i := 0; i < len(m.seats); {
+		if st := m.seats[i]; st.lostAt != 0 && m.tick-st.lostAt >= grace {
+			m.log.Debug().Uint32("player", uint32(st.id)).Msg("seat freed: grace over")
+			m.free(i)
+			continue
+		}
+		i++
+	}
+}
+
+// lostSeats counts the seats waiting for their player to come back.
+func (m *Match) lostSeats() int {
+	n := 0
+	for _, st := range m.seats {
+		if st.lostAt != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Match is a match actor: one goroutine owns the world. Create matches
@@ -168,7 +213,7 @@ func (m *Match) Join(ctx context.Context, name string) (JoinResult, error) {
 			select {
 			case r := <-reply:
 				if r.err == nil {
-					m.Leave(r.res.Player)
+					m.Leave(r.res.Player, r.res.Epoch)
 				}
 			case <-m.done:
 			}
@@ -177,12 +222,58 @@ func (m *Match) Join(ctx context.Context, name string) (JoinResult, error) {
 	}
 }
 
-// Leave frees a player's seat at the next tick. It blocks only while the
-// command inbox is full, and never after the match has closed.
-func (m *Match) Leave(p PlayerID) {
+// Leave frees a player's seat at the next tick, if the seat is still at
+// epoch. It blocks only while the command inbox is full, and never after
+// the match has closed.
+func (m *Match) Leave(p PlayerID, epoch uint32) {
+	m.send(command{kind: cmdLeave, player: p, epoch: epoch})
+}
+
+// Disconnect marks a seat (at epoch) as having lost its connection: its
+// avatar stays, flagged disconnected and still, for the match's Grace; a
+// Resume within it takes the seat back, else the seat is freed.
+func (m *Match) Disconnect(p PlayerID, epoch uint32) {
+	m.send(command{kind: cmdDisconnect, player: p, epoch: epoch})
+}
+
+func (m *Match) send(c command) {
 	select {
-	case m.cmds <- command{kind: cmdLeave, player: p}:
+	case m.cmds <- c:
 	case <-m.done:
+	}
+}
+
+// Resume takes a held seat back: the seat must still exist (ErrSeatGone)
+// and be at epoch (ErrStaleSeat). The result carries the next epoch. A
+// seat that is still connected is taken over (the caller replaces the old
+// connection).
+func (m *Match) Resume(ctx context.Context, p PlayerID, epoch uint32) (JoinResult, error) {
+	reply := make(chan joinReply, 1)
+	select {
+	case m.cmds <- command{kind: cmdResume, player: p, epoch: epoch, reply: reply}:
+	case <-m.done:
+		return JoinResult{}, ErrSeatGone
+	case <-ctx.Done():
+		return JoinResult{}, ctx.Err()
+	}
+	select {
+	case r := <-reply:
+		return r.res, r.err
+	case <-m.done:
+		return JoinResult{}, ErrSeatGone
+	case <-ctx.Done():
+		// The resume may still be applied; the seat then waits out its
+		// grace as disconnected.
+		go func() {
+			select {
+			case r := <-reply:
+				if r.err == nil {
+					m.Disconnect(r.res.Player, r.res.Epoch)
+				}
+			case <-m.done:
+			}
+		}()
+		return JoinResult{}, ctx.Err()
 	}
 }
 
@@ -234,11 +325,45 @@ func (m *Match) apply(c command) {
 	case cmdJoin:
 		c.reply <- m.applyJoin(c.name)
 	case cmdLeave:
-		if i, ok := m.seatIndex(c.player); ok {
-			m.seats = slices.Delete(m.seats, i, i+1)
-			m.rules.Leave(c.player)
-			m.rosterChanged = true
+		if i, ok := m.seatIndex(c.player); ok && m.seats[i].epoch == c.epoch {
+			m.free(i)
 		}
+	case cmdDisconnect:
+		if i, ok := m.seatIndex(c.player); ok && m.seats[i].epoch == c.epoch && m.seats[i].lostAt == 0 {
+			m.seats[i].lostAt = m.tick
+			// Stand still while away: a neutral input past the filter.
+			m.inBuf = append(m.inBuf, Input{Player: c.player, Aim: m.seats[i].aim()})
+		}
+	case cmdResume:
+		c.reply <- m.applyResume(c.player, c.epoch)
+	}
+}
+
+func (m *Match) free(i int) {
+	id := m.seats[i].id
+	m.seats = slices.Delete(m.seats, i, i+1)
+	m.rules.Leave(id)
+	m.rosterChanged = true
+}
+
+func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
+	i, ok := m.seatIndex(p)
+	switch {
+	case !ok || m.state == StateClosed:
+		return joinReply{err: ErrSeatGone}
+	case m.seats[i].epoch != epoch:
+		return joinReply{err: ErrStaleSeat}
+	}
+	st := &m.seats[i]
+	st.epoch++
+	st.lostAt = 0
+	return joinReply{res: m.result(*st)}
+}
+
+func (m *Match) result(st seat) JoinResult {
+	return JoinResult{
+		Player: st.id, Match: m.id, TickRate: m.cfg.TickRate, Tick: m.tick,
+		Layout: m.layout, Roster: m.roster(), Epoch: st.epoch, LastSeq: st.lastSeq,
 	}
 }
 
@@ -250,14 +375,11 @@ func (m *Match) applyJoin(name string) joinReply {
 		return joinReply{err: ErrMatchFull}
 	}
 	m.nextPlayer++
-	id := m.nextPlayer
-	m.seats = append(m.seats, seat{id: id, name: name}) // ids grow: stays sorted
-	m.rules.Join(id, name)
+	st := seat{id: m.nextPlayer, name: name, epoch: 1}
+	m.seats = append(m.seats, st) // ids grow: stays sorted
+	m.rules.Join(st.id, name)
 	m.rosterChanged = true
-	return joinReply{res: JoinResult{
-		Player: id, Match: m.id, TickRate: m.cfg.TickRate, Tick: m.tick,
-		Layout: m.layout, Roster: m.roster(),
-	}}
+	return joinReply{res: m.result(st)}
 }
 
 func (m *Match) roster() []PlayerInfo {
@@ -274,22 +396,24 @@ func (m *Match) ticksOf(d time.Duration) uint64 { return ticksOf(d, m.cfg.TickRa
 // step, lifecycle, then one published snapshot.
 func (m *Match) step(due time.Time) bool {
 	m.tick++
-	playersBefore, stateBefore := len(m.seats), m.state
+	playersBefore, lostBefore, stateBefore := len(m.seats), m.lostSeats(), m.state
+	m.inBuf = m.inBuf[:0]
 	for n := len(m.cmds); n > 0; n-- {
 		m.apply(<-m.cmds)
 	}
-	m.inBuf = m.inBuf[:0]
+	m.expireSeats()
 	for n := len(m.inputs); n > 0; n-- {
 		in := <-m.inputs
 		i, ok := m.seatIndex(in.Player)
-		if !ok {
-			continue
+		if !ok || m.seats[i].lostAt != 0 {
+			continue // not seated, or away: a resumed client sends it again
 		}
 		if in.Seq <= m.seats[i].lastSeq {
 			m.dupInputs.Add(1)
 			continue
 		}
 		m.seats[i].lastSeq = in.Seq
+		m.seats[i].lastAim = in.Aim
 		m.inBuf = append(m.inBuf, in)
 	}
 	if m.state == StateWaiting && len(m.seats) >= m.cfg.MinPlayers {
@@ -321,7 +445,7 @@ func (m *Match) step(due time.Time) bool {
 		m.state = StateClosed
 	}
 	m.pub.Publish(m.snapshot(due, end))
-	if len(m.seats) != playersBefore || m.state != stateBefore {
+	if len(m.seats) != playersBefore || m.lostSeats() != lostBefore || m.state != stateBefore {
 		m.publishInfo()
 	}
 	return m.state != StateClosed
@@ -332,8 +456,10 @@ func (m *Match) end(reason string) *Result {
 	m.state = StateEnded
 	m.closeTick = m.tick + m.ticksOf(m.cfg.EndLinger)
 	r := &Result{Reason: reason, Scores: m.rules.Scores()}
-	if len(r.Scores) > 0 && reason != "closed" {
-		r.Winner = r.Scores[0].Player
+	// The winner has strictly the most kills; nobody wins a tie or a
+	// match without kills, or a match closed from outside.
+	if sc := r.Scores; reason != "closed" && len(sc) > 0 && sc[0].Kills > 0 && (len(sc) == 1 || sc[0].Kills > sc[1].Kills) {
+		r.Winner = sc[0].Player
 	}
 	m.log.Info().Str("reason", reason).Uint32("winner", uint32(r.Winner)).Msg("match ended")
 	return r
@@ -355,6 +481,18 @@ func (m *Match) snapshot(due time.Time, end *Result) *Snapshot {
 	for i, st := range m.seats {
 		s.Acks[i] = Ack{Player: st.id, Seq: st.lastSeq}
 	}
+	// Flag the avatars of seats that wait for their player (both lists are
+	// sorted by id).
+	j := 0
+	for i := range s.Entities {
+		e := &s.Entities[i]
+		for j < len(m.seats) && uint32(m.seats[j].id) < e.ID {
+			j++
+		}
+		if j < len(m.seats) && uint32(m.seats[j].id) == e.ID && m.seats[j].lostAt != 0 {
+			e.Flags |= FlagDisconnected
+		}
+	}
 	if m.rosterChanged {
 		s.Roster = m.roster()
 		m.rosterChanged = false
@@ -364,7 +502,7 @@ func (m *Match) snapshot(due time.Time, end *Result) *Snapshot {
 
 func (m *Match) publishInfo() {
 	m.info.Store(&MatchInfo{
-		ID: m.id, Players: len(m.seats), MaxPlayers: m.cfg.MaxPlayers,
+		ID: m.id, Players: len(m.seats), Disconnected: m.lostSeats(), MaxPlayers: m.cfg.MaxPlayers,
 		State: m.state, TickRate: m.cfg.TickRate, Created: m.created,
 	})
 }

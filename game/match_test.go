@@ -395,7 +395,7 @@ func TestMatchLifecycle(t *testing.T) {
 	if len(ends) != 1 || ends[0].Tick != endTick {
 		t.Fatalf("%d snapshots carry an End, want one at tick %d", len(ends), endTick)
 	}
-	want := &Result{Reason: "time", Winner: 1, Scores: []Score{{Player: 1, Name: "ann"}, {Player: 2, Name: "bob"}}}
+	want := &Result{Reason: "time", Winner: 0, Scores: []Score{{Player: 1, Name: "ann"}, {Player: 2, Name: "bob"}}} // a tie: no winner
 	if !reflect.DeepEqual(ends[0].End, want) {
 		t.Fatalf("end %+v, want %+v", ends[0].End, want)
 	}
@@ -496,7 +496,7 @@ func TestMatchEmptyTimeout(t *testing.T) {
 		h := startMatch(t, cfg)
 		p := h.mustJoin("ann").Player
 		h.ticks(30) // a running match with a player stays
-		h.m.Leave(p)
+		h.m.Leave(p, 1)
 		left := h.tick()
 		if left.State != StateRunning || left.Roster == nil || len(left.Roster) != 0 {
 			t.Fatalf("leave tick: %v roster %+v, want running with an empty roster", left.State, left.Roster)
@@ -519,7 +519,7 @@ func TestMatchLeaveFreesSeat(t *testing.T) {
 	if _, err := h.join(context.Background(), "bob"); !errors.Is(err, ErrMatchFull) {
 		t.Fatalf("second join: %v, want ErrMatchFull", err)
 	}
-	h.m.Leave(p)
+	h.m.Leave(p, 1)
 	if s := h.tick(); s.Roster == nil || len(s.Roster) != 0 || len(s.Entities) != 0 {
 		t.Fatalf("after leave: roster %+v, entities %+v; want both empty", s.Roster, s.Entities)
 	}

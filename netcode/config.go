@@ -32,6 +32,14 @@ type Config struct {
 	// ReliableQueue bounds each session's queue of reliable messages; zero
 	// means 16.
 	ReliableQueue int
+	// Heartbeat configures pings and dead-session detection.
+	Heartbeat HeartbeatConfig
+	// ResumeSecret signs resume tokens (at least 16 bytes); empty means a
+	// random secret per process (tokens do not survive a restart, and
+	// neither do matches).
+	ResumeSecret []byte
+	// ResumeTTL bounds a resume token's life; zero means 1 h.
+	ResumeTTL time.Duration
 	// Static serves GET / and the browser client; nil serves nothing there.
 	Static http.Handler
 	// Logger is the parent logger; the zero value logs nothing.
@@ -54,6 +62,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReliableQueue == 0 {
 		c.ReliableQueue = 16
 	}
+	if c.ResumeTTL == 0 {
+		c.ResumeTTL = time.Hour
+	}
+	c.Heartbeat = c.Heartbeat.withDefaults()
 	switch {
 	case c.WriteTimeout < 0 || c.JoinTimeout < 0:
 		return c, fmt.Errorf("timeouts must be positive")

@@ -70,19 +70,28 @@ func (h *hub) broadcastReliable(snap *game.Snapshot) {
 	}
 }
 
-// attach subscribes a session that has just joined: its welcome is queued
-// first, then (if the roster changed since the join) the newest roster.
-func (h *hub) attach(s *session, res game.JoinResult) error {
+// attach subscribes a session that has just joined or resumed: its welcome
+// is queued first, then (if the roster changed since) the newest roster. A
+// session already holding the same seat is replaced: closed with 4011.
+func (h *hub) attach(s *session, res game.JoinResult, token string, resumed bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return game.ErrMatchEnded
 	}
-	s.sendReliable(wire.EncodeWelcome(res))
+	s.sendReliable(wire.EncodeWelcome(res, token, resumed))
 	if h.rosterMsg != nil && h.rosterTick >= res.Tick {
 		s.sendReliable(h.rosterMsg)
 	}
-	subs := append(slices.Clone(*h.subs.Load()), s)
+	subs := slices.Clone(*h.subs.Load())
+	for i, old := range subs {
+		if old.player == res.Player {
+			subs = slices.Delete(subs, i, i+1)
+			go old.closeWith(wire.CloseReplaced, reasonReplaced, "replaced by a newer connection")
+			break
+		}
+	}
+	subs = append(subs, s)
 	h.subs.Store(&subs)
 	return nil
 }

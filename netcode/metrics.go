@@ -9,7 +9,9 @@ import (
 // that several servers can live in one process (tests).
 type metrics struct {
 	reg           *prometheus.Registry
-	sessions      prometheus.Gauge
+	sessions      *prometheus.GaugeVec   // by state: connected, suspended
+	resumes       *prometheus.CounterVec // by result
+	rtt           prometheus.Histogram
 	refusals      *prometheus.CounterVec // by reason
 	disconnects   *prometheus.CounterVec // by reason
 	snapshotsSent prometheus.Counter
@@ -19,11 +21,18 @@ type metrics struct {
 	ticks         prometheus.Counter
 }
 
-func newMetrics(matches func() float64) *metrics {
+func newMetrics(matches, lostSeats func() float64) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "tickstream_sessions", Help: "Player sessions connected now.",
+		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tickstream_sessions", Help: "Player sessions now, by state (connected, suspended).",
+		}, []string{"state"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_resumes_total", Help: "Resume attempts by result (ok, invalid, expired, used, gone).",
+		}, []string{"result"}),
+		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tickstream_rtt_seconds", Help: "Round-trip times measured by the heartbeat.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_refusals_total", Help: "Requests and messages refused, by reason.",
@@ -47,9 +56,15 @@ func newMetrics(matches func() float64) *metrics {
 			Name: "tickstream_ticks_skipped_total", Help: "Tick slots skipped to catch up (counted when a match closes).",
 		}),
 	}
-	m.reg.MustRegister(m.sessions, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
+	for _, st := range []string{"connected", "suspended"} {
+		m.sessions.WithLabelValues(st).Set(0)
+	}
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tickstream_seats_disconnected", Help: "Seats held for a player whose connection was lost.",
+		}, lostSeats),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

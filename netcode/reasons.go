@@ -11,6 +11,8 @@ const (
 	reasonTooSlow      = "too_slow"
 	reasonTooBig       = "too_big"
 	reasonRateLimited  = "rate_limited"
+	reasonHeartbeat    = "heartbeat_timeout"
+	reasonReplaced     = "replaced"
 )
 
 // codeReasons maps refusal close codes to metric labels.
@@ -26,6 +28,8 @@ var codeReasons = map[wire.CloseCode]string{
 	wire.CloseProtocol:    "protocol",
 	wire.CloseServerFull:  "server_full",
 	wire.CloseTooBig:      reasonTooBig,
+	wire.CloseHeartbeat:   reasonHeartbeat,
+	wire.CloseReplaced:    reasonReplaced,
 }
 
 // isRefusal reports whether closing with code refuses something the client

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
 )
 
 // Server serves players and the HTTP API for one match directory.
@@ -21,6 +22,7 @@ type Server struct {
 	log     zerolog.Logger
 	warnLog zerolog.Logger // sampled, for policy disconnects
 	metrics *metrics
+	tokens  *tokenSigner
 	mux     *http.ServeMux
 
 	// Hot-path counters, resolved once.
@@ -62,13 +64,22 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.dir, err = game.NewDirectory(dcfg); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) })
+	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) }, func() float64 {
+		n := 0
+		for _, m := range s.dir.List() {
+			n += m.Disconnected
+		}
+		return float64(n)
+	})
 	s.snapshotsSent = s.metrics.snapshotsSent
 	s.inputsQueued = s.metrics.inputs.WithLabelValues("queued")
 	s.inputsDropped = s.metrics.inputs.WithLabelValues("dropped")
 	s.inputsRateLimited = s.metrics.inputs.WithLabelValues(reasonRateLimited)
 	s.routes()
-	go s.reap()
+	go s.scan()
 	return s, nil
 }
 
@@ -130,7 +141,6 @@ func (s *Server) addSession(sess *session) bool {
 	}
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
-	s.metrics.sessions.Inc()
 	return true
 }
 
@@ -138,41 +148,56 @@ func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
-	s.metrics.sessions.Dec()
 	s.wg.Done()
 }
 
-func (s *Server) snapshotSessions() []*session {
+func (s *Server) snapshotSessions(dst []*session) []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
+	dst = dst[:0]
 	for sess := range s.sessions {
-		out = append(out, sess)
+		dst = append(dst, sess)
 	}
-	return out
+	return dst
 }
 
-// reap enforces the write deadline of every session: one goroutine and one
-// ticker for the whole server instead of a timer per write.
-func (s *Server) reap() {
+// scan is the heartbeat interceptor's clock: one goroutine and one ticker
+// for the whole server, not a timer per session. Each pass declares dead
+// the sessions that sent nothing for the dead-after timeout, tells writers
+// when a ping is due, enforces the write deadline, and updates the session
+// gauges.
+func (s *Server) scan() {
 	defer close(s.reaperDone)
-	period := min(s.cfg.WriteTimeout/4, time.Second)
-	t := time.NewTicker(period)
+	hb := s.cfg.Heartbeat
+	t := time.NewTicker(hb.scanPeriod())
 	defer t.Stop()
+	var sessions []*session
 	for {
 		select {
 		case <-s.stopReaper:
 			return
 		case now := <-t.C:
-			limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
-			for _, sess := range s.snapshotSessions() {
-				if ws := sess.writeStart.Load(); ws != 0 && ws < limit {
-					if sess.record(reasonTooSlow) {
-						s.warnLog.Warn().Uint32("player", sess.playerID.Load()).Msg("write deadline exceeded: closing")
-					}
+			sessions = s.snapshotSessions(sessions)
+			var connected, suspended int
+			for _, sess := range sessions {
+				dead, slow := sess.scan(now.UnixNano(), hb, s.cfg.WriteTimeout)
+				if slow && sess.record(reasonTooSlow) {
+					s.warnLog.Warn().Uint32("player", sess.playerID.Load()).Msg("write deadline exceeded: closing")
 					go sess.conn.CloseNow()
 				}
+				if dead {
+					sess.declareDead()
+				}
+				switch {
+				case !sess.seated.Load():
+				case sess.suspended.Load():
+					suspended++
+				default:
+					connected++
+				}
 			}
+			s.metrics.sessions.WithLabelValues("connected").Set(float64(connected))
+			s.metrics.sessions.WithLabelValues("suspended").Set(float64(suspended))
 		}
 	}
 }
@@ -184,8 +209,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining.Store(true)
 	s.mu.Unlock()
-	for _, sess := range s.snapshotSessions() {
-		go sess.closeWith(1001, reasonShutdown, "server shutting down")
+	for _, sess := range s.snapshotSessions(nil) {
+		go sess.closeWith(wire.CloseGoingAway, reasonShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -197,7 +222,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		for _, sess := range s.snapshotSessions() {
+		for _, sess := range s.snapshotSessions(nil) {
 			go sess.conn.CloseNow()
 		}
 	}

@@ -3,9 +3,6 @@ package netcode
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,18 +16,26 @@ import (
 )
 
 // session is one player's connection. The reader is the HTTP handler's
-// goroutine; the writer is the only goroutine that writes to conn.
+// goroutine (session_read.go); the writer is the only goroutine that writes
+// to conn (session_write.go). The heartbeat interceptor (heartbeat.go) sees
+// it through its embedded link.
 type session struct {
+	link
 	srv     *Server
 	conn    *websocket.Conn
 	log     zerolog.Logger
 	started time.Time
 
-	// Set by the reader before the writer starts; read-only afterwards.
+	// Set by the reader before the writer starts and before seated is
+	// stored; read-only afterwards.
 	player game.PlayerID
+	epoch  uint32
 	match  *game.Match
-	// playerID mirrors player for goroutines other than reader and writer.
-	playerID atomic.Uint32
+	hub    *hub
+	// seated is set once the fields above are; other goroutines (scanner,
+	// shutdown) read them only after seeing it.
+	seated   atomic.Bool
+	playerID atomic.Uint32 // mirrors player for logs from any goroutine
 
 	// Latest-wins snapshot slot: stored by the hub, taken by the writer.
 	slot      atomic.Pointer[frame]
@@ -43,24 +48,27 @@ type session struct {
 	stop       chan struct{} // closed when the reader has exited
 	writerDone chan struct{}
 
-	// writeStart is the start (Unix ns) of the write in progress, 0 when
-	// idle; the server's reaper enforces the write deadline from it.
-	writeStart atomic.Int64
+	closeReason atomic.Pointer[string] // metric label; set once
 
-	closeOnce   sync.Once
-	closeReason string // metric label; written once under closeOnce
+	releaseOnce sync.Once
 
 	// Reader-owned.
 	dec     *wire.Decoder
 	msg     wire.ClientMsg
 	rbuf    []byte
 	limiter *rate.Limiter
+	credit  int // inputs allowed past the limiter: the resend after a resume
 	// Writer-owned.
-	wbuf []byte
+	wbuf   []byte
+	pingID uint32
 }
 
+// resumeCredit is how many inputs a resumed client may send again at once,
+// beyond the rate limit (its backlog of unacknowledged inputs).
+const resumeCredit = 1024
+
 func newSession(srv *Server, conn *websocket.Conn) *session {
-	return &session{
+	s := &session{
 		srv:        srv,
 		conn:       conn,
 		log:        srv.log,
@@ -74,6 +82,8 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		limiter:    rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst),
 	}
+	s.link.init(s.started, srv.cfg.Heartbeat)
+	return s
 }
 
 // offer puts a snapshot in the latest-wins slot (replacing a stale one).
@@ -101,11 +111,15 @@ func (s *session) matchOver() { s.overOnce.Do(func() { close(s.over) }) }
 // record sets the session's end reason once; it reports whether this call
 // set it.
 func (s *session) record(reason string) (first bool) {
-	s.closeOnce.Do(func() {
-		s.closeReason = reason
-		first = true
-	})
-	return first
+	return s.closeReason.CompareAndSwap(nil, &reason)
+}
+
+// reason returns the recorded end reason ("" while none).
+func (s *session) reason() string {
+	if r := s.closeReason.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 // closeWith records the reason and closes the connection with a close
@@ -133,213 +147,83 @@ func (s *session) refuse(err error) {
 	s.closeWith(we.Code, codeReasons[we.Code], we.Reason)
 }
 
+// declareDead is the heartbeat interceptor's verdict: nothing arrived for
+// the dead-after timeout. The seat is released at once (held for resume);
+// the socket is closed with 4010 in the background.
+func (s *session) declareDead() {
+	if !s.record(reasonHeartbeat) {
+		return
+	}
+	s.srv.warnLog.Warn().Uint32("player", s.playerID.Load()).Msg("heartbeat timeout: session dead")
+	if s.seated.Load() {
+		s.release(false)
+	}
+	go func() {
+		_ = s.conn.Close(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout")
+	}()
+}
+
+// release gives the seat back once: Leave when the player is gone for good
+// (closed normally, refused), Disconnect when the link was lost (the seat
+// is held for a resume).
+func (s *session) release(leave bool) {
+	s.releaseOnce.Do(func() {
+		s.hub.detach(s)
+		if leave {
+			s.match.Leave(s.player, s.epoch)
+		} else {
+			s.match.Disconnect(s.player, s.epoch)
+		}
+	})
+}
+
+// leaves reports whether a session that ended for reason frees its seat
+// (rather than holding it for a resume).
+func leaves(reason string) bool {
+	switch reason {
+	case reasonLost, reasonHeartbeat, reasonTooSlow, reasonShutdown:
+		return false
+	}
+	return true
+}
+
 // run serves the session until it ends; it returns after both goroutines
 // have stopped.
 func (s *session) run(ctx context.Context) {
 	defer s.conn.CloseNow()
 	defer func() {
-		reason := s.closeReason
+		reason := s.reason()
 		s.srv.metrics.disconnects.WithLabelValues(reason).Inc()
-		if s.player != 0 {
+		if s.seated.Load() {
 			s.log.Info().Str("match", s.match.ID()).Uint32("player", uint32(s.player)).Str("reason", reason).
 				Dur("duration", time.Since(s.started)).Msg("player disconnected")
 		}
 	}()
-
-	join, err := s.readJoin(ctx)
-	if err != nil {
+	if !s.hello(ctx) {
 		return
 	}
-	m, res, err := s.srv.dir.Join(ctx, join.Match, join.Name)
-	if err != nil {
-		s.refuse(joinRefusal(err))
-		return
-	}
-	s.player, s.match = res.Player, m
-	s.playerID.Store(uint32(res.Player))
-	h := s.srv.hubFor(res.Match)
-	if h == nil || h.attach(s, res) != nil {
-		m.Leave(res.Player)
-		s.refuse(joinRefusal(game.ErrMatchEnded))
-		return
-	}
-	s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).Str("name", join.Name).Msg("player joined")
-	defer m.Leave(res.Player)
-	defer h.detach(s)
-
 	go s.writeLoop()
 	s.readLoop(ctx)
 	close(s.stop)
 	_ = s.conn.CloseNow()
 	<-s.writerDone
+	s.release(leaves(s.reason()))
 }
 
-// joinMsg is a validated join.
-type joinMsg struct{ Name, Match string }
-
-// readJoin reads the first message, which must be a valid join.
-func (s *session) readJoin(ctx context.Context) (joinMsg, error) {
-	timer := time.AfterFunc(s.srv.cfg.JoinTimeout, func() {
-		s.closeWith(wire.CloseProtocol, "protocol", "no join within the join timeout")
-	})
-	defer timer.Stop()
-	if err := s.readMsg(ctx); err != nil {
-		return joinMsg{}, err
+// seat installs the seat a join or resume obtained and subscribes the
+// session to the match's hub (which queues the welcome first).
+func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
+	h := s.srv.hubFor(res.Match)
+	s.player, s.epoch, s.match, s.hub = res.Player, res.Epoch, m, h
+	s.playerID.Store(uint32(res.Player))
+	token := s.srv.tokens.issue(res.Match, res.Player, res.Epoch)
+	if h == nil || h.attach(s, res, token, resumed) != nil {
+		m.Leave(res.Player, res.Epoch)
+		s.refuse(joinRefusal(game.ErrMatchEnded))
+		return false
 	}
-	if s.msg.T != wire.TypeJoin {
-		err := &wire.Error{Code: wire.CloseProtocol, Reason: "the first message must be join"}
-		s.refuse(err)
-		return joinMsg{}, err
-	}
-	name, err := wire.ValidName(s.msg.Name)
-	if err != nil {
-		s.refuse(err)
-		return joinMsg{}, err
-	}
-	return joinMsg{Name: name, Match: s.msg.Match}, nil
-}
-
-// readMsg reads and decodes one frame into s.msg without allocating; on a
-// refusal or a read error it closes the session and returns the error.
-func (s *session) readMsg(ctx context.Context) error {
-	typ, r, err := s.conn.Reader(ctx)
-	if err != nil {
-		s.readFailed(err)
-		return err
-	}
-	// rbuf has one byte more than the limit: filling it means "too big".
-	n, err := io.ReadFull(r, s.rbuf)
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-	case err != nil:
-		s.readFailed(err)
-		return err
-	default:
-		err := &wire.Error{Code: wire.CloseTooBig, Reason: fmt.Sprintf("frame over %d bytes", wire.MaxClientFrame)}
-		s.refuse(err)
-		return err
-	}
-	if typ != websocket.MessageBinary {
-		err := &wire.Error{Code: wire.CloseBadMessage, Reason: "text frames are not accepted"}
-		s.refuse(err)
-		return err
-	}
-	if err := s.dec.Decode(s.rbuf[:n], &s.msg); err != nil {
-		s.refuse(err)
-		return err
-	}
-	return nil
-}
-
-// readFailed classifies a read error: the peer closed, the frame was over
-// the limit (the library has sent 1009), or the link is gone.
-func (s *session) readFailed(err error) {
-	switch {
-	case err == nil:
-	case strings.Contains(err.Error(), "read limited at"):
-		if s.record(reasonTooBig) {
-			s.srv.metrics.refusals.WithLabelValues(reasonTooBig).Inc()
-			s.srv.warnLog.Warn().Uint32("player", s.playerID.Load()).Msg("frame over the read limit")
-		}
-	case websocket.CloseStatus(err) != -1:
-		s.record(reasonClientClosed)
-	default:
-		s.record(reasonLost)
-	}
-}
-
-// readLoop hands inputs to the match until the connection ends.
-func (s *session) readLoop(ctx context.Context) {
-	for {
-		if err := s.readMsg(ctx); err != nil {
-			return
-		}
-		switch s.msg.T {
-		case wire.TypeJoin:
-			s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "already joined"})
-			return
-		case wire.TypeInput:
-			in, err := s.msg.Input(s.player)
-			if err != nil {
-				s.refuse(err)
-				return
-			}
-			switch {
-			case !s.limiter.Allow():
-				s.srv.inputsRateLimited.Inc()
-			case !s.match.Input(in):
-				s.srv.inputsDropped.Inc()
-			default:
-				s.srv.inputsQueued.Inc()
-			}
-		}
-	}
-}
-
-// writeLoop is the only writer: reliable messages first, then the latest
-// snapshot; when the match is over it flushes and closes normally.
-func (s *session) writeLoop() {
-	defer close(s.writerDone)
-	for {
-		select {
-		case msg := <-s.reliable:
-			if s.write(msg) != nil {
-				return
-			}
-			continue
-		default:
-		}
-		select {
-		case <-s.stop:
-			return
-		case msg := <-s.reliable:
-			if s.write(msg) != nil {
-				return
-			}
-		case <-s.snapReady:
-			f := s.slot.Swap(nil)
-			if f == nil {
-				continue
-			}
-			s.wbuf = append(wire.AppendSnapHeader(s.wbuf[:0], f.snap.AckFor(s.player)), f.body...)
-			if s.write(s.wbuf) != nil {
-				return
-			}
-			s.srv.snapshotsSent.Inc()
-		case <-s.over:
-			if s.drainReliable() != nil {
-				return
-			}
-			s.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
-			return
-		}
-	}
-}
-
-// drainReliable writes every queued reliable message.
-func (s *session) drainReliable() error {
-	for {
-		select {
-		case msg := <-s.reliable:
-			if err := s.write(msg); err != nil {
-				return err
-			}
-		default:
-			return nil
-		}
-	}
-}
-
-// write sends one binary frame; the reaper closes the connection when it
-// takes longer than the write deadline.
-func (s *session) write(b []byte) error {
-	s.writeStart.Store(time.Now().UnixNano())
-	err := s.conn.Write(context.Background(), websocket.MessageBinary, b)
-	s.writeStart.Store(0)
-	if err != nil {
-		s.record(reasonLost)
-	}
-	return err
+	s.seated.Store(true)
+	return true
 }
 
 // joinRefusal maps a directory error to a close code.

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -36,6 +38,12 @@ type Client struct {
 	mu   sync.Mutex // guards seq and wbuf (the sending side)
 	seq  uint32
 	wbuf []byte
+
+	// AutoPong answers pings inside Next (the default); tests that play a
+	// dead client turn it off.
+	AutoPong atomic.Bool
+	rtt      atomic.Int64 // the server's smoothed RTT from the last ping, ns
+	pings    atomic.Int64
 }
 
 // Dial opens a WebSocket to url (ws://host:port/play) with the protocol's
@@ -64,7 +72,9 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		limit = 1 << 20
 	}
 	conn.SetReadLimit(limit)
-	return &Client{conn: conn, dec: wire.NewMessageDecoder()}, nil
+	c := &Client{conn: conn, dec: wire.NewMessageDecoder()}
+	c.AutoPong.Store(true)
+	return c, nil
 }
 
 // HTTPError is a refused upgrade.
@@ -73,23 +83,57 @@ type HTTPError struct {
 	Err    error
 }
 
-func (e *HTTPError) Error() string { return fmt.Sprintf("upgrade refused: HTTP %d: %v", e.Status, e.Err) }
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("upgrade refused: HTTP %d: %v", e.Status, e.Err)
+}
 func (e *HTTPError) Unwrap() error { return e.Err }
 
 // Join sends join (match "" = auto) and waits for the welcome.
 func (c *Client) Join(ctx context.Context, name, match string) (*wire.Welcome, error) {
-	if err := c.SendRaw(ctx, wire.EncodeJoin(name, match)); err != nil {
-		return nil, err
-	}
-	m, err := c.Next(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if m.Welcome == nil {
-		return nil, fmt.Errorf("join: expected welcome, got %q", m.Type)
-	}
-	return m.Welcome, nil
+	return c.hello(ctx, wire.EncodeJoin(name, match))
 }
+
+// Resume asks for a seat back with the token of an earlier welcome and
+// waits for the new welcome. Inputs the server has not acknowledged
+// (seq > Welcome.Ack) should then be sent again, in order.
+func (c *Client) Resume(ctx context.Context, token string) (*wire.Welcome, error) {
+	return c.hello(ctx, wire.EncodeResume(token))
+}
+
+func (c *Client) hello(ctx context.Context, msg []byte) (*wire.Welcome, error) {
+	if err := c.SendRaw(ctx, msg); err != nil {
+		return nil, err
+	}
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if m.Ping != nil {
+			continue
+		}
+		if m.Welcome == nil {
+			return nil, fmt.Errorf("expected welcome, got %q", m.Type)
+		}
+		c.mu.Lock()
+		c.seq = max(c.seq, m.Welcome.Ack)
+		c.mu.Unlock()
+		return m.Welcome, nil
+	}
+}
+
+// Suspend tells the server that the client is hidden (a longer heartbeat
+// timeout applies) or visible again.
+func (c *Client) Suspend(ctx context.Context, on bool) error {
+	return c.SendRaw(ctx, wire.EncodeSuspend(on))
+}
+
+// RTT is the smoothed round-trip time the server measured, as reported in
+// its last ping (0 before the first).
+func (c *Client) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
+
+// Pings is the number of pings received.
+func (c *Client) Pings() int64 { return c.pings.Load() }
 
 // Input sends an input; a zero Seq takes the next sequence number. It
 // returns the sequence number sent.
@@ -108,7 +152,16 @@ func (c *Client) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 
 // SendRaw sends one binary frame as it is (tests use it for bad input).
 func (c *Client) SendRaw(ctx context.Context, frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.conn.Write(ctx, websocket.MessageBinary, frame)
+}
+
+func (c *Client) pong(ctx context.Context, id uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wbuf = wire.AppendPong(c.wbuf[:0], id, time.Now().UnixMilli())
+	return c.conn.Write(ctx, websocket.MessageBinary, c.wbuf)
 }
 
 // SendText sends a text frame (which the server refuses).
@@ -123,6 +176,7 @@ type Message struct {
 	Roster  *wire.Roster
 	Snap    *wire.Snap
 	End     *wire.End
+	Ping    *wire.Ping // already answered when AutoPong is on
 }
 
 // ErrUnknownMessage is returned for a server message type this client does
@@ -157,11 +211,23 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	case wire.TypeEnd:
 		m.End = &wire.End{}
 		v = m.End
+	case wire.TypePing:
+		m.Ping = &wire.Ping{}
+		v = m.Ping
 	default:
 		return m, fmt.Errorf("%w %q", ErrUnknownMessage, t)
 	}
 	if err := c.dec.Decode(b, v); err != nil {
 		return Message{}, fmt.Errorf("client: decode %s: %w", t, err)
+	}
+	if m.Ping != nil {
+		c.pings.Add(1)
+		c.rtt.Store(int64(m.Ping.RTT * float64(time.Millisecond)))
+		if c.AutoPong.Load() {
+			if err := c.pong(ctx, m.Ping.ID); err != nil {
+				return Message{}, err
+			}
+		}
 	}
 	return m, nil
 }

@@ -92,6 +92,8 @@ func PeekType(frame []byte) (string, error) {
 		return TypeRoster, nil
 	case TypeEnd:
 		return TypeEnd, nil
+	case TypePing:
+		return TypePing, nil
 	default:
 		return string(s), nil
 	}
@@ -121,4 +123,36 @@ func (d *MessageDecoder) Decode(frame []byte, v any) error {
 	d.r.Reset(frame)
 	d.dec.Reset(&d.r)
 	return d.dec.Decode(v)
+}
+
+// AppendPong appends the answer to a ping: its id and the client's clock.
+func AppendPong(dst []byte, id uint32, clientMS int64) []byte {
+	dst = append(dst, 0x83)
+	dst = appendStr(dst, "t")
+	dst = appendStr(dst, TypePong)
+	dst = appendStr(dst, "id")
+	dst = appendUint(dst, uint64(id))
+	dst = appendStr(dst, "time")
+	return appendInt(dst, clientMS)
+}
+
+// EncodeSuspend tells the server the client's tab is hidden (on) or shown.
+func EncodeSuspend(on bool) []byte {
+	b := []byte{0x82}
+	b = appendStr(b, "t")
+	b = appendStr(b, TypeSuspend)
+	b = appendStr(b, "on")
+	if on {
+		return append(b, 0xc3)
+	}
+	return append(b, 0xc2)
+}
+
+// EncodeResume asks for a seat back with a resume token.
+func EncodeResume(token string) []byte {
+	b := []byte{0x82}
+	b = appendStr(b, "t")
+	b = appendStr(b, TypeResume)
+	b = appendStr(b, "token")
+	return appendStr(b, token)
 }

@@ -16,8 +16,11 @@ import (
 
 // Client message types.
 const (
-	TypeJoin  = "join"
-	TypeInput = "input"
+	TypeJoin    = "join"
+	TypeInput   = "input"
+	TypePong    = "pong"
+	TypeSuspend = "suspend"
+	TypeResume  = "resume"
 )
 
 // ClientMsg is every client → server message in one fixed struct: the
@@ -32,6 +35,11 @@ type ClientMsg struct {
 	MY      Number `msgpack:"my"`
 	Aim     Number `msgpack:"aim"`
 	Buttons int64  `msgpack:"buttons"`
+	// Heartbeat and resume fields.
+	ID    int64  `msgpack:"id,omitempty"`    // pong: the ping's id
+	Time  Number `msgpack:"time,omitempty"`  // pong: the client's clock, Unix ms
+	On    bool   `msgpack:"on,omitempty"`    // suspend: tab hidden
+	Token string `msgpack:"token,omitempty"` // resume
 }
 
 // Decoder decodes client frames. It reuses its buffers: one Decoder per
@@ -71,7 +79,7 @@ func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
 		return refuse(CloseBadMessage, "malformed message: %v", shorten(err.Error()))
 	}
 	switch m.T {
-	case TypeJoin, TypeInput:
+	case TypeJoin, TypeInput, TypePong, TypeSuspend, TypeResume:
 		return nil
 	}
 	// Quote, then shorten: quoting can make each byte four (\x00), and the

@@ -19,15 +19,17 @@ import (
 func TestWelcomeRoundTrip(t *testing.T) {
 	res := game.JoinResult{
 		Player: 7, Match: "k3v9q2xa", TickRate: 30, Tick: 123456789012,
-		Layout: game.Layout{W: 1600, H: 900, Obstacles: []game.Rect{{X: 100, Y: 200, W: 50, H: 60.5}, {X: 0.25, Y: 800, W: 1e3, H: 1}}},
-		Roster: []game.PlayerInfo{{ID: 7, Name: "bob"}, {ID: 1<<24 - 1, Name: "Zoë 🎮"}, {ID: 1, Name: strings.Repeat("x", 24)}},
+		Layout:  game.Layout{W: 1600, H: 900, Obstacles: []game.Rect{{X: 100, Y: 200, W: 50, H: 60.5}, {X: 0.25, Y: 800, W: 1e3, H: 1}}},
+		Roster:  []game.PlayerInfo{{ID: 7, Name: "bob"}, {ID: 1<<24 - 1, Name: "Zoë 🎮"}, {ID: 1, Name: strings.Repeat("x", 24)}},
+		LastSeq: 41,
 	}
 	want := Welcome{
 		T: TypeWelcome, Player: 7, Match: "k3v9q2xa", Rate: 30, Tick: 123456789012,
 		Arena:  Arena{W: 1600, H: 900, Obstacles: [][4]float64{{100, 200, 50, 60.5}, {0.25, 800, 1e3, 1}}},
 		Roster: []RosterEntry{{ID: 7, Name: "bob"}, {ID: 1<<24 - 1, Name: "Zoë 🎮"}, {ID: 1, Name: strings.Repeat("x", 24)}},
+		Token:  "tok-en_1", Resumed: true, Ack: 41,
 	}
-	frame := EncodeWelcome(res)
+	frame := EncodeWelcome(res, "tok-en_1", true)
 	var got Welcome
 	if err := NewMessageDecoder().Decode(frame, &got); err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func TestWelcomeRoundTrip(t *testing.T) {
 	}
 
 	// An arena without obstacles and an empty roster still decode.
-	frame = EncodeWelcome(game.JoinResult{Player: 1, Match: "m", TickRate: 128, Layout: game.Layout{W: 10, H: 10}})
+	frame = EncodeWelcome(game.JoinResult{Player: 1, Match: "m", TickRate: 128, Layout: game.Layout{W: 10, H: 10}}, "", false)
 	got = Welcome{}
 	if err := NewMessageDecoder().Decode(frame, &got); err != nil {
 		t.Fatal(err)
@@ -331,7 +333,8 @@ func TestSnapEncoderResultStable(t *testing.T) {
 func TestPeekType(t *testing.T) {
 	var enc SnapEncoder
 	frames := map[string][]byte{
-		TypeWelcome: EncodeWelcome(game.JoinResult{Player: 1, Match: "m"}),
+		TypeWelcome: EncodeWelcome(game.JoinResult{Player: 1, Match: "m"}, "t", false),
+		TypePing:    AppendPing(nil, 1, 2, 3.5),
 		TypeRoster:  EncodeRoster([]game.PlayerInfo{{ID: 1, Name: "a"}}),
 		TypeEnd:     EncodeEnd(&game.Result{Reason: "time"}),
 		TypeSnap:    snapFrame(&enc, 1, testSnapshot(2, 2, 2)),

@@ -20,19 +20,22 @@ type CloseCode int
 
 // Close codes. See docs/protocol.md, "Close codes".
 const (
-	CloseNormal      CloseCode = 1000
-	CloseGoingAway   CloseCode = 1001
-	CloseTooBig      CloseCode = 1009
-	CloseBadMessage  CloseCode = 4000
-	CloseUnknownType CloseCode = 4001
-	CloseBadInput    CloseCode = 4002
-	CloseBadName     CloseCode = 4003
-	CloseNoSuchMatch CloseCode = 4004
-	CloseMatchFull   CloseCode = 4005
-	CloseMatchEnded  CloseCode = 4006
-	CloseTooSlow     CloseCode = 4007
-	CloseProtocol    CloseCode = 4008
-	CloseServerFull  CloseCode = 4009
+	CloseNormal       CloseCode = 1000
+	CloseGoingAway    CloseCode = 1001
+	CloseTooBig       CloseCode = 1009
+	CloseBadMessage   CloseCode = 4000
+	CloseUnknownType  CloseCode = 4001
+	CloseBadInput     CloseCode = 4002
+	CloseBadName      CloseCode = 4003
+	CloseNoSuchMatch  CloseCode = 4004
+	CloseMatchFull    CloseCode = 4005
+	CloseMatchEnded   CloseCode = 4006
+	CloseTooSlow      CloseCode = 4007
+	CloseProtocol     CloseCode = 4008
+	CloseServerFull   CloseCode = 4009
+	CloseHeartbeat    CloseCode = 4010
+	CloseReplaced     CloseCode = 4011
+	CloseResumeFailed CloseCode = 4012
 )
 
 // Error is a protocol refusal: the close code and the reason sent with it.

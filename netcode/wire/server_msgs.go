@@ -15,6 +15,7 @@ const (
 	TypeRoster  = "roster"
 	TypeSnap    = "snap"
 	TypeEnd     = "end"
+	TypePing    = "ping"
 )
 
 // Welcome answers a join.
@@ -26,6 +27,13 @@ type Welcome struct {
 	Tick   uint64        `msgpack:"tick"`
 	Arena  Arena         `msgpack:"arena"`
 	Roster []RosterEntry `msgpack:"roster"`
+	// Token resumes this seat after a disconnection (single use; every
+	// welcome carries a fresh one).
+	Token string `msgpack:"token"`
+	// Resumed is true when this welcome answers a resume.
+	Resumed bool `msgpack:"resumed"`
+	// Ack is the last input sequence applied for this seat.
+	Ack uint32 `msgpack:"ack"`
 }
 
 // Arena is the static layout in a welcome.
@@ -104,10 +112,11 @@ func rosterEntries(r []game.PlayerInfo) []RosterEntry {
 	return out
 }
 
-// EncodeWelcome encodes the answer to a join.
-func EncodeWelcome(res game.JoinResult) []byte {
+// EncodeWelcome encodes the answer to a join or a resume.
+func EncodeWelcome(res game.JoinResult, token string, resumed bool) []byte {
 	w := Welcome{
 		T: TypeWelcome, Player: uint32(res.Player), Match: res.Match, Rate: res.TickRate, Tick: res.Tick,
+		Token: token, Resumed: resumed, Ack: res.LastSeq,
 		Arena:  Arena{W: res.Layout.W, H: res.Layout.H, Obstacles: make([][4]float64, len(res.Layout.Obstacles))},
 		Roster: rosterEntries(res.Roster),
 	}
@@ -255,4 +264,26 @@ func appendInt(b []byte, n int64) []byte {
 
 func appendFloat32(b []byte, f float32) []byte {
 	return binary.BigEndian.AppendUint32(append(b, 0xca), math.Float32bits(f))
+}
+
+// Ping is the server's heartbeat; answer it at once with a pong.
+type Ping struct {
+	T    string  `msgpack:"t"`
+	ID   uint32  `msgpack:"id"`
+	Time int64   `msgpack:"time"`
+	RTT  float64 `msgpack:"rtt"`
+}
+
+// AppendPing appends a ping frame: id, the server's clock (Unix ms) and the
+// smoothed RTT measured so far (ms, 0 before the first pong).
+func AppendPing(dst []byte, id uint32, serverMS int64, rttMS float64) []byte {
+	dst = append(dst, 0x84)
+	dst = appendStr(dst, "t")
+	dst = appendStr(dst, TypePing)
+	dst = appendStr(dst, "id")
+	dst = appendUint(dst, uint64(id))
+	dst = appendStr(dst, "time")
+	dst = appendInt(dst, serverMS)
+	dst = appendStr(dst, "rtt")
+	return appendFloat64(dst, rttMS)
 }

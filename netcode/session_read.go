@@ -1,0 +1,180 @@
+package netcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// hello reads the first message, a join or a resume, and seats the
+// session. It returns false when the session is over.
+func (s *session) hello(ctx context.Context) bool {
+	timer := time.AfterFunc(s.srv.cfg.JoinTimeout, func() {
+		s.closeWith(wire.CloseProtocol, "protocol", "no join within the join timeout")
+	})
+	defer timer.Stop()
+	if s.readMsg(ctx) != nil {
+		return false
+	}
+	switch s.msg.T {
+	case wire.TypeJoin:
+		name, err := wire.ValidName(s.msg.Name)
+		if err != nil {
+			s.refuse(err)
+			return false
+		}
+		m, res, err := s.srv.dir.Join(ctx, s.msg.Match, name)
+		if err != nil {
+			s.refuse(joinRefusal(err))
+			return false
+		}
+		if !s.seat(m, res, false) {
+			return false
+		}
+		s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).Str("name", name).Msg("player joined")
+		return true
+	case wire.TypeResume:
+		return s.resume(ctx, s.msg.Token)
+	}
+	s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "the first message must be join or resume"})
+	return false
+}
+
+// resume takes a held seat back with a token.
+func (s *session) resume(ctx context.Context, token string) bool {
+	claim, err := s.srv.tokens.check(token)
+	if err == nil {
+		m := s.srv.dir.Get(claim.Match)
+		if m == nil {
+			err = errSeatGone
+		} else {
+			res, rerr := m.Resume(ctx, claim.Player, claim.Epoch)
+			switch {
+			case errors.Is(rerr, game.ErrStaleSeat):
+				err = errTokenUsed
+			case rerr != nil:
+				err = errSeatGone
+			default:
+				if !s.seat(m, res, true) {
+					return false
+				}
+				s.credit = resumeCredit
+				s.srv.metrics.resumes.WithLabelValues("ok").Inc()
+				s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).
+					Uint32("ack", res.LastSeq).Msg("player resumed")
+				return true
+			}
+		}
+	}
+	label := map[error]string{errTokenInvalid: "invalid", errTokenExpired: "expired", errTokenUsed: "used", errSeatGone: "gone"}[err]
+	s.srv.metrics.resumes.WithLabelValues(label).Inc()
+	s.closeWith(wire.CloseResumeFailed, "resume_refused", "resume refused: "+err.Error())
+	return false
+}
+
+// readMsg reads and decodes one frame into s.msg without allocating; on a
+// refusal or a read error it closes the session and returns the error.
+func (s *session) readMsg(ctx context.Context) error {
+	typ, r, err := s.conn.Reader(ctx)
+	if err != nil {
+		s.readFailed(err)
+		return err
+	}
+	s.touch(time.Now())
+	// rbuf has one byte more than the limit: filling it means "too big".
+	n, err := io.ReadFull(r, s.rbuf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+	case err != nil:
+		s.readFailed(err)
+		return err
+	default:
+		err := &wire.Error{Code: wire.CloseTooBig, Reason: fmt.Sprintf("frame over %d bytes", wire.MaxClientFrame)}
+		s.refuse(err)
+		return err
+	}
+	if typ != websocket.MessageBinary {
+		err := &wire.Error{Code: wire.CloseBadMessage, Reason: "text frames are not accepted"}
+		s.refuse(err)
+		return err
+	}
+	if err := s.dec.Decode(s.rbuf[:n], &s.msg); err != nil {
+		s.refuse(err)
+		return err
+	}
+	return nil
+}
+
+// readFailed classifies a read error: the peer closed, the frame was over
+// the limit (the library has sent 1009), or the link is gone.
+func (s *session) readFailed(err error) {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "read limited at"):
+		if s.record(reasonTooBig) {
+			s.srv.metrics.refusals.WithLabelValues(reasonTooBig).Inc()
+			s.srv.warnLog.Warn().Uint32("player", s.playerID.Load()).Msg("frame over the read limit")
+		}
+	case websocket.CloseStatus(err) != -1:
+		s.record(reasonClientClosed)
+	default:
+		s.record(reasonLost)
+	}
+}
+
+// readLoop hands inputs to the match and heartbeat answers to the
+// interceptor until the connection ends.
+func (s *session) readLoop(ctx context.Context) {
+	for {
+		if err := s.readMsg(ctx); err != nil {
+			return
+		}
+		switch s.msg.T {
+		case wire.TypeJoin, wire.TypeResume:
+			s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "already joined"})
+			return
+		case wire.TypePong:
+			if s.msg.ID < 0 || s.msg.ID > 1<<32-1 {
+				s.refuse(&wire.Error{Code: wire.CloseBadInput, Reason: "bad pong: id out of range"})
+				return
+			}
+			if rtt := s.pong(uint32(s.msg.ID), float64(s.msg.Time), time.Now()); rtt > 0 {
+				s.srv.metrics.rtt.Observe(rtt.Seconds())
+			}
+		case wire.TypeSuspend:
+			s.suspended.Store(s.msg.On)
+		case wire.TypeInput:
+			in, err := s.msg.Input(s.player)
+			if err != nil {
+				s.refuse(err)
+				return
+			}
+			s.input(in)
+		}
+	}
+}
+
+// input applies the rate limit (with the resume credit) and queues the
+// input for the next tick.
+func (s *session) input(in game.Input) {
+	if !s.limiter.Allow() {
+		if s.credit == 0 {
+			s.srv.inputsRateLimited.Inc()
+			return
+		}
+		s.credit--
+	}
+	if !s.match.Input(in) {
+		s.srv.inputsDropped.Inc()
+		return
+	}
+	s.srv.inputsQueued.Inc()
+}
