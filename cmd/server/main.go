@@ -46,6 +46,11 @@ type config struct {
 	writeTimeout   time.Duration
 	shutdownGrace  time.Duration
 	logLevel       string
+	hbInterval     time.Duration
+	deadAfter      time.Duration
+	suspendedDead  time.Duration
+	grace          time.Duration
+	resumeSecret   string
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -63,6 +68,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 5*time.Second, "deadline of every frame write")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for sessions to close")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&c.hbInterval, "heartbeat-interval", time.Second, "time between heartbeat pings")
+	fs.DurationVar(&c.deadAfter, "dead-after", 5*time.Second, "a session that sends nothing for this long is dead")
+	fs.DurationVar(&c.suspendedDead, "suspended-dead-after", 60*time.Second, "the same, while the client says its tab is hidden")
+	fs.DurationVar(&c.grace, "grace", 20*time.Second, "how long a lost player's seat is held for a resume")
+	fs.StringVar(&c.resumeSecret, "resume-secret", "", "secret that signs resume tokens (at least 16 bytes; empty: random per process)")
 	// Environment variables first, so that flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -108,8 +118,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			Defaults: game.MatchConfig{
 				TickRate: cfg.tickRate, MaxPlayers: cfg.maxPlayers, MinPlayers: cfg.minPlayers,
 				TimeLimit: cfg.timeLimit, ScoreLimit: cfg.scoreLimit, EmptyTimeout: cfg.emptyTimeout,
+				Grace: cfg.grace,
 			},
 		},
+		Heartbeat: netcode.HeartbeatConfig{
+			Interval: cfg.hbInterval, DeadAfter: cfg.deadAfter, SuspendedDeadAfter: cfg.suspendedDead,
+		},
+		ResumeSecret:   []byte(cfg.resumeSecret),
 		AllowedOrigins: origins,
 		WriteTimeout:   cfg.writeTimeout,
 		Static:         static.Handler(),
