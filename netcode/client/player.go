@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -26,6 +27,10 @@ type PlayerOptions struct {
 	// MaxPending bounds the inputs kept until acknowledged; zero means
 	// 4096. Input returns ErrBacklog when it is full.
 	MaxPending int
+	// Silence is how long the player waits without any frame from the
+	// server (no snapshot, no ping) before it treats the connection as
+	// lost; zero means 3 s.
+	Silence time.Duration
 	// OnState is told about connection changes (optional).
 	OnState func(State)
 }
@@ -80,6 +85,9 @@ func NewPlayer(o PlayerOptions) *Player {
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 4096
+	}
+	if o.Silence == 0 {
+		o.Silence = 3 * time.Second
 	}
 	return &Player{opts: o}
 }
@@ -198,8 +206,30 @@ func (p *Player) trim(ack uint32) {
 }
 
 func (p *Player) serve(ctx context.Context, c *Client, handle func(Message)) error {
+	// A watchdog drops the connection after Silence without a frame: a
+	// half-open link never errors on its own.
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(p.opts.Silence / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if now.UnixNano()-last.Load() > int64(p.opts.Silence) {
+					c.CloseNow()
+					return
+				}
+			}
+		}
+	}()
 	for {
 		m, err := c.Next(ctx)
+		last.Store(time.Now().UnixNano())
 		if err != nil {
 			if errors.Is(err, ErrUnknownMessage) {
 				continue
@@ -236,11 +266,14 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 			p.fail()
 			return nil, fmt.Errorf("%w: no connection for %v", ErrSeatLost, p.opts.GiveUpAfter)
 		}
-		c, err := Dial(ctx, p.opts.URL, p.opts.Dial)
+		actx, cancel := context.WithTimeout(ctx, p.opts.Silence)
+		c, err := Dial(actx, p.opts.URL, p.opts.Dial)
 		if err != nil {
+			cancel()
 			continue
 		}
-		w, err := c.Resume(ctx, token)
+		w, err := c.Resume(actx, token)
+		cancel()
 		if err != nil {
 			c.CloseNow()
 			if CloseCode(err) == wire.CloseResumeFailed {
