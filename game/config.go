@@ -27,6 +27,10 @@ type MatchConfig struct {
 	// Grace is how long a seat whose connection was lost is held for a
 	// resume; zero means 20 s.
 	Grace time.Duration
+	// SpectatorDelay is the minimum broadcast delay of the match's
+	// spectator streams (0…MaxSpectatorDelay); zero means none. The game
+	// does not use it: it travels with the match to the publisher.
+	SpectatorDelay time.Duration
 	// InputQueue bounds the match's input inbox; zero means 4096.
 	InputQueue int
 	// Seed makes a match reproducible; zero means random.
@@ -35,11 +39,13 @@ type MatchConfig struct {
 
 // Limits of MatchConfig values accepted from users.
 const (
-	MaxSeats        = 64
-	MinTimeLimit    = 10 * time.Second
-	MaxTimeLimit    = time.Hour
-	MaxScoreLimit   = 1000
-	commandQueueLen = 256
+	MaxSeats      = 64
+	MinTimeLimit  = 10 * time.Second
+	MaxTimeLimit  = time.Hour
+	MaxScoreLimit = 1000
+	// MaxSpectatorDelay bounds a match's broadcast delay.
+	MaxSpectatorDelay = time.Minute
+	commandQueueLen   = 256
 )
 
 // WithDefaults returns c with zero fields taken from def, then from the
@@ -73,6 +79,9 @@ func (c MatchConfig) WithDefaults(def MatchConfig) MatchConfig {
 	out.EndLinger = pickD(c.EndLinger, def.EndLinger, 5*time.Second)
 	out.Grace = pickD(c.Grace, def.Grace, 20*time.Second)
 	out.InputQueue = pick(c.InputQueue, def.InputQueue, 4096)
+	if out.SpectatorDelay == 0 {
+		out.SpectatorDelay = def.SpectatorDelay
+	}
 	if out.Seed == 0 {
 		out.Seed = def.Seed
 	}
@@ -93,6 +102,8 @@ func (c MatchConfig) Validate() error {
 		return fmt.Errorf("time limit must be %v…%v, got %v", MinTimeLimit, MaxTimeLimit, c.TimeLimit)
 	case c.ScoreLimit < 1 || c.ScoreLimit > MaxScoreLimit:
 		return fmt.Errorf("score limit must be 1…%d, got %d", MaxScoreLimit, c.ScoreLimit)
+	case c.SpectatorDelay < 0 || c.SpectatorDelay > MaxSpectatorDelay:
+		return fmt.Errorf("spectator delay must be 0…%v, got %v", MaxSpectatorDelay, c.SpectatorDelay)
 	case c.EmptyTimeout < 0 || c.EndLinger < 0 || c.Grace < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	case c.InputQueue < 1:

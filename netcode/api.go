@@ -12,19 +12,26 @@ import (
 
 // matchJSON is a match in the HTTP API.
 type matchJSON struct {
-	ID      string  `json:"id"`
-	Players int     `json:"players"`
-	Max     int     `json:"max"`
-	State   string  `json:"state"`
-	Rate    int     `json:"rate"`
-	Age     float64 `json:"age"`
+	ID         string  `json:"id"`
+	Players    int     `json:"players"`
+	Max        int     `json:"max"`
+	State      string  `json:"state"`
+	Rate       int     `json:"rate"`
+	Age        float64 `json:"age"`
+	Spectators int64   `json:"spectators"`
+	Delay      float64 `json:"delay"` // the match's broadcast delay, seconds
 }
 
-func toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
-	return matchJSON{
+func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
+	m := matchJSON{
 		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, State: i.State.String(),
 		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
 	}
+	if h := s.hubFor(i.ID); h != nil {
+		m.Spectators = h.hist.spectators.Load()
+		m.Delay = h.hist.serverDelay.Seconds()
+	}
+	return m
 }
 
 func (s *Server) handleListMatches(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +39,7 @@ func (s *Server) handleListMatches(w http.ResponseWriter, r *http.Request) {
 	list := s.dir.List()
 	out := make([]matchJSON, len(list))
 	for i, m := range list {
-		out[i] = toMatchJSON(m, now)
+		out[i] = s.toMatchJSON(m, now)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
 }
@@ -43,7 +50,7 @@ func (s *Server) handleGetMatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such match"})
 		return
 	}
-	writeJSON(w, http.StatusOK, toMatchJSON(m.Info(), time.Now()))
+	writeJSON(w, http.StatusOK, s.toMatchJSON(m.Info(), time.Now()))
 }
 
 // createRequest is the body of POST /api/matches; absent fields take the
@@ -54,6 +61,8 @@ type createRequest struct {
 	MinPlayers *int `json:"min_players"`
 	TimeLimit  *int `json:"time_limit"`
 	ScoreLimit *int `json:"score_limit"`
+	// SpectatorDelay is the broadcast delay in seconds (0 allowed).
+	SpectatorDelay *float64 `json:"spectator_delay"`
 }
 
 func (c createRequest) config() (game.MatchConfig, error) {
@@ -85,6 +94,12 @@ func (c createRequest) config() (game.MatchConfig, error) {
 		}
 	}
 	cfg.TimeLimit = time.Duration(secs) * time.Second
+	if d := c.SpectatorDelay; d != nil {
+		if !(*d >= 0) || *d > game.MaxSpectatorDelay.Seconds() {
+			return cfg, fmt.Errorf("spectator_delay must be 0…%g seconds", game.MaxSpectatorDelay.Seconds())
+		}
+		cfg.SpectatorDelay = time.Duration(*d * float64(time.Second))
+	}
 	return cfg, nil
 }
 
@@ -110,7 +125,7 @@ func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
 		s.refuseHTTP(w, http.StatusBadRequest, "bad_config", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, toMatchJSON(m.Info(), time.Now()))
+	writeJSON(w, http.StatusCreated, s.toMatchJSON(m.Info(), time.Now()))
 }
 
 // refuseHTTP answers an error status with {"error": reason} and counts it.

@@ -56,7 +56,7 @@ func (w *benchWorld) step() *game.Snapshot {
 // the benchmark measures the tick side of the fan-out (encode once, offer
 // to every slot), which is what the match goroutine pays.
 func benchHub(n int) *hub {
-	h := newHub(&Server{}, "bench")
+	h := newHub(&Server{cfg: Config{Spectators: SpectatorConfig{}.withDefaults()}}, "bench", game.MatchConfig{TickRate: 30})
 	subs := make([]*session, n)
 	for i := range subs {
 		subs[i] = &session{snapReady: make(chan struct{}, 1), reliable: make(chan []byte, 16), player: game.PlayerID(i + 1)}

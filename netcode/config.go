@@ -40,6 +40,8 @@ type Config struct {
 	ResumeSecret []byte
 	// ResumeTTL bounds a resume token's life; zero means 1 h.
 	ResumeTTL time.Duration
+	// Spectators configures the spectator streams.
+	Spectators SpectatorConfig
 	// Static serves GET / and the browser client; nil serves nothing there.
 	Static http.Handler
 	// Logger is the parent logger; the zero value logs nothing.
@@ -66,6 +68,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ResumeTTL = time.Hour
 	}
 	c.Heartbeat = c.Heartbeat.withDefaults()
+	c.Spectators = c.Spectators.withDefaults()
 	switch {
 	case c.WriteTimeout < 0 || c.JoinTimeout < 0:
 		return c, fmt.Errorf("timeouts must be positive")

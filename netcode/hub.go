@@ -22,6 +22,11 @@ type hub struct {
 	match string
 	enc   wire.SnapEncoder // match goroutine only
 
+	// hist records ticks for spectators once the first one arrives
+	// (watched), so that unwatched matches keep no history.
+	hist    *history
+	watched atomic.Bool
+
 	// subs is copy-on-write: Publish reads it without a lock, in a stable
 	// order (a map's order would reshuffle every tick; PITFALLS.md).
 	subs atomic.Pointer[[]*session]
@@ -34,8 +39,8 @@ type hub struct {
 	closed     bool
 }
 
-func newHub(srv *Server, match string) *hub {
-	h := &hub{srv: srv, match: match}
+func newHub(srv *Server, match string, cfg game.MatchConfig) *hub {
+	h := &hub{srv: srv, match: match, hist: newHistory(cfg.TickRate, srv.cfg.Spectators.History, cfg.SpectatorDelay)}
 	h.subs.Store(&[]*session{})
 	return h
 }
@@ -50,6 +55,15 @@ func (h *hub) Publish(snap *game.Snapshot) {
 	for _, s := range *h.subs.Load() {
 		s.offer(f)
 	}
+	if h.watched.Load() {
+		h.hist.push(snap)
+	}
+}
+
+// watch returns the match's history, recording from now on.
+func (h *hub) watch() *history {
+	h.watched.Store(true)
+	return h.hist
 }
 
 func (h *hub) broadcastReliable(snap *game.Snapshot) {
@@ -113,5 +127,6 @@ func (h *hub) Close() {
 	for _, s := range subs {
 		s.matchOver()
 	}
+	h.hist.close()
 	h.srv.hubClosed(h)
 }

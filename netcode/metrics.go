@@ -12,6 +12,8 @@ type metrics struct {
 	sessions      *prometheus.GaugeVec   // by state: connected, suspended
 	resumes       *prometheus.CounterVec // by result
 	rtt           prometheus.Histogram
+	spectators    *prometheus.GaugeVec   // by transport
+	specEnds      *prometheus.CounterVec // by transport and reason
 	refusals      *prometheus.CounterVec // by reason
 	disconnects   *prometheus.CounterVec // by reason
 	snapshotsSent prometheus.Counter
@@ -30,6 +32,12 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_resumes_total", Help: "Resume attempts by result (ok, invalid, expired, used, gone).",
 		}, []string{"result"}),
+		spectators: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tickstream_spectators", Help: "Spectators watching now, by transport (ws, sse, poll).",
+		}, []string{"transport"}),
+		specEnds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_spectator_disconnects_total", Help: "Spectator streams ended, by transport and reason.",
+		}, []string{"transport", "reason"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tickstream_rtt_seconds", Help: "Round-trip times measured by the heartbeat.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
@@ -59,7 +67,7 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 	for _, st := range []string{"connected", "suspended"} {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -17,33 +17,13 @@ const libraryReadLimit = 8 * wire.MaxClientFrame
 // handlePlay upgrades GET /play to a player session. Refusals before the
 // upgrade are HTTP statuses with a JSON reason; after it, close codes.
 func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case s.draining.Load():
-		s.refuseHTTP(w, http.StatusServiceUnavailable, "shutdown", "server shutting down")
-		return
-	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
-		s.refuseHTTP(w, http.StatusUpgradeRequired, "not_websocket", "websocket upgrade required")
-		return
-	case !headerHasToken(r.Header, "Sec-WebSocket-Protocol", wire.Subprotocol):
-		s.refuseHTTP(w, http.StatusBadRequest, "no_subprotocol", "subprotocol "+wire.Subprotocol+" required")
-		return
-	case !s.originAllowed(r):
-		s.refuseHTTP(w, http.StatusForbidden, "cross_origin", "cross-origin request refused: origin "+
-			shortHeader(r.Header.Get("Origin"))+" is not allowed")
+	if !s.upgradeAllowed(w, r) {
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:       []string{wire.Subprotocol},
-		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	conn, err := s.accept(w, r)
 	if err != nil {
-		s.metrics.refusals.WithLabelValues("bad_upgrade").Inc()
-		return // Accept has written the HTTP error
+		return
 	}
-	// The session refuses frames over MaxClientFrame itself, with a clean
-	// close; the library's limit only stops what is far beyond it.
-	conn.SetReadLimit(libraryReadLimit)
 	sess := newSession(s, conn)
 	if !s.addSession(sess) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
@@ -51,6 +31,44 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.removeSession(sess)
 	sess.run(r.Context())
+}
+
+// upgradeAllowed checks a WebSocket upgrade before it happens, answering
+// refusals with an HTTP status and a JSON reason.
+func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case s.draining.Load():
+		s.refuseHTTP(w, http.StatusServiceUnavailable, "shutdown", "server shutting down")
+		return false
+	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
+		s.refuseHTTP(w, http.StatusUpgradeRequired, "not_websocket", "websocket upgrade required")
+		return false
+	case !headerHasToken(r.Header, "Sec-WebSocket-Protocol", wire.Subprotocol):
+		s.refuseHTTP(w, http.StatusBadRequest, "no_subprotocol", "subprotocol "+wire.Subprotocol+" required")
+		return false
+	case !s.originAllowed(r):
+		s.refuseHTTP(w, http.StatusForbidden, "cross_origin", "cross-origin request refused: origin "+
+			shortHeader(r.Header.Get("Origin"))+" is not allowed")
+		return false
+	}
+	return true
+}
+
+// accept upgrades the connection (after upgradeAllowed).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{wire.Subprotocol},
+		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.metrics.refusals.WithLabelValues("bad_upgrade").Inc()
+		return nil, err // Accept has written the HTTP error
+	}
+	// Sessions refuse frames over MaxClientFrame themselves, with a clean
+	// close; the library's limit only stops what is far beyond it.
+	conn.SetReadLimit(libraryReadLimit)
+	return conn, nil
 }
 
 // originAllowed: no Origin (not a browser), the same host, or a host that

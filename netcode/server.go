@@ -28,13 +28,16 @@ type Server struct {
 	// Hot-path counters, resolved once.
 	snapshotsSent, inputsQueued, inputsDropped, inputsRateLimited prometheus.Counter
 
-	hubs sync.Map // match id → *hub
+	hubs       sync.Map // match id → *hub
+	spectators atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
+	watchers map[*watcher]struct{}
 	wg       sync.WaitGroup // one per live session
 
 	draining   atomic.Bool
+	drain      chan struct{} // closed when a shutdown starts
 	stopReaper chan struct{}
 	reaperDone chan struct{}
 	closeOnce  sync.Once
@@ -51,13 +54,15 @@ func NewServer(cfg Config) (*Server, error) {
 		log:        cfg.Logger,
 		warnLog:    cfg.Logger.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
 		sessions:   make(map[*session]struct{}),
+		watchers:   make(map[*watcher]struct{}),
 		stopReaper: make(chan struct{}),
+		drain:      make(chan struct{}),
 		reaperDone: make(chan struct{}),
 	}
 	dcfg := cfg.Directory
 	dcfg.Logger = cfg.Logger
-	dcfg.NewPublisher = func(id string) game.Publisher {
-		h := newHub(s, id)
+	dcfg.NewPublisher = func(id string, mc game.MatchConfig) game.Publisher {
+		h := newHub(s, id, mc)
 		s.hubs.Store(id, h)
 		return h
 	}
@@ -98,6 +103,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/matches", s.handleListMatches)
 	s.mux.HandleFunc("POST /api/matches", s.handleCreateMatch)
 	s.mux.HandleFunc("GET /api/matches/{id}", s.handleGetMatch)
+	s.mux.HandleFunc("GET /api/matches/{id}/events", s.handleEvents)
+	s.mux.HandleFunc("GET /api/matches/{id}/poll", s.handlePoll)
+	s.mux.HandleFunc("GET /api/matches/{id}/watch", s.handleWatch)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -151,6 +159,34 @@ func (s *Server) removeSession(sess *session) {
 	s.wg.Done()
 }
 
+func (s *Server) addWatcher(wt *watcher) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.watchers[wt] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) removeWatcher(wt *watcher) {
+	s.mu.Lock()
+	delete(s.watchers, wt)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) snapshotWatchers(dst []*watcher) []*watcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst = dst[:0]
+	for wt := range s.watchers {
+		dst = append(dst, wt)
+	}
+	return dst
+}
+
 func (s *Server) snapshotSessions(dst []*session) []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,7 +207,10 @@ func (s *Server) scan() {
 	hb := s.cfg.Heartbeat
 	t := time.NewTicker(hb.scanPeriod())
 	defer t.Stop()
-	var sessions []*session
+	var (
+		sessions []*session
+		watchers []*watcher
+	)
 	for {
 		select {
 		case <-s.stopReaper:
@@ -196,6 +235,16 @@ func (s *Server) scan() {
 					connected++
 				}
 			}
+			watchers = s.snapshotWatchers(watchers)
+			for _, wt := range watchers {
+				dead, slow := wt.scan(now.UnixNano(), hb, s.cfg.WriteTimeout)
+				if slow && wt.record(reasonTooSlow) {
+					go wt.conn.CloseNow()
+				}
+				if dead {
+					wt.declareDead()
+				}
+			}
 			s.metrics.sessions.WithLabelValues("connected").Set(float64(connected))
 			s.metrics.sessions.WithLabelValues("suspended").Set(float64(suspended))
 		}
@@ -207,7 +256,9 @@ func (s *Server) scan() {
 // It returns when all sessions have ended or ctx is done. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.draining.Store(true)
+	if !s.draining.Swap(true) {
+		close(s.drain)
+	}
 	s.mu.Unlock()
 	for _, sess := range s.snapshotSessions(nil) {
 		go sess.closeWith(wire.CloseGoingAway, reasonShutdown, "server shutting down")

@@ -158,12 +158,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	log.Info().Msg("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
-	// Reverse order: stop accepting, then drain the hijacked WebSockets
-	// (http.Server.Shutdown does not), then the matches.
-	httpErr := httpSrv.Shutdown(sctx)
+	// Drain first: readiness turns 503, new requests are refused, the
+	// hijacked WebSockets (which http.Server.Shutdown does not track) close
+	// with 1001, spectator streams end, matches stop. Then the HTTP server
+	// waits for its remaining handlers.
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("sessions did not all close in time")
 	}
+	httpErr := httpSrv.Shutdown(sctx)
 	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
 		return fmt.Errorf("http shutdown: %w", httpErr)
 	}

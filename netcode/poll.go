@@ -1,0 +1,90 @@
+package netcode
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// handlePoll serves GET /api/matches/{id}/poll?after=<tick>: what happened
+// after that tick, or, when nothing has yet, a wait of up to PollWait (or
+// the request's wait=, if shorter) and an empty answer.
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
+	wait := s.cfg.Spectators.PollWait
+	if v := r.URL.Query().Get("wait"); v != "" {
+		sec, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(sec >= 0) {
+			s.refuseHTTP(w, http.StatusBadRequest, "bad_query", "wait must be a number of seconds")
+			return
+		}
+		wait = min(wait, time.Duration(sec*float64(time.Second)))
+	}
+	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "poll")
+	if !ok {
+		return
+	}
+	defer release()
+	cur.lag = ^uint64(0) // a poller is never "behind": it takes what is held
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	later := time.NewTimer(time.Hour)
+	defer later.Stop()
+	var evs []specEvent
+	for {
+		notify := cur.h.view().notify
+		var nextAt time.Time
+		evs, nextAt = cur.step(time.Now(), evs)
+		if len(evs) > 0 || cur.done {
+			break
+		}
+		if !nextAt.IsZero() {
+			later.Reset(time.Until(nextAt))
+		}
+		select {
+		case <-notify:
+			continue
+		case <-later.C:
+			continue
+		case <-deadline.C:
+		case <-r.Context().Done():
+			return
+		case <-s.drain:
+		}
+		break
+	}
+	writePoll(w, evs, cur)
+}
+
+// writePoll answers {"events":[{"id":…,"event":"…","data":{…}},…],
+// "next":<tick>,"done":<bool>}: pass next as after= in the next request.
+func writePoll(w http.ResponseWriter, evs []specEvent, cur *cursor) {
+	b := make([]byte, 0, 256+len(evs)*512)
+	b = append(b, `{"events":[`...)
+	for i, e := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		if e.id != 0 {
+			b = append(b, `"id":`...)
+			b = strconv.AppendUint(b, e.id, 10)
+			b = append(b, ',')
+		}
+		b = append(b, `"event":"`...)
+		b = append(b, e.kind...)
+		b = append(b, `","data":`...)
+		b = append(b, e.data...)
+		b = append(b, '}')
+	}
+	b = append(b, `],"next":`...)
+	b = strconv.AppendUint(b, cur.sent, 10)
+	b = append(b, `,"done":`...)
+	b = strconv.AppendBool(b, cur.done)
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}

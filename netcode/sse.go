@@ -1,0 +1,118 @@
+package netcode
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// handleEvents serves GET /api/matches/{id}/events: the spectator stream
+// as Server-Sent Events, JSON data, id = tick.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		// Never 503 an EventSource (it would stop for good): end at once,
+		// and it comes back, with Last-Event-ID, to a live server.
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "sse")
+	if !ok {
+		return
+	}
+	defer release()
+	reason := s.streamSSE(w, r, cur)
+	s.metrics.specEnds.WithLabelValues("sse", reason).Inc()
+}
+
+// streamSSE writes the stream until it ends; it returns the reason.
+func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) string {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer
+	h.Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, "retry: "...)
+	buf = strconv.AppendInt(buf, s.cfg.Spectators.Retry.Milliseconds(), 10)
+	buf = append(buf, "\n: tickstream spectator stream\n\n"...)
+	if !s.writeSSE(w, rc, buf) {
+		return reasonTooSlow
+	}
+	keep := time.NewTimer(s.cfg.Spectators.KeepAlive)
+	defer keep.Stop()
+	later := time.NewTimer(time.Hour)
+	defer later.Stop()
+	var evs []specEvent
+	for {
+		notify := cur.h.view().notify // before step: a push in between wakes us
+		var nextAt time.Time
+		evs, nextAt = cur.step(time.Now(), evs[:0])
+		if len(evs) > 0 {
+			buf = buf[:0]
+			for _, e := range evs {
+				buf = appendSSE(buf, e)
+			}
+			if !s.writeSSE(w, rc, buf) {
+				return reasonTooSlow
+			}
+			keep.Reset(s.cfg.Spectators.KeepAlive)
+		}
+		switch {
+		case cur.tooSlow:
+			buf = appendSSE(buf[:0], specEvent{kind: wire.SpecError,
+				data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseTooSlow, "too slow: cannot keep up with the stream")})
+			s.writeSSE(w, rc, buf)
+			return reasonTooSlow
+		case cur.done:
+			return reasonMatchOver
+		case len(evs) >= maxBatch:
+			continue // more to catch up
+		}
+		if !nextAt.IsZero() {
+			later.Reset(time.Until(nextAt))
+		}
+		select {
+		case <-notify:
+		case <-later.C:
+		case <-keep.C:
+			if !s.writeSSE(w, rc, []byte(": keep-alive\n\n")) {
+				return reasonTooSlow
+			}
+			keep.Reset(s.cfg.Spectators.KeepAlive)
+		case <-r.Context().Done():
+			return reasonClientClosed
+		case <-s.drain:
+			return reasonShutdown
+		}
+	}
+}
+
+// appendSSE appends one event in the event-stream format. The data is
+// JSON without newlines, so it fits one data line.
+func appendSSE(b []byte, e specEvent) []byte {
+	if e.id != 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendUint(b, e.id, 10)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, e.kind...)
+	b = append(b, "\ndata: "...)
+	b = append(b, e.data...)
+	return append(b, "\n\n"...)
+}
+
+// writeSSE writes and flushes under the write deadline.
+func (s *Server) writeSSE(w http.ResponseWriter, rc *http.ResponseController, b []byte) bool {
+	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if _, err := w.Write(b); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}

@@ -1,0 +1,189 @@
+package netcode
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// watcher is a WebSocket spectator: the same cursor as SSE, msgpack
+// frames, and the same heartbeat interceptor as players (through its
+// link). It accepts pongs and suspend, nothing else.
+type watcher struct {
+	link
+	srv    *Server
+	conn   *websocket.Conn
+	reason atomic.Pointer[string]
+}
+
+func (wt *watcher) record(r string) bool { return wt.reason.CompareAndSwap(nil, &r) }
+
+func (wt *watcher) closeWith(code wire.CloseCode, reason, text string) {
+	if wt.record(reason) {
+		_ = wt.conn.Close(websocket.StatusCode(code), text)
+	}
+}
+
+// handleWatch serves GET /api/matches/{id}/watch.
+func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
+	if !s.upgradeAllowed(w, r) {
+		return
+	}
+	cur, release, ok := s.spectate(w, r, wire.FormatMsgpack, "ws")
+	if !ok {
+		return
+	}
+	defer release()
+	conn, err := s.accept(w, r)
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
+	wt := &watcher{srv: s, conn: conn}
+	wt.link.init(time.Now(), s.cfg.Heartbeat)
+	if !s.addWatcher(wt) {
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer s.removeWatcher(wt)
+
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		wt.readLoop(r.Context())
+	}()
+	wt.writeLoop(cur, readerDone)
+	_ = conn.CloseNow()
+	<-readerDone
+	reason := "unknown"
+	if p := wt.reason.Load(); p != nil {
+		reason = *p
+	}
+	s.metrics.specEnds.WithLabelValues("ws", reason).Inc()
+}
+
+// readLoop takes pongs and suspend; spectators send nothing else.
+func (wt *watcher) readLoop(ctx context.Context) {
+	dec := wire.NewDecoder()
+	var msg wire.ClientMsg
+	buf := make([]byte, wire.MaxClientFrame+1)
+	for {
+		typ, rd, err := wt.conn.Reader(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				wt.record(reasonClientClosed)
+			} else {
+				wt.record(reasonLost)
+			}
+			return
+		}
+		wt.touch(time.Now())
+		n, _ := readFrame(rd, buf)
+		if n > wire.MaxClientFrame || typ != websocket.MessageBinary {
+			go wt.closeWith(wire.CloseBadMessage, "bad_message", "spectators send small binary frames only")
+			return
+		}
+		if err := dec.Decode(buf[:n], &msg); err != nil {
+			go wt.closeWith(wire.CloseBadMessage, "bad_message", "malformed message")
+			return
+		}
+		switch msg.T {
+		case wire.TypePong:
+			if rtt := wt.pong(uint32(msg.ID), float64(msg.Time), time.Now()); rtt > 0 {
+				wt.srv.metrics.rtt.Observe(rtt.Seconds())
+			}
+		case wire.TypeSuspend:
+			wt.suspended.Store(msg.On)
+		default:
+			go wt.closeWith(wire.CloseProtocol, "protocol", "spectators send no "+msg.T+" messages")
+			return
+		}
+	}
+}
+
+// writeLoop follows the cursor and the heartbeat until the stream ends.
+func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
+	s := wt.srv
+	var (
+		evs    []specEvent
+		pingID uint32
+		buf    []byte
+	)
+	later := time.NewTimer(time.Hour)
+	defer later.Stop()
+	for {
+		notify := cur.h.view().notify
+		var nextAt time.Time
+		evs, nextAt = cur.step(time.Now(), evs[:0])
+		for _, e := range evs {
+			if wt.write(e.data) != nil {
+				return
+			}
+		}
+		switch {
+		case cur.tooSlow:
+			wt.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: cannot keep up with the stream")
+			return
+		case cur.done:
+			wt.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
+			return
+		case len(evs) >= maxBatch:
+			continue
+		}
+		if !nextAt.IsZero() {
+			later.Reset(time.Until(nextAt))
+		}
+		select {
+		case <-notify:
+		case <-later.C:
+		case <-wt.pingDue:
+			pingID++
+			now := time.Now()
+			buf = wire.AppendPing(buf[:0], pingID, now.UnixMilli(), float64(wt.rtt())/float64(time.Millisecond))
+			wt.pingSentNow(pingID, now)
+			if wt.write(buf) != nil {
+				return
+			}
+		case <-readerDone:
+			return
+		case <-s.drain:
+			wt.closeWith(wire.CloseGoingAway, reasonShutdown, "server shutting down")
+			return
+		}
+	}
+}
+
+func (wt *watcher) write(b []byte) error {
+	wt.writeStart.Store(time.Now().UnixNano())
+	err := wt.conn.Write(context.Background(), websocket.MessageBinary, b)
+	wt.writeStart.Store(0)
+	if err != nil {
+		wt.record(reasonLost)
+	}
+	return err
+}
+
+// declareDead is the interceptor's verdict for a silent spectator.
+func (wt *watcher) declareDead() {
+	if wt.record(reasonHeartbeat) {
+		go func() { _ = wt.conn.Close(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout") }()
+	}
+}
+
+// readFrame reads a frame into buf; n > len(buf)-1 means it was too big.
+func readFrame(rd interface{ Read([]byte) (int, error) }, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := rd.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
