@@ -65,6 +65,7 @@ const (
 	cmdLeave
 	cmdDisconnect
 	cmdResume
+	cmdConfirm
 )
 
 type command struct {
@@ -89,6 +90,9 @@ type seat struct {
 	// the seat is freed when the grace runs out.
 	lostAt  uint64
 	lastAim float64
+	// confirmed: the client has shown (by sending anything) that it got
+	// the welcome of this epoch. Until then the previous token still works.
+	confirmed bool
 }
 
 func (s seat) aim() float64 { return s.lastAim }
@@ -236,6 +240,13 @@ func (m *Match) Disconnect(p PlayerID, epoch uint32) {
 	m.send(command{kind: cmdDisconnect, player: p, epoch: epoch})
 }
 
+// Confirm tells the match that the client of a resumed seat got its
+// welcome (it sent something on the new connection): the token used for
+// that resume is now spent for good.
+func (m *Match) Confirm(p PlayerID, epoch uint32) {
+	m.send(command{kind: cmdConfirm, player: p, epoch: epoch})
+}
+
 func (m *Match) send(c command) {
 	select {
 	case m.cmds <- c:
@@ -244,9 +255,9 @@ func (m *Match) send(c command) {
 }
 
 // Resume takes a held seat back: the seat must still exist (ErrSeatGone)
-// and be at epoch (ErrStaleSeat). The result carries the next epoch. A
-// seat that is still connected is taken over (the caller replaces the old
-// connection).
+// and be at epoch, or at epoch+1 when that resume was never confirmed
+// (else ErrStaleSeat). The result carries the next epoch. A seat that is
+// still connected is taken over (the caller replaces the old connection).
 func (m *Match) Resume(ctx context.Context, p PlayerID, epoch uint32) (JoinResult, error) {
 	reply := make(chan joinReply, 1)
 	select {
@@ -336,6 +347,10 @@ func (m *Match) apply(c command) {
 		}
 	case cmdResume:
 		c.reply <- m.applyResume(c.player, c.epoch)
+	case cmdConfirm:
+		if i, ok := m.seatIndex(c.player); ok && m.seats[i].epoch == c.epoch {
+			m.seats[i].confirmed = true
+		}
 	}
 }
 
@@ -351,11 +366,17 @@ func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
 	switch {
 	case !ok || m.state == StateClosed:
 		return joinReply{err: ErrSeatGone}
-	case m.seats[i].epoch != epoch:
+	case m.seats[i].epoch == epoch:
+	case m.seats[i].epoch == epoch+1 && !m.seats[i].confirmed:
+		// The resume that moved the seat to this epoch never reached its
+		// client (the link broke during the handshake): the client still
+		// holds the previous token, which stays good until confirmed.
+	default:
 		return joinReply{err: ErrStaleSeat}
 	}
 	st := &m.seats[i]
-	st.epoch++
+	st.epoch = epoch + 1
+	st.confirmed = false
 	st.lostAt = 0
 	return joinReply{res: m.result(*st)}
 }
@@ -375,7 +396,7 @@ func (m *Match) applyJoin(name string) joinReply {
 		return joinReply{err: ErrMatchFull}
 	}
 	m.nextPlayer++
-	st := seat{id: m.nextPlayer, name: name, epoch: 1}
+	st := seat{id: m.nextPlayer, name: name, epoch: 1, confirmed: true}
 	m.seats = append(m.seats, st) // ids grow: stays sorted
 	m.rules.Join(st.id, name)
 	m.rosterChanged = true
@@ -405,8 +426,8 @@ func (m *Match) step(due time.Time) bool {
 	for n := len(m.inputs); n > 0; n-- {
 		in := <-m.inputs
 		i, ok := m.seatIndex(in.Player)
-		if !ok || m.seats[i].lostAt != 0 {
-			continue // not seated, or away: a resumed client sends it again
+		if !ok || m.seats[i].lostAt != 0 || (in.Epoch != 0 && in.Epoch != m.seats[i].epoch) {
+			continue // not seated, away, or from a replaced connection: a resumed client sends it again
 		}
 		if in.Seq <= m.seats[i].lastSeq {
 			m.dupInputs.Add(1)

@@ -27,6 +27,10 @@ type Input struct {
 	MoveY   float64 // -1…1
 	Aim     float64 // radians, -π…π
 	Buttons uint8   // ButtonFire, …
+	// Epoch is the seat epoch of the connection that sent the input; the
+	// match drops inputs of an older connection (a replaced one). Zero
+	// means "the current one" (tests, bots of the match itself).
+	Epoch uint32
 }
 
 // Entity kinds.

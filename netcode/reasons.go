@@ -4,15 +4,16 @@ import "github.com/tickstream/tickstream/netcode/wire"
 
 // Metric labels of refusals and disconnects.
 const (
-	reasonClientClosed = "client_closed"
-	reasonLost         = "connection_lost"
-	reasonMatchOver    = "match_over"
-	reasonShutdown     = "shutdown"
-	reasonTooSlow      = "too_slow"
-	reasonTooBig       = "too_big"
-	reasonRateLimited  = "rate_limited"
-	reasonHeartbeat    = "heartbeat_timeout"
-	reasonReplaced     = "replaced"
+	reasonClientClosed   = "client_closed"
+	reasonClientAbnormal = "client_closed_abnormally"
+	reasonLost           = "connection_lost"
+	reasonMatchOver      = "match_over"
+	reasonShutdown       = "shutdown"
+	reasonTooSlow        = "too_slow"
+	reasonTooBig         = "too_big"
+	reasonRateLimited    = "rate_limited"
+	reasonHeartbeat      = "heartbeat_timeout"
+	reasonReplaced       = "replaced"
 )
 
 // codeReasons maps refusal close codes to metric labels.

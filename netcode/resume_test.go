@@ -116,7 +116,13 @@ func TestResumeWithinGraceKeepsSeat(t *testing.T) {
 	if len(s.Ents) == 0 || s.Ack != 6 {
 		t.Fatalf("first snapshot after resume: ack %d, %d entities", s.Ack, len(s.Ents))
 	}
-	// The old token is spent.
+	// Until the client sends something, the old token would still work (the
+	// welcome may not have reached it); after that, it is spent.
+	if _, err := c2.Input(ctx, wire.InputMsg{}); err != nil {
+		t.Fatal(err)
+	}
+	for nextSnap(t, ctx, c2).Ack != 7 {
+	}
 	if code, reason := resumeRefusal(t, ctx, ts.url, w.Token); code != wire.CloseResumeFailed || !strings.Contains(reason, "already used") {
 		t.Fatalf("reused token: %d %q", code, reason)
 	}
@@ -237,11 +243,20 @@ func TestInputsExactlyOnceAcrossCuts(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // 100 inputs/s: under the server's rate limit
 	}
-	eventually(t, ctx, "the last input to be acknowledged", func() bool {
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
 		lastAck.Lock()
-		defer lastAck.Unlock()
-		return lastAck.v == total
-	})
+		v := lastAck.v
+		lastAck.Unlock()
+		if v == total {
+			break
+		}
+		if wctx.Err() != nil {
+			t.Fatalf("last ack %d of %d; player %+v, %d pending, run: %v", v, total, p.Stats(), p.Pending(), ctxErr(runDone))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	got := applied(game.PlayerID(p.Welcome().Player))
 	want := make([]uint32, total)
 	for i := range want {

@@ -57,7 +57,8 @@ type session struct {
 	msg     wire.ClientMsg
 	rbuf    []byte
 	limiter *rate.Limiter
-	credit  int // inputs allowed past the limiter: the resend after a resume
+	credit  int  // inputs allowed past the limiter: the resend after a resume
+	resumed bool // seated by a resume (to be confirmed by the first frame)
 	// Writer-owned.
 	wbuf   []byte
 	pingID uint32
@@ -181,7 +182,7 @@ func (s *session) release(leave bool) {
 // (rather than holding it for a resume).
 func leaves(reason string) bool {
 	switch reason {
-	case reasonLost, reasonHeartbeat, reasonTooSlow, reasonShutdown:
+	case reasonLost, reasonClientAbnormal, reasonHeartbeat, reasonTooSlow, reasonShutdown:
 		return false
 	}
 	return true

@@ -67,6 +67,7 @@ func (s *session) resume(ctx context.Context, token string) bool {
 					return false
 				}
 				s.credit = resumeCredit
+				s.resumed = true
 				s.srv.metrics.resumes.WithLabelValues("ok").Inc()
 				s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).
 					Uint32("ack", res.LastSeq).Msg("player resumed")
@@ -123,8 +124,10 @@ func (s *session) readFailed(err error) {
 			s.srv.metrics.refusals.WithLabelValues(reasonTooBig).Inc()
 			s.srv.warnLog.Warn().Uint32("player", s.playerID.Load()).Msg("frame over the read limit")
 		}
+	case websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway:
+		s.record(reasonClientClosed) // the player leaves
 	case websocket.CloseStatus(err) != -1:
-		s.record(reasonClientClosed)
+		s.record(reasonClientAbnormal) // any other code: the seat is held
 	default:
 		s.record(reasonLost)
 	}
@@ -133,9 +136,14 @@ func (s *session) readFailed(err error) {
 // readLoop hands inputs to the match and heartbeat answers to the
 // interceptor until the connection ends.
 func (s *session) readLoop(ctx context.Context) {
+	confirmed := !s.resumed
 	for {
 		if err := s.readMsg(ctx); err != nil {
 			return
+		}
+		if !confirmed { // the client got its welcome: its old token is spent
+			s.match.Confirm(s.player, s.epoch)
+			confirmed = true
 		}
 		switch s.msg.T {
 		case wire.TypeJoin, wire.TypeResume:
@@ -157,6 +165,7 @@ func (s *session) readLoop(ctx context.Context) {
 				s.refuse(err)
 				return
 			}
+			in.Epoch = s.epoch
 			s.input(in)
 		}
 	}

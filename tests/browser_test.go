@@ -5,12 +5,13 @@ package tests
 // A real browser plays: Debian's chromium, driven over the DevTools protocol
 // by chromedp, opens the play page of a real server process, joins, holds a
 // movement key and must see its own avatar move in the server's snapshots.
+// TestBrowserResume (resume_browser_test.go) breaks the link under it.
 //
 //	go test -race -tags browser -run Browser -count=1 -v ./tests/
 //
 // $CHROMIUM overrides the browser path (default /usr/bin/chromium); a
-// missing browser fails the test. The screenshot goes to $TEST_ARTIFACTS,
-// else tests/artifacts/.
+// missing browser fails the test. Screenshots go to $TEST_ARTIFACTS, else
+// tests/artifacts/.
 
 import (
 	"context"
@@ -59,6 +60,14 @@ type clientState struct {
 		Code   int    `json:"code"`
 		Reason string `json:"reason"`
 	} `json:"lastClose"`
+	RTT          float64 `json:"rtt"`
+	Resumes      int     `json:"resumes"`
+	Drops        int     `json:"drops"`
+	Reconnecting bool    `json:"reconnecting"`
+	Pending      int     `json:"pending"`
+	Seq          int64   `json:"seq"`
+	Away         []int   `json:"away"`
+	Shots        int     `json:"shots"`
 }
 
 func (s clientState) String() string {
@@ -66,8 +75,14 @@ func (s clientState) String() string {
 	if s.Me != nil {
 		me = fmt.Sprintf("{x:%.1f y:%.1f hp:%g}", s.Me.X, s.Me.Y, s.Me.HP)
 	}
-	return fmt.Sprintf("connected=%v player=%d match=%q tick=%d ack=%d snaps=%d players=%d me=%s",
-		s.Connected, s.PlayerID, s.MatchID, s.Tick, s.Ack, s.Snaps, s.Players, me)
+	closed := "null"
+	if s.LastClose != nil {
+		closed = fmt.Sprintf("%d %q", s.LastClose.Code, s.LastClose.Reason)
+	}
+	return fmt.Sprintf("connected=%v reconnecting=%v player=%d match=%q tick=%d seq=%d ack=%d pending=%d "+
+		"snaps=%d players=%d away=%v me=%s rtt=%.2f resumes=%d drops=%d shots=%d lastClose=%s",
+		s.Connected, s.Reconnecting, s.PlayerID, s.MatchID, s.Tick, s.Seq, s.Ack, s.Pending,
+		s.Snaps, s.Players, s.Away, me, s.RTT, s.Resumes, s.Drops, s.Shots, closed)
 }
 
 // chromiumPath is $CHROMIUM or /usr/bin/chromium; the test fails without it.
@@ -171,16 +186,25 @@ func holdKey(ctx context.Context, key, code string, vk int64) (before, after cli
 	return
 }
 
-func TestBrowserPlay(t *testing.T) {
-	browser := chromiumPath(t)
-	srv := startServer(t, serverBinary(t))
+// browserPage is one headless Chromium with one page, for one test.
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context // the page's chromedp context
+	log pageLog
+	out lockedBuffer
+	// failShot is the screenshot saved by fatal.
+	failShot string
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
-	defer cancel()
-
-	var browserOut lockedBuffer
+// startBrowser starts Chromium (flags from /work/shared/PITFALLS.md,
+// "Browsers in tests") under ctx. When the test ends it logs the page's
+// console, fails on uncaught page exceptions, and logs the browser's output
+// if the test failed. Cancel ctx (or call chromedp.Cancel) to close it.
+func startBrowser(t *testing.T, ctx context.Context, failShot string) *browserPage {
+	t.Helper()
+	b := &browserPage{t: t, failShot: failShot}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browser),
+		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -194,18 +218,13 @@ func TestBrowserPlay(t *testing.T) {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
-		chromedp.CombinedOutput(&browserOut),
+		chromedp.CombinedOutput(&b.out),
 	)
-	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	var plog pageLog
-	if err := chromedp.Listen(bctx, plog.listen); err != nil {
-		t.Fatalf("start %s: %v\n%s", browser, err, browserOut.String())
-	}
-	defer func() {
-		lines, exceptions := plog.snapshot()
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		lines, exceptions := b.log.snapshot()
 		for _, l := range lines {
 			t.Logf("page %s", l)
 		}
@@ -213,61 +232,99 @@ func TestBrowserPlay(t *testing.T) {
 			t.Errorf("uncaught exception in the page: %s", e)
 		}
 		if t.Failed() {
-			t.Logf("chromium output:\n%s", browserOut.String())
+			t.Logf("chromium output:\n%s", b.out.String())
 		}
-	}()
-
-	// shot saves a full-page PNG and logs its path.
-	shot := func(name string) {
-		sctx, scancel := context.WithTimeout(bctx, 10*time.Second)
-		defer scancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Errorf("screenshot: %v", err)
-			return
-		}
-		path := filepath.Join(artifactsDir(t), name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Errorf("screenshot: %v", err)
-			return
-		}
-		t.Logf("screenshot: %s", path)
+	})
+	if err := chromedp.Listen(bctx, b.log.listen); err != nil {
+		t.Fatalf("start chromium: %v\n%s", err, b.out.String())
 	}
-	fatal := func(format string, args ...any) {
-		t.Helper()
-		if st, err := readState(bctx); err == nil {
-			t.Logf("window.tickstream: %s", st)
-		}
-		if status, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`)); err == nil {
-			t.Logf("#status: %q", status)
-		}
-		shot("browser-play-failed.png")
-		t.Fatalf(format, args...)
-	}
+	b.ctx = bctx
+	return b
+}
 
-	// Open the page, type a name, press Play.
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(srv.URL+"/"),
+// shot saves a full-page PNG to the artifacts folder and logs its path.
+func (b *browserPage) shot(name string) {
+	b.t.Helper()
+	sctx, scancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer scancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(artifactsDir(b.t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Errorf("screenshot: %v", err)
+		return
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+// fatal logs the page's state and status line, saves the failure
+// screenshot, and fails the test.
+func (b *browserPage) fatal(format string, args ...any) {
+	b.t.Helper()
+	if st, err := readState(b.ctx); err == nil {
+		b.t.Logf("window.tickstream: %s", st)
+	}
+	if status, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`)); err == nil {
+		b.t.Logf("#status: %q", status)
+	}
+	b.shot(b.failShot)
+	b.t.Fatalf(format, args...)
+}
+
+// state reads window.tickstream or fails the test.
+func (b *browserPage) state() clientState {
+	b.t.Helper()
+	st, err := readState(b.ctx)
+	if err != nil {
+		b.fatal("read window.tickstream: %v", err)
+	}
+	return st
+}
+
+// join opens url, types a name, presses Play and waits until the page is
+// connected with its own avatar in a snapshot.
+func (b *browserPage) join(url, name string) clientState {
+	b.t.Helper()
+	err := chromedp.Do(b.ctx,
+		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
 		chromedp.WaitEnabled(chromedp.CSS("#play")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "chromium"),
+		chromedp.SendKeys(chromedp.CSS("#name"), name),
 		chromedp.Click(chromedp.CSS("#play")),
 	)
 	if err != nil {
-		fatal("open the page and press Play: %v", err)
+		b.fatal("open the page and press Play: %v", err)
 	}
+	b.waitFor(`window.tickstream && window.tickstream.connected && window.tickstream.me !== null`,
+		15*time.Second, "welcome and own entity")
+	return b.state()
+}
 
-	// Joined, and the first snapshot holds our avatar.
-	_, err = chromedp.Run(bctx, chromedp.Poll[chromedp.Void](
-		`window.tickstream && window.tickstream.connected && window.tickstream.me !== null`,
-		chromedp.WithPollingTimeout(15*time.Second)))
+// waitFor polls a JavaScript expression in the page (every animation
+// frame) until it is truthy, or fails the test after timeout.
+func (b *browserPage) waitFor(expr string, timeout time.Duration, what string) {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout)))
 	if err != nil {
-		fatal("no welcome and own entity within 15 s: %v", err)
+		b.fatal("no %s within %v (%s): %v", what, timeout, expr, err)
 	}
-	start, err := readState(bctx)
-	if err != nil {
-		fatal("read window.tickstream: %v", err)
-	}
+}
+
+func TestBrowserPlay(t *testing.T) {
+	srv := startServer(t, serverBinary(t))
+
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	b := startBrowser(t, ctx, "browser-play-failed.png")
+	bctx := b.ctx
+	fatal := b.fatal
+
+	// Open the page, type a name, press Play; the first snapshot holds our
+	// avatar.
+	start := b.join(srv.URL+"/", "chromium")
 	t.Logf("joined: %s", start)
 	if start.PlayerID == 0 || start.MatchID == "" || start.Players < 1 {
 		t.Errorf("after welcome: %s; want a player id, a match id and a roster", start)
@@ -332,7 +389,7 @@ func TestBrowserPlay(t *testing.T) {
 	if t.Failed() {
 		fatal("see the errors above")
 	}
-	shot("browser-play.png")
+	b.shot("browser-play.png")
 
 	// Leave cleanly: closing the browser must not leave the test waiting.
 	if err := chromedp.Cancel(bctx); err != nil && !errors.Is(err, context.Canceled) {

@@ -167,6 +167,8 @@ func (p *Player) Run(ctx context.Context, handle func(Message)) error {
 		switch code := CloseCode(err); {
 		case code == wire.CloseNormal:
 			return nil
+		case code == wire.CloseGoingAway:
+			return err // the server is going away: its matches too
 		case code >= 4000 && code != wire.CloseHeartbeat && code != wire.CloseTooSlow:
 			return err // refused or replaced: resuming would not help
 		}
@@ -256,7 +258,7 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 	giveUp := time.Now().Add(p.opts.GiveUpAfter)
 	for attempt := 0; ; attempt++ {
 		wait := min(p.opts.MaxBackoff, p.opts.MinBackoff<<min(attempt, 16))
-		wait = wait/2 + rand.N(wait/2+1) // jitter
+		wait = rand.N(wait + 1) // full jitter
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -11,6 +11,8 @@ export interface HudState {
   /** Milliseconds left before the time limit. */
   left: number;
   score: number;
+  /** Round-trip time from the latest ping, ms; 0 when not measured. */
+  rtt: number;
 }
 
 const REASONS: Record<string, string> = {
@@ -18,6 +20,12 @@ const REASONS: Record<string, string> = {
   score: "score limit reached",
   closed: "match closed",
 };
+
+/** formatRTT shows a round-trip time, e.g. "rtt 3 ms" ("rtt – ms" unknown). */
+export function formatRTT(ms: number): string {
+  if (!(ms > 0)) return "rtt – ms";
+  return `rtt ${ms < 1 ? "<1" : Math.round(ms)} ms`;
+}
 
 export function formatLeft(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));
@@ -46,6 +54,7 @@ export class Hud {
           s.state || "—",
           s.state === "running" ? `${formatLeft(s.left)} left` : "",
           `score ${s.score}`,
+          formatRTT(s.rtt),
         ].filter(Boolean).join(" · ")
       : "";
     if (text !== this.last) {

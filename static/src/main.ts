@@ -1,10 +1,26 @@
-// The play page: join form → WebSocket → input every animation frame →
-// draw the latest snapshot → results on `end`.
+// The play page: join form → WebSocket → controls sampled every animation
+// frame (an input goes out when they change) → draw the latest snapshot →
+// results on `end`. A lost connection is
+// resumed into the same seat (net.ts) while the page keeps drawing the last
+// snapshot and keeps taking input.
 
 import { Hud } from "./hud";
 import { Controls } from "./input";
-import { Connection, playURL } from "./net";
-import { Arena, End, Entity, KIND_PLAYER, RosterEntry, Snap, Welcome, cleanName, describeClose } from "./protocol";
+import { CloseInfo, Player, playURL } from "./net";
+import {
+  Arena,
+  End,
+  Entity,
+  EVENT_SHOT,
+  FLAG_DISCONNECTED,
+  KIND_PLAYER,
+  KIND_PROJECTILE,
+  RosterEntry,
+  Snap,
+  Welcome,
+  cleanName,
+  describeClose,
+} from "./protocol";
 import { Renderer } from "./render";
 
 /** The reference arena, drawn until `welcome` says otherwise. */
@@ -21,7 +37,26 @@ export interface Debug {
   me: { x: number; y: number; hp: number } | null;
   players: number;
   lastClose: { code: number; reason: string } | null;
+  /** Round-trip time from the latest ping, ms (0 before it is measured). */
+  rtt: number;
+  /** Successful resumes since Play. */
+  resumes: number;
+  /** Connection losses since Play. */
+  drops: number;
+  /** True while the link is lost and being resumed. */
+  reconnecting: boolean;
+  /** Inputs sent (or waiting to be sent) and not yet acknowledged. */
+  pending: number;
+  /** The last input sequence number used. */
+  seq: number;
+  /** Ids of entities flagged disconnected in the last snapshot. */
+  away: number[];
+  /** Your projectiles this page has seen (from shot events and entities). */
+  shots: number;
 }
+
+/** How long "reconnected" stays on screen. */
+const RECONNECTED_SHOWN_MS = 2500;
 
 function byId<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -34,13 +69,14 @@ const nameInput = byId<HTMLInputElement>("name");
 const playButton = byId<HTMLButtonElement>("play");
 const canvas = byId<HTMLCanvasElement>("canvas");
 const status = byId<HTMLElement>("status");
+const overlay = byId<HTMLElement>("overlay");
 
 const renderer = new Renderer(canvas);
 const controls = new Controls(canvas);
 const hud = new Hud(byId("hud"), byId("results"), () => play(lastName));
 
 // Session state, replaced on every Play.
-let conn: Connection | null = null;
+let conn: Player | null = null;
 let welcome: Welcome | null = null;
 let arena = DEFAULT_ARENA;
 let names = new Map<number, string>();
@@ -49,10 +85,29 @@ let snaps = 0;
 let ended = false;
 let lastName = "";
 let lastClose: Debug["lastClose"] = null;
+let playingStatus = "";
+let overlayTimer: ReturnType<typeof setTimeout> | null = null;
+let shots = 0;
+let lastShotId = 0;
 
 function setStatus(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle("error", error);
+}
+
+/** showOverlay puts a banner over the arena; ms > 0 hides it after that. */
+function showOverlay(text: string, kind: "wait" | "ok" | "error" | null, ms = 0): void {
+  if (overlayTimer !== null) clearTimeout(overlayTimer);
+  overlayTimer = null;
+  overlay.textContent = text;
+  overlay.className = kind ?? "";
+  overlay.hidden = kind === null;
+  if (ms > 0) {
+    overlayTimer = setTimeout(() => {
+      overlayTimer = null;
+      overlay.hidden = true;
+    }, ms);
+  }
 }
 
 function setRoster(players: RosterEntry[]): void {
@@ -90,30 +145,41 @@ function play(rawName: string): void {
   names = new Map();
   snap = null;
   snaps = 0;
+  shots = 0;
+  lastShotId = 0;
   ended = false;
   controls.enabled = false;
   controls.reset();
   hud.hideResults();
+  showOverlay("", null);
   showForm(false);
   setStatus("connecting…");
   const match = new URLSearchParams(location.search).get("match") ?? "";
-  const c: Connection = new Connection(playURL(), { name, match }, {
+  const c: Player = new Player(playURL(), { name, match }, {
     onWelcome(w: Welcome) {
       if (conn !== c) return;
       welcome = w;
       arena = w.arena.w > 0 && w.arena.h > 0 ? w.arena : DEFAULT_ARENA;
       setRoster(w.roster);
       controls.enabled = true;
+      playingStatus = `playing as ${name} in match ${w.match} — WASD/arrows move, mouse aims, click/space fires`;
+      if (w.resumed) {
+        showOverlay("reconnected", "ok", RECONNECTED_SHOWN_MS);
+        setStatus(`reconnected — ${playingStatus}`);
+        return;
+      }
       // Let keys reach the game, not the (hidden) Play button or name field.
       if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
       canvas.focus({ preventScroll: true });
-      setStatus(`playing as ${name} in match ${w.match} — WASD/arrows move, mouse aims, click/space fires`);
+      c.setSuspended(document.hidden);
+      setStatus(playingStatus);
     },
     onRoster(r) {
       if (conn === c) setRoster(r.players);
     },
     onSnap(s) {
       if (conn !== c) return;
+      countShots(s);
       snap = s;
       snaps++;
     },
@@ -124,21 +190,71 @@ function play(rawName: string): void {
       hud.showResults(e, welcome?.player ?? 0);
       setStatus("match over");
     },
-    onClose(code, reason, welcomed) {
+    onReconnecting(code, reason) {
       if (conn !== c) return;
       lastClose = { code, reason };
-      controls.enabled = false;
-      const what = describeClose(code);
+      // Keep drawing the last snapshot and taking input: it is sent after
+      // the resume.
+      showOverlay("reconnecting…", "wait");
+      setStatus(`connection lost (${code}${reason ? ": " + reason : ""}) — reconnecting…`);
+    },
+    onClose(ci: CloseInfo) {
+      if (conn !== c) return;
+      closed(ci);
+    },
+  });
+  conn = c;
+}
+
+/** closed shows why the link ended for good and offers to play again. */
+function closed({ code, reason, welcomed, kind }: CloseInfo): void {
+  lastClose = { code, reason };
+  controls.enabled = false;
+  controls.reset();
+  const detail = `(${code}${reason ? ": " + reason : ""})`;
+  switch (kind) {
+    case "normal":
+      showOverlay("", null);
       if (ended && code === 1000) {
         setStatus("match over — press Play again");
         return;
       }
-      const prefix = welcomed ? "disconnected" : "could not join";
-      setStatus(`${prefix}: ${what} (${code}${reason ? ": " + reason : ""})`, code !== 1000);
-      showForm(true);
-    },
-  });
-  conn = c;
+      setStatus(`disconnected: ${describeClose(code)} ${detail}`, code !== 1000);
+      break;
+    case "replaced":
+      // Another tab resumed this seat: it plays now; do not fight it.
+      showOverlay("this seat was taken over by another tab", "error");
+      setStatus("this seat was taken over by another tab", true);
+      break;
+    case "resume-refused":
+    case "gave-up": {
+      const why = reason.replace(/^resume refused:\s*/, "") || describeClose(code);
+      showOverlay(`could not resume: ${why}`, "error");
+      setStatus(`could not resume: ${why} — press Play to join again`, true);
+      break;
+    }
+    case "refused":
+      showOverlay("", null);
+      setStatus(`${welcomed ? "disconnected" : "could not join"}: ${describeClose(code)} ${detail}`, code !== 1000);
+      break;
+  }
+  showForm(true);
+}
+
+/**
+ * countShots counts your projectiles, each once: from shot events and from
+ * projectile entities (snapshots are latest-wins, so a shot event may be
+ * skipped, but a projectile lives for several ticks). Projectile ids only
+ * grow within a match.
+ */
+function countShots(s: Snap): void {
+  if (!welcome) return;
+  const me = welcome.player;
+  const seen = new Set<number>();
+  for (const e of s.ev) if (e.kind === EVENT_SHOT && e.a === me && e.b > lastShotId) seen.add(e.b);
+  for (const e of s.ents) if (e.kind === KIND_PROJECTILE && e.score === me && e.id > lastShotId) seen.add(e.id);
+  for (const id of seen) lastShotId = Math.max(lastShotId, id);
+  shots += seen.size;
 }
 
 form.addEventListener("submit", (e) => {
@@ -147,24 +263,28 @@ form.addEventListener("submit", (e) => {
 });
 
 window.addEventListener("pagehide", () => conn?.close());
+document.addEventListener("visibilitychange", () => conn?.setSuspended(document.hidden));
 
 function frame(now: number): void {
   const me = myEntity();
-  if (conn?.isOpen) {
+  const reconnecting = !!conn?.reconnecting;
+  if (conn && controls.enabled && (conn.isOpen || reconnecting)) {
+    // While reconnecting inputs are kept and sent after the resume.
     const from = me ? renderer.toScreen(me.x, me.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
     const m = controls.movement();
-    if (conn.sendInput(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now)) controls.sent();
+    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now)) controls.sent();
   }
-  renderer.draw({ arena, snap, me: welcome?.player ?? 0, names });
+  renderer.draw({ arena, snap, me: welcome?.player ?? 0, meAway: reconnecting, names });
   hud.update(
     welcome
       ? {
           matchId: welcome.match,
           tick: snap?.tick ?? welcome.tick,
           players: names.size,
-          state: ended ? "ended" : conn?.isOpen ? snap?.state ?? "" : "disconnected",
+          state: ended ? "ended" : reconnecting ? "reconnecting" : conn?.isOpen ? snap?.state ?? "" : "disconnected",
           left: snap?.left ?? 0,
           score: me?.score ?? 0,
+          rtt: conn?.isOpen ? conn.rtt : 0,
         }
       : null,
   );
@@ -183,6 +303,16 @@ function debug(): Debug {
     me: me ? Object.freeze({ x: me.x, y: me.y, hp: me.hp }) : null,
     players: names.size,
     lastClose: lastClose ? Object.freeze({ ...lastClose }) : null,
+    rtt: conn?.rtt ?? 0,
+    resumes: conn?.resumes ?? 0,
+    drops: conn?.drops ?? 0,
+    reconnecting: !!conn?.reconnecting,
+    pending: conn?.pending ?? 0,
+    seq: conn?.lastSeq ?? 0,
+    away: Object.freeze(
+      snap ? snap.ents.filter((e) => e.kind === KIND_PLAYER && (e.flags & FLAG_DISCONNECTED) !== 0).map((e) => e.id) : [],
+    ) as number[],
+    shots,
   });
 }
 

@@ -1,7 +1,22 @@
-// The player's WebSocket: one socket per match, binary msgpack frames.
+// The player's link to the server: one seat that survives connection loss
+// (the browser twin of netcode/client/player.go).
+//
+// It joins once. Every input is numbered and kept until a snapshot's `ack`
+// covers it. It answers pings at once and watches for silence. When the
+// socket is lost (1006, 4010, 4007, or 3 s without any frame) it dials
+// again with exponential backoff and full jitter, sends `resume {token}`
+// first, and on the new welcome sends again, in order, every input above
+// the welcome's `ack`, so that each input is applied exactly once.
 
 import {
+  BUTTON_FIRE,
+  CLOSE_ABNORMAL,
+  CLOSE_GOING_AWAY,
+  CLOSE_NORMAL,
+  CLOSE_REPLACED,
+  CLOSE_RESUME_REFUSED,
   End,
+  Input,
   Join,
   MAX_SEQ,
   Roster,
@@ -11,6 +26,10 @@ import {
   decodeServer,
   encodeInput,
   encodeJoin,
+  encodePong,
+  encodeResume,
+  encodeSuspend,
+  isResumable,
 } from "./protocol";
 
 /** The server allows 120 inputs/s per seat; stay just under it. */
@@ -19,13 +38,69 @@ const MIN_INPUT_INTERVAL_MS = 1000 / 118;
 /** Skip an input while this much is still queued in the socket. */
 const MAX_BUFFERED_BYTES = 4096;
 
+/**
+ * An input equal to the previous one changes nothing on the server (the
+ * last input's movement and aim stay in effect), so inputs are sent when
+ * they change (and every frame while fire is held). The latest is sent
+ * again (new seq) this often while unacknowledged: the server may drop an
+ * input (rate limit, full inbox) and never apply it later.
+ */
+const REPEAT_UNACKED_MS = 250;
+/** Aim changes below this (radians) do not count as a change. */
+const AIM_EPSILON = 1e-3;
+
+/**
+ * Unacknowledged inputs kept for a resend; the oldest are forgotten beyond
+ * this. The server lets a resumed seat resend 1024 inputs past its rate
+ * limit (docs/protocol.md, "Defaults"): more would be dropped anyway.
+ */
+export const MAX_PENDING = 1024;
+
+/** No frame at all from the server for this long: the link is lost. */
+export const SILENCE_MS = 3000;
+/** Before the join's welcome the server sends nothing (no pings yet). */
+const JOIN_TIMEOUT_MS = 10_000;
+/** A resume attempt whose WebSocket handshake takes longer is aborted. */
+const HANDSHAKE_TIMEOUT_MS = 3000;
+/** Backoff between resume attempts: full jitter over min(max, min·2ⁿ). */
+export const BACKOFF_MIN_MS = 100;
+export const BACKOFF_MAX_MS = 2000;
+/** Stop resuming after this long without a connection (server grace: 20 s). */
+export const GIVE_UP_MS = 30_000;
+/** How often timeouts are checked. */
+const WATCHDOG_MS = 250;
+/** A watchdog tick this late means the page was frozen or throttled: the
+ * socket's queued events have not run yet, so silence is not judged then. */
+const WATCHDOG_LATE_MS = 1500;
+
+export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
+
+/** Why the link ended for good (no more reconnects). */
+export type EndKind =
+  | "normal" // 1000: match over or closed by us
+  | "refused" // the join was refused, or a close that must not be resumed
+  | "replaced" // 4011: another connection resumed this seat
+  | "resume-refused" // 4012, or a resume attempt refused otherwise
+  | "gave-up"; // no connection for GIVE_UP_MS
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** Whether the seat had been obtained (a welcome arrived). */
+  welcomed: boolean;
+  kind: EndKind;
+}
+
 export interface Handlers {
+  /** Every welcome: the join's, and each resume's (w.resumed). */
   onWelcome(w: Welcome): void;
   onRoster(r: Roster): void;
   onSnap(s: Snap): void;
   onEnd(e: End): void;
-  /** The socket closed; welcomed tells whether the join had succeeded. */
-  onClose(code: number, reason: string, welcomed: boolean): void;
+  /** The link was lost and resume attempts start (code: why it was lost). */
+  onReconnecting(code: number, reason: string): void;
+  /** The link ended for good; no handler is called afterwards. */
+  onClose(c: CloseInfo): void;
 }
 
 /** playURL derives the WebSocket URL of /play from the page's location. */
@@ -34,64 +109,179 @@ export function playURL(loc: Location = location): string {
   return `${scheme}//${loc.host}/play`;
 }
 
-/**
- * Connection opens the socket, sends `join` first, then inputs with strictly
- * increasing sequence numbers, and hands every server message to handlers.
- */
-export class Connection {
-  private readonly ws: WebSocket;
-  private seq = 0;
-  private welcomed = false;
-  private closed = false;
-  private lastSendAt = -Infinity;
+/** backoffDelay is the wait before resume attempt n (0-based): full jitter. */
+export function backoffDelay(n: number, random: () => number = Math.random): number {
+  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(n, 16));
+  return random() * cap;
+}
 
-  constructor(url: string, join: Join, private readonly h: Handlers) {
-    this.ws = new WebSocket(url, SUBPROTOCOL);
-    this.ws.binaryType = "arraybuffer";
-    this.ws.onopen = () => this.ws.send(encodeJoin(join));
-    this.ws.onmessage = (e: MessageEvent) => this.receive(e.data);
-    this.ws.onclose = (e: CloseEvent) => {
-      if (this.closed) return;
-      this.closed = true;
-      this.h.onClose(e.code, e.reason, this.welcomed);
-    };
-    // An error is always followed by a close event, which carries the code.
-    this.ws.onerror = () => {};
+interface Attempt {
+  ws: WebSocket;
+  startedAt: number;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/**
+ * Player holds a seat across connections. Construct it to join; call input
+ * every animation frame; close to leave.
+ */
+export class Player {
+  private state: LinkState = "connecting";
+  /** The socket in use: joining, or welcomed (null while reconnecting). */
+  private ws: WebSocket | null;
+  private wsOpenedAt = 0;
+  private welcomed = false;
+  private ended = false;
+  private token = "";
+  private seq = 0;
+  private readonly pendingInputs: Input[] = [];
+  private lastInputAt = -Infinity;
+  private lastSentAt = -Infinity;
+  /** The latest input taken (null: the next one is taken whatever it is). */
+  private lastTaken: Input | null = null;
+  private lastRecvAt = now();
+  private lastWatchdog = now();
+  private suspended = false;
+
+  // Reconnecting.
+  private lostAt = 0;
+  private attemptNo = 0;
+  private attempt: Attempt | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Sockets given up on but not closed: a close frame from us would make
+   * the server free the seat (it treats every client close as leaving), so
+   * a silent socket is only dropped, and closed once the seat is back. An
+   * attempt in here whose welcome still arrives is adopted.
+   */
+  private readonly zombies = new Set<WebSocket>();
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  private readonly unknownTypes = new Set<string>();
+
+  /** Counters and measurements (read by the page). */
+  resumes = 0;
+  drops = 0;
+  rtt = 0;
+
+  constructor(private readonly url: string, join: Join, private readonly h: Handlers) {
+    this.ws = this.open(encodeJoin(join));
+    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
   }
 
-  /** The last input sequence number sent (0 before the first). */
+  get linkState(): LinkState {
+    return this.state;
+  }
+
+  /** Connected and welcomed: inputs go out at once. */
+  get isOpen(): boolean {
+    return this.state === "connected" && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  get reconnecting(): boolean {
+    return this.state === "reconnecting";
+  }
+
+  /** Resume attempts made since the link was last lost. */
+  get attempts(): number {
+    return this.attemptNo;
+  }
+
+  /** The last input sequence number used (0 before the first). */
   get lastSeq(): number {
     return this.seq;
   }
 
-  get isOpen(): boolean {
-    return !this.closed && this.welcomed && this.ws.readyState === WebSocket.OPEN;
+  /** Inputs not yet acknowledged by the server. */
+  get pending(): number {
+    return this.pendingInputs.length;
   }
 
   /**
-   * sendInput sends one input with the next sequence number. It returns false
-   * when nothing was sent: not joined yet, closed, over the input rate, or
-   * the socket is backed up.
+   * input offers the controls' state of this animation frame. When it is
+   * taken it is numbered, kept until acknowledged and sent now if connected
+   * (else after the resume). It returns false when nothing was taken: not
+   * joined yet, closed, over the input rate, the socket is backed up, or
+   * it repeats the previous input (which is still in effect), unless that
+   * one has waited too long for its acknowledgement.
    */
-  sendInput(mx: number, my: number, aim: number, buttons: number, now: number): boolean {
-    if (!this.isOpen || this.seq >= MAX_SEQ) return false;
-    if (now - this.lastSendAt < MIN_INPUT_INTERVAL_MS) return false;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return false;
-    this.lastSendAt = now;
-    this.seq++;
-    this.ws.send(encodeInput({ seq: this.seq, mx, my, aim, buttons }));
+  input(mx: number, my: number, aim: number, buttons: number, t: number): boolean {
+    if ((this.state !== "connected" && this.state !== "reconnecting") || this.seq >= MAX_SEQ) return false;
+    if (t - this.lastInputAt < MIN_INPUT_INTERVAL_MS) return false;
+    const live = this.isOpen;
+    if (live && this.ws!.bufferedAmount > MAX_BUFFERED_BYTES) return false;
+    const last = this.lastTaken;
+    if (last && (buttons & BUTTON_FIRE) === 0 && last.buttons === buttons && last.mx === mx &&
+        last.my === my && Math.abs(last.aim - aim) < AIM_EPSILON) {
+      const unacked = this.pendingInputs.length > 0;
+      if (!live || !unacked || t - this.lastSentAt < REPEAT_UNACKED_MS) return false;
+    }
+    this.lastInputAt = t;
+    const inp: Input = { seq: ++this.seq, mx, my, aim, buttons };
+    this.lastTaken = inp;
+    this.pendingInputs.push(inp);
+    if (this.pendingInputs.length > MAX_PENDING) this.pendingInputs.shift();
+    if (live) {
+      this.ws!.send(encodeInput(inp));
+      this.lastSentAt = t;
+    }
     return true;
+  }
+
+  /** setSuspended tells the server whether the page is hidden. */
+  setSuspended(on: boolean): void {
+    if (this.suspended === on) return;
+    this.suspended = on;
+    if (this.isOpen) this.ws!.send(encodeSuspend(on));
   }
 
   /** close leaves the match; no handler is called afterwards. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ws.close(1000, "left");
+    if (this.state === "closed") return;
+    this.shutdown();
   }
 
-  private receive(data: unknown): void {
-    if (this.closed) return;
+  // ---- sockets ----------------------------------------------------------
+
+  private open(hello: Uint8Array<ArrayBuffer>): WebSocket {
+    const ws = new WebSocket(this.url, SUBPROTOCOL);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (ws === this.ws) this.wsOpenedAt = now();
+      if (ws === this.ws || ws === this.attempt?.ws) {
+        this.lastRecvAt = now();
+        ws.send(hello);
+      }
+    };
+    ws.onmessage = (e: MessageEvent) => this.message(ws, e.data);
+    ws.onclose = (e: CloseEvent) => this.socketClosed(ws, e.code, e.reason);
+    // An error is always followed by a close event, which carries the code.
+    ws.onerror = () => {};
+    return ws;
+  }
+
+  /** forget stops listening to a socket (without closing it). */
+  private forget(ws: WebSocket): void {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    this.zombies.delete(ws);
+  }
+
+  /** drop closes a socket we are done with; a connecting one is aborted. */
+  private drop(ws: WebSocket, reason: string): void {
+    this.forget(ws);
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
+      try {
+        ws.close(CLOSE_NORMAL, reason);
+      } catch {
+        // already closing
+      }
+    }
+  }
+
+  private message(ws: WebSocket, data: unknown): void {
+    if (this.state === "closed") return;
     if (!(data instanceof ArrayBuffer)) {
       console.warn("tickstream: ignoring a non-binary frame");
       return;
@@ -100,24 +290,240 @@ export class Connection {
     try {
       msg = decodeServer(data);
     } catch (err) {
-      // Unknown types are ignored so that a newer server can add messages.
       console.warn("tickstream: ignoring a server message:", err);
       return;
     }
+    if (ws !== this.ws) {
+      // A resume attempt (current or given up on): only its welcome counts.
+      if (msg.t === "welcome" && this.state === "reconnecting") this.adopt(ws, msg);
+      else if (ws === this.attempt?.ws) this.lastRecvAt = now();
+      return;
+    }
+    this.lastRecvAt = now();
     switch (msg.t) {
+      case "ping":
+        ws.send(encodePong(msg.id, Date.now()));
+        this.rtt = msg.rtt;
+        break;
       case "welcome":
         this.welcomed = true;
+        this.state = "connected";
+        this.token = msg.token;
+        this.lastTaken = null;
+        this.trim(msg.ack);
+        if (this.suspended) ws.send(encodeSuspend(true));
         this.h.onWelcome(msg);
         break;
       case "roster":
         this.h.onRoster(msg);
         break;
       case "snap":
+        this.trim(msg.ack);
         this.h.onSnap(msg);
         break;
       case "end":
+        this.ended = true;
         this.h.onEnd(msg);
+        break;
+      case "unknown":
+        // Later versions add message types: ignore them (warn once).
+        if (!this.unknownTypes.has(msg.type)) {
+          this.unknownTypes.add(msg.type);
+          console.warn(`tickstream: ignoring server messages of type ${JSON.stringify(msg.type)}`);
+        }
         break;
     }
   }
+
+  /** trim forgets the inputs an ack covers. */
+  private trim(ack: number): void {
+    let i = 0;
+    while (i < this.pendingInputs.length && this.pendingInputs[i]!.seq <= ack) i++;
+    if (i > 0) this.pendingInputs.splice(0, i);
+  }
+
+  private socketClosed(ws: WebSocket, code: number, reason: string): void {
+    if (this.state === "closed") return;
+    this.forget(ws);
+    if (ws === this.ws) {
+      this.ws = null;
+      this.lost(code, reason);
+    } else if (ws === this.attempt?.ws) {
+      this.attempt = null;
+      this.attemptFailed(code, reason);
+    }
+  }
+
+  /** lost handles the end of the socket in use. */
+  private lost(code: number, reason: string): void {
+    if (!this.welcomed) {
+      this.finish({ code, reason, welcomed: false, kind: "refused" });
+    } else if (code === CLOSE_NORMAL || this.ended) {
+      this.finish({ code, reason, welcomed: true, kind: "normal" });
+    } else if (code === CLOSE_REPLACED) {
+      this.finish({ code, reason, welcomed: true, kind: "replaced" });
+    } else if (isResumable(code) && this.token !== "") {
+      this.state = "reconnecting";
+      this.lostAt = now();
+      this.attemptNo = 0;
+      this.drops++;
+      this.h.onReconnecting(code, reason);
+      this.schedule();
+    } else {
+      this.finish({ code, reason, welcomed: true, kind: code === CLOSE_GOING_AWAY ? "normal" : "refused" });
+    }
+  }
+
+  // ---- resuming ---------------------------------------------------------
+
+  private schedule(): void {
+    const delay = backoffDelay(this.attemptNo);
+    const left = this.lostAt + GIVE_UP_MS - now();
+    if (delay >= left) {
+      this.retryTimer = setTimeout(() => this.giveUp(), Math.max(0, left));
+      return;
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.tryResume();
+    }, delay);
+  }
+
+  private tryResume(): void {
+    if (this.state !== "reconnecting") return;
+    if (now() - this.lostAt >= GIVE_UP_MS) {
+      this.giveUp();
+      return;
+    }
+    this.attemptNo++;
+    this.attempt = { ws: this.open(encodeResume(this.token)), startedAt: now() };
+  }
+
+  /** attemptFailed: the current attempt closed before its welcome. */
+  private attemptFailed(code: number, reason: string): void {
+    if (code === CLOSE_RESUME_REFUSED) {
+      this.finish({ code, reason, welcomed: true, kind: "resume-refused" });
+    } else if (isResumable(code)) {
+      this.schedule(); // could not connect, or lost again: try again
+    } else {
+      // 1000/1001 (server going away: matches do not survive it) or a
+      // refusal: resuming again would not help.
+      this.finish({ code, reason: reason || describe(code), welcomed: true, kind: "resume-refused" });
+    }
+  }
+
+  /** abandonAttempt gives up on a hanging attempt and schedules the next. */
+  private abandonAttempt(): void {
+    const a = this.attempt!;
+    this.attempt = null;
+    if (a.ws.readyState === WebSocket.CONNECTING) {
+      this.drop(a.ws, "timeout"); // no frame is sent before the handshake
+    } else {
+      // Open, resume sent, no answer: never close it (that would give the
+      // seat up if the resume went through); a late welcome is adopted.
+      this.zombies.add(a.ws);
+    }
+    this.schedule();
+  }
+
+  /** adopt makes a resumed socket the one in use. */
+  private adopt(ws: WebSocket, w: Welcome): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.attempt && this.attempt.ws !== ws) this.drop(this.attempt.ws, "superseded");
+    this.attempt = null;
+    this.zombies.delete(ws);
+    // The token was used up by this welcome: older sockets of this seat
+    // cannot give it away any more, so they may be closed now.
+    for (const z of [...this.zombies]) this.drop(z, "superseded");
+    ws.onmessage = (e: MessageEvent) => this.message(ws, e.data);
+    ws.onclose = (e: CloseEvent) => this.socketClosed(ws, e.code, e.reason);
+    this.ws = ws;
+    this.wsOpenedAt = now();
+    this.lastRecvAt = now();
+    this.state = "connected";
+    this.token = w.token;
+    this.resumes++;
+    this.attemptNo = 0;
+    // Send again, in order, every input the server has not applied.
+    this.trim(w.ack);
+    for (const inp of this.pendingInputs) ws.send(encodeInput(inp));
+    this.lastSentAt = now();
+    // The server stood the avatar still while away: send the controls'
+    // state again on the next frame even if it did not change.
+    this.lastTaken = null;
+    if (this.suspended) ws.send(encodeSuspend(true));
+    this.h.onWelcome(w);
+  }
+
+  private giveUp(): void {
+    this.retryTimer = null;
+    if (this.state !== "reconnecting") return;
+    const s = Math.round(GIVE_UP_MS / 1000);
+    this.finish({ code: CLOSE_ABNORMAL, reason: `no connection for ${s} s`, welcomed: true, kind: "gave-up" });
+  }
+
+  // ---- liveness ---------------------------------------------------------
+
+  private check(): void {
+    const t = now();
+    const late = t - this.lastWatchdog > WATCHDOG_LATE_MS;
+    this.lastWatchdog = t;
+    if (late) {
+      // Frozen or throttled page: judge nothing before queued events ran.
+      this.lastRecvAt = Math.max(this.lastRecvAt, t - SILENCE_MS + WATCHDOG_MS * 2);
+      return;
+    }
+    switch (this.state) {
+      case "connecting": {
+        const ws = this.ws!;
+        const since = ws.readyState === WebSocket.OPEN ? this.wsOpenedAt : this.lastRecvAt;
+        if (t - since > JOIN_TIMEOUT_MS) {
+          this.finish({ code: CLOSE_ABNORMAL, reason: "no answer from the server", welcomed: false, kind: "refused" });
+        }
+        break;
+      }
+      case "connected":
+        if (t - this.lastRecvAt > SILENCE_MS) {
+          // Silence: the link is dead (or half-open). Drop the socket
+          // without a close frame and resume.
+          const ws = this.ws!;
+          this.forget(ws);
+          this.zombies.add(ws);
+          this.ws = null;
+          this.lost(CLOSE_ABNORMAL, `no data from the server for ${SILENCE_MS / 1000} s`);
+        }
+        break;
+      case "reconnecting": {
+        const a = this.attempt;
+        if (!a) break;
+        if (a.ws.readyState === WebSocket.CONNECTING ? t - a.startedAt > HANDSHAKE_TIMEOUT_MS : t - this.lastRecvAt > SILENCE_MS) {
+          this.abandonAttempt();
+        }
+        break;
+      }
+    }
+  }
+
+  private finish(c: CloseInfo): void {
+    this.shutdown();
+    this.h.onClose(c);
+  }
+
+  /** shutdown stops everything: timers, attempts, sockets. */
+  private shutdown(): void {
+    this.state = "closed";
+    clearInterval(this.watchdog);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.attempt) this.drop(this.attempt.ws, "left");
+    this.attempt = null;
+    for (const z of [...this.zombies]) this.drop(z, "left");
+    if (this.ws) this.drop(this.ws, "left");
+    this.ws = null;
+  }
+}
+
+function describe(code: number): string {
+  return code === CLOSE_GOING_AWAY ? "server shutting down" : `closed with ${code}`;
 }

@@ -33,6 +33,26 @@ export const EVENT_RESPAWN = 4;
 /** Highest input sequence number: seq is a uint32 starting at 1. */
 export const MAX_SEQ = 0xffffffff;
 
+/** Close codes the client acts on (docs/protocol.md, "Close codes"). */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+/** No close frame: the browser's code for a dropped connection. */
+export const CLOSE_ABNORMAL = 1006;
+export const CLOSE_TOO_SLOW = 4007;
+export const CLOSE_HEARTBEAT = 4010;
+export const CLOSE_REPLACED = 4011;
+export const CLOSE_RESUME_REFUSED = 4012;
+
+/**
+ * isResumable tells whether a connection that closed with code lost its
+ * link but kept its seat: the server holds the seat for its grace period
+ * and the client should resume. 1000/1001 and refusals (4000–4009 except
+ * 4007, 1009) end the session; 4011 means another connection has the seat.
+ */
+export function isResumable(code: number): boolean {
+  return code === CLOSE_ABNORMAL || code === CLOSE_HEARTBEAT || code === CLOSE_TOO_SLOW;
+}
+
 // One encoder and one decoder for the page; neither is re-entered.
 const encoder = new Encoder();
 const decoder = new Decoder();
@@ -57,6 +77,21 @@ export interface Input {
 
 export function encodeJoin(j: Join): Uint8Array<ArrayBuffer> {
   return encoder.encode({ t: "join", name: j.name, match: j.match });
+}
+
+/** encodeResume asks for a held seat back (first message instead of join). */
+export function encodeResume(token: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode({ t: "resume", token });
+}
+
+/** encodePong answers ping id; time is the client's clock, Unix ms. */
+export function encodePong(id: number, time: number): Uint8Array<ArrayBuffer> {
+  return encoder.encode({ t: "pong", id, time: Math.round(time) });
+}
+
+/** encodeSuspend tells the server the page is hidden (on) or visible. */
+export function encodeSuspend(on: boolean): Uint8Array<ArrayBuffer> {
+  return encoder.encode({ t: "suspend", on });
 }
 
 export function encodeInput(i: Input): Uint8Array<ArrayBuffer> {
@@ -113,6 +148,22 @@ export interface Welcome {
   tick: number;
   arena: Arena;
   roster: RosterEntry[];
+  /** Resume token of this seat: opaque, single use; keep only the latest. */
+  token: string;
+  /** True when this welcome answers a resume. */
+  resumed: boolean;
+  /** Last input seq applied for this seat (0 on a join). */
+  ack: number;
+}
+
+/** The server's heartbeat; answered at once with a pong. */
+export interface Ping {
+  t: "ping";
+  id: number;
+  /** Server clock, Unix ms. */
+  time: number;
+  /** Smoothed round-trip time measured by the server, ms (0 before the first pong). */
+  rtt: number;
 }
 
 export interface Roster {
@@ -168,17 +219,24 @@ export interface End {
   scores: Score[];
 }
 
-export type ServerMessage = Welcome | Roster | Snap | End;
+export type ServerMessage = Welcome | Ping | Roster | Snap | End;
+
+/** A server message of a type this client does not know (to be ignored). */
+export interface Unknown {
+  t: "unknown";
+  type: string;
+}
 
 /** ProtocolError reports a server message this client cannot understand. */
 export class ProtocolError extends Error {}
 
 /**
  * decodeServer decodes one binary frame from the server. Missing keys take
- * their zero value, unknown keys are ignored; a frame that is not a map or
- * whose `t` is unknown throws ProtocolError.
+ * their zero value, unknown keys are ignored; a message of an unknown type
+ * is returned as Unknown (later versions add messages); a frame that is not
+ * a map throws ProtocolError.
  */
-export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage {
+export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Unknown {
   const m = decoder.decode(data);
   if (!isMap(m)) throw new ProtocolError("message is not a map");
   switch (m.t) {
@@ -191,7 +249,12 @@ export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage {
         tick: num(m.tick),
         arena: arena(m.arena),
         roster: roster(m.roster),
+        token: str(m.token),
+        resumed: m.resumed === true,
+        ack: num(m.ack),
       };
+    case "ping":
+      return { t: "ping", id: num(m.id), time: num(m.time), rtt: num(m.rtt) };
     case "roster":
       return { t: "roster", players: roster(m.players) };
     case "snap":
@@ -213,7 +276,7 @@ export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage {
         scores: list(m.scores).map(score),
       };
     default:
-      throw new ProtocolError(`unknown message type ${JSON.stringify(m.t)}`);
+      return { t: "unknown", type: typeof m.t === "string" ? m.t : JSON.stringify(m.t) ?? "" };
   }
 }
 
@@ -234,6 +297,9 @@ export function describeClose(code: number): string {
     case 4007: return "connection too slow — reconnect";
     case 4008: return "protocol error (client bug)";
     case 4009: return "server full — try again later";
+    case 4010: return "heartbeat timeout";
+    case 4011: return "this seat was taken over by another tab";
+    case 4012: return "resume refused — join again";
     default: return "connection closed";
   }
 }

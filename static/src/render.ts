@@ -30,6 +30,8 @@ export interface View {
   snap: Snap | null;
   /** Your player id (0 before welcome). */
   me: number;
+  /** Your own link is lost: draw your avatar as disconnected too. */
+  meAway: boolean;
   names: ReadonlyMap<number, string>;
 }
 
@@ -142,11 +144,11 @@ export class Renderer {
     const p = this.toScreen(e.x, e.y);
     const r = Math.max(4, PLAYER_RADIUS * this.scale);
     const dead = (e.flags & FLAG_DEAD) !== 0;
-    const gone = (e.flags & FLAG_DISCONNECTED) !== 0;
+    const gone = (e.flags & FLAG_DISCONNECTED) !== 0 || (mine && v.meAway);
     const prot = (e.flags & FLAG_PROTECTED) !== 0;
 
     c.save();
-    c.globalAlpha = dead ? 0.3 : gone ? 0.5 : 1;
+    c.globalAlpha = dead ? 0.3 : gone ? 0.4 : 1;
     c.fillStyle = gone ? "#6e7681" : playerColor(e.id);
     c.beginPath();
     c.arc(p.x, p.y, r, 0, 2 * Math.PI);
@@ -165,6 +167,17 @@ export class Renderer {
       c.arc(p.x, p.y, r + 4, 0, 2 * Math.PI);
       c.stroke();
     }
+    if (gone) {
+      // Dashed outline: the seat is held while its player reconnects.
+      c.globalAlpha = 0.8;
+      c.strokeStyle = "#d29922";
+      c.lineWidth = 2;
+      c.setLineDash([3, 3]);
+      c.beginPath();
+      c.arc(p.x, p.y, r + 2, 0, 2 * Math.PI);
+      c.stroke();
+      c.setLineDash([]);
+    }
     if (prot) {
       c.strokeStyle = "#7ee787";
       c.lineWidth = 2;
@@ -181,7 +194,7 @@ export class Renderer {
     const tags: string[] = [];
     if (mine) tags.push("you");
     if (dead) tags.push("dead");
-    if (gone) tags.push("disconnected");
+    if (gone) tags.push("reconnecting…");
     if (prot) tags.push("protected");
     const label = tags.length ? `${name} (${tags.join(", ")})` : name;
     const barW = Math.max(28, r * 2);
@@ -197,5 +210,34 @@ export class Renderer {
     const hp = Math.max(0, Math.min(MAX_HP, e.hp)) / MAX_HP;
     c.fillStyle = hp > 0.5 ? "#3fb950" : hp > 0.25 ? "#d29922" : "#f85149";
     c.fillRect(p.x - barW / 2, barY, barW * hp, 4);
+    if (gone) this.reconnectIcon(p.x + r + 10, p.y - r + 2, 7);
+  }
+
+  /** reconnectIcon draws a circular arrow (⟳) of radius s centred at (x, y). */
+  private reconnectIcon(x: number, y: number, s: number): void {
+    const c = this.ctx;
+    const a0 = -Math.PI * 0.35;
+    const a1 = a0 + Math.PI * 1.6;
+    c.save();
+    c.fillStyle = "#0d1117cc";
+    c.beginPath();
+    c.arc(x, y, s + 4, 0, 2 * Math.PI);
+    c.fill();
+    c.strokeStyle = c.fillStyle = "#d29922";
+    c.lineWidth = 2;
+    c.beginPath();
+    c.arc(x, y, s, a0, a1);
+    c.stroke();
+    // Arrow head at the end of the arc, pointing along it.
+    const hx = x + Math.cos(a1) * s;
+    const hy = y + Math.sin(a1) * s;
+    const dir = a1 + Math.PI / 2;
+    c.beginPath();
+    c.moveTo(hx + Math.cos(dir) * 4, hy + Math.sin(dir) * 4);
+    c.lineTo(hx + Math.cos(dir + 2.3) * 4, hy + Math.sin(dir + 2.3) * 4);
+    c.lineTo(hx + Math.cos(dir - 2.3) * 4, hy + Math.sin(dir - 2.3) * 4);
+    c.closePath();
+    c.fill();
+    c.restore();
   }
 }
