@@ -92,7 +92,8 @@ type seat struct {
 	lastAim float64
 	// confirmed: the client has shown (by sending anything) that it got
 	// the welcome of this epoch. Until then the previous token still works.
-	confirmed bool
+	confirmed      bool
+	confirmedEpoch uint32 // the last epoch whose welcome surely arrived
 }
 
 func (s seat) aim() float64 { return s.lastAim }
@@ -350,6 +351,7 @@ func (m *Match) apply(c command) {
 	case cmdConfirm:
 		if i, ok := m.seatIndex(c.player); ok && m.seats[i].epoch == c.epoch {
 			m.seats[i].confirmed = true
+			m.seats[i].confirmedEpoch = c.epoch
 		}
 	}
 }
@@ -367,15 +369,15 @@ func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
 	case !ok || m.state == StateClosed:
 		return joinReply{err: ErrSeatGone}
 	case m.seats[i].epoch == epoch:
-	case m.seats[i].epoch == epoch+1 && !m.seats[i].confirmed:
-		// The resume that moved the seat to this epoch never reached its
-		// client (the link broke during the handshake): the client still
-		// holds the previous token, which stays good until confirmed.
+	case !m.seats[i].confirmed && m.seats[i].confirmedEpoch == epoch:
+		// The resumes since the last confirmed epoch never reached their
+		// client (the link broke during the handshake): it still holds
+		// that epoch's token, which stays good until a resume is confirmed.
 	default:
 		return joinReply{err: ErrStaleSeat}
 	}
 	st := &m.seats[i]
-	st.epoch = epoch + 1
+	st.epoch++ // from the seat's epoch: a lost resume's connection stays stale
 	st.confirmed = false
 	st.lostAt = 0
 	return joinReply{res: m.result(*st)}
@@ -396,7 +398,7 @@ func (m *Match) applyJoin(name string) joinReply {
 		return joinReply{err: ErrMatchFull}
 	}
 	m.nextPlayer++
-	st := seat{id: m.nextPlayer, name: name, epoch: 1, confirmed: true}
+	st := seat{id: m.nextPlayer, name: name, epoch: 1, confirmed: true, confirmedEpoch: 1}
 	m.seats = append(m.seats, st) // ids grow: stays sorted
 	m.rules.Join(st.id, name)
 	m.rosterChanged = true
@@ -423,6 +425,9 @@ func (m *Match) step(due time.Time) bool {
 		m.apply(<-m.cmds)
 	}
 	m.expireSeats()
+	if len(m.seats) != playersBefore {
+		m.publishInfo() // listings see a join as soon as its answer is out
+	}
 	for n := len(m.inputs); n > 0; n-- {
 		in := <-m.inputs
 		i, ok := m.seatIndex(in.Player)

@@ -78,13 +78,25 @@ func TestSeatDisconnectResumeKeepsEntityAndScore(t *testing.T) {
 		t.Fatalf("duplicates %d, want 1", h.m.Stats().DuplicateInputs)
 	}
 
-	// The old epoch no longer acts on the seat: a token used twice, or a
-	// replaced connection's leave.
-	if _, err := h.resume(ann.Player, ann.Epoch); !errors.Is(err, ErrStaleSeat) {
-		t.Fatalf("second resume with epoch 1: %v, want ErrStaleSeat", err)
+	// Until the client confirms (its welcome may have been lost), the
+	// previous epoch's token still works; once confirmed, it is spent.
+	again, err := h.resume(ann.Player, ann.Epoch)
+	if err != nil || again.Epoch != 3 {
+		t.Fatalf("unconfirmed resume with epoch 1 again: %+v %v", again, err)
 	}
+	if again, err = h.resume(ann.Player, ann.Epoch); err != nil || again.Epoch != 4 {
+		t.Fatalf("a third resume with epoch 1, none confirmed: %+v %v", again, err)
+	}
+	h.m.Confirm(ann.Player, again.Epoch)
+	h.tick()
+	for _, e := range []uint32{ann.Epoch, res.Epoch} {
+		if _, err := h.resume(ann.Player, e); !errors.Is(err, ErrStaleSeat) {
+			t.Fatalf("resume with spent epoch %d: %v, want ErrStaleSeat", e, err)
+		}
+	}
+	// A replaced connection's leave or disconnect does not act on the seat.
 	h.m.Leave(ann.Player, ann.Epoch)
-	h.m.Disconnect(ann.Player, ann.Epoch)
+	h.m.Disconnect(ann.Player, res.Epoch)
 	if s := h.tick(); len(s.Acks) != 2 {
 		t.Fatal("a stale leave freed the seat")
 	} else if e, _ := entityOf(s, uint32(ann.Player)); e.Flags&FlagDisconnected != 0 {

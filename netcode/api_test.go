@@ -13,12 +13,14 @@ import (
 )
 
 type matchResp struct {
-	ID      string  `json:"id"`
-	Players int     `json:"players"`
-	Max     int     `json:"max"`
-	State   string  `json:"state"`
-	Rate    int     `json:"rate"`
-	Age     float64 `json:"age"`
+	ID         string  `json:"id"`
+	Players    int     `json:"players"`
+	Max        int     `json:"max"`
+	State      string  `json:"state"`
+	Rate       int     `json:"rate"`
+	Age        float64 `json:"age"`
+	Spectators int64   `json:"spectators"`
+	Delay      float64 `json:"delay"`
 }
 
 func (ts *testServer) do(t *testing.T, method, path, body string) (int, []byte) {

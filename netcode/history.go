@@ -23,8 +23,7 @@ type history struct {
 	ring   []*histEntry // ring[tick % len]
 	first  uint64       // oldest tick held (0: none yet)
 	last   uint64       // newest tick held
-	roster []game.PlayerInfo
-	ended  *histEntry // the entry whose snapshot carries End
+	ended  *histEntry   // the entry whose snapshot carries End
 	closed bool
 	notify chan struct{} // closed (and replaced) at every push and at close
 
@@ -60,16 +59,13 @@ func newHistory(rate int, keep, serverDelay time.Duration) *history {
 }
 
 // push records a tick. Called from the match goroutine: O(1), no encoding.
-func (h *history) push(s *game.Snapshot) {
+func (h *history) push(s *game.Snapshot, roster []game.PlayerInfo) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return
 	}
-	if s.Roster != nil {
-		h.roster = s.Roster
-	}
-	e := &histEntry{snap: s, roster: h.roster}
+	e := &histEntry{snap: s, roster: roster}
 	h.ring[s.Tick%uint64(len(h.ring))] = e
 	if h.first == 0 {
 		h.first = s.Tick

@@ -26,6 +26,7 @@ type hub struct {
 	// (watched), so that unwatched matches keep no history.
 	hist    *history
 	watched atomic.Bool
+	roster  []game.PlayerInfo // the latest roster; match goroutine only
 
 	// subs is copy-on-write: Publish reads it without a lock, in a stable
 	// order (a map's order would reshuffle every tick; PITFALLS.md).
@@ -55,8 +56,11 @@ func (h *hub) Publish(snap *game.Snapshot) {
 	for _, s := range *h.subs.Load() {
 		s.offer(f)
 	}
+	if snap.Roster != nil {
+		h.roster = snap.Roster
+	}
 	if h.watched.Load() {
-		h.hist.push(snap)
+		h.hist.push(snap, h.roster)
 	}
 }
 

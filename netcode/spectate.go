@@ -115,7 +115,7 @@ func (c *cursor) step(now time.Time, evs []specEvent) ([]specEvent, time.Time) {
 		evs = c.keyframe(evs, head)
 	case c.sent == 0:
 		evs = c.keyframe(evs, head)
-	case c.sent >= c.catchUp && head > c.sent+c.lag:
+	case c.sent >= c.catchUp && head > c.sent && head-c.sent > c.lag:
 		// Behind the live edge by more than it may: skip to the newest.
 		c.skips = append(c.skips, now)
 		for len(c.skips) > 0 && now.Sub(c.skips[0]) > skipWindow {

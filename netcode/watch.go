@@ -85,11 +85,11 @@ func (wt *watcher) readLoop(ctx context.Context) {
 		wt.touch(time.Now())
 		n, _ := readFrame(rd, buf)
 		if n > wire.MaxClientFrame || typ != websocket.MessageBinary {
-			go wt.closeWith(wire.CloseBadMessage, "bad_message", "spectators send small binary frames only")
+			wt.closeWith(wire.CloseBadMessage, "bad_message", "spectators send small binary frames only")
 			return
 		}
 		if err := dec.Decode(buf[:n], &msg); err != nil {
-			go wt.closeWith(wire.CloseBadMessage, "bad_message", "malformed message")
+			wt.closeWith(wire.CloseBadMessage, "bad_message", "malformed message")
 			return
 		}
 		switch msg.T {
@@ -100,7 +100,7 @@ func (wt *watcher) readLoop(ctx context.Context) {
 		case wire.TypeSuspend:
 			wt.suspended.Store(msg.On)
 		default:
-			go wt.closeWith(wire.CloseProtocol, "protocol", "spectators send no "+msg.T+" messages")
+			wt.closeWith(wire.CloseProtocol, "protocol", "spectators send no "+msg.T+" messages")
 			return
 		}
 	}

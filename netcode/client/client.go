@@ -232,6 +232,34 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	return m, nil
 }
 
+// NextRaw reads the next frame and returns its type ("t") and bytes
+// without decoding the rest (spectator streams, bots that only count).
+// Pings are answered when AutoPong is on, and returned as "ping".
+func (c *Client) NextRaw(ctx context.Context) (string, []byte, error) {
+	_, b, err := c.conn.Read(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	t, err := wire.PeekType(b)
+	if err != nil {
+		return "", b, err
+	}
+	if t == wire.TypePing {
+		var p wire.Ping
+		if err := c.dec.Decode(b, &p); err != nil {
+			return t, b, err
+		}
+		c.pings.Add(1)
+		c.rtt.Store(int64(p.RTT * float64(time.Millisecond)))
+		if c.AutoPong.Load() {
+			if err := c.pong(ctx, p.ID); err != nil {
+				return t, b, err
+			}
+		}
+	}
+	return t, b, nil
+}
+
 // Close closes the connection normally.
 func (c *Client) Close() error { return c.conn.Close(websocket.StatusNormalClosure, "bye") }
 
