@@ -30,14 +30,19 @@ run: build
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags browser ./tests/
+	$(GO) vet -tags load ./tests/
 
-test: static vet test-go test-fuzz test-browser
+test: static vet test-go test-fuzz test-load test-browser
 
 test-go:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
+
+# Load tests run without the race detector (it would measure itself).
+test-load:
+	$(GO) test -count=1 -tags load -run Load -timeout 5m -v ./tests/
 
 test-browser: static
 	$(GO) test -race -count=1 -tags browser -run Browser -timeout 5m -v ./tests/
