@@ -18,6 +18,7 @@ type benchWorld struct {
 	tick   uint64
 	ents   []game.Entity
 	evs    []game.Event
+	fresh  bool
 }
 
 func newBenchWorld(players int) *benchWorld {
@@ -43,6 +44,9 @@ func (w *benchWorld) step() *game.Snapshot {
 	}
 	w.arena.Step(game.StepInfo{Tick: w.tick, Dt: time.Second / 30, Scoring: true}, w.inputs)
 	s := &game.Snapshot{Tick: w.tick, Time: time.Unix(0, 0), State: game.StateRunning}
+	if w.fresh { // snapshots that are kept (history) need their own slices, as the match gives them
+		w.ents, w.evs = nil, nil
+	}
 	s.Entities, s.Events = w.arena.AppendSnapshot(w.ents[:0], w.evs[:0])
 	w.ents, w.evs = s.Entities, s.Events
 	s.Acks = make([]game.Ack, len(w.inputs))
@@ -118,4 +122,45 @@ func BenchmarkSnapFrame(b *testing.B) {
 		buf = append(wire.AppendSnapHeader(buf[:0], snap.AckFor(game.PlayerID(i%50+1))), body...)
 	}
 	_ = buf
+}
+
+// BenchmarkSpectatorFanout is one tick for n SSE spectators of a 50-player
+// match: the push, then each spectator's step (the shared delta, encoded
+// once) and its event appended to its own buffer. Allocations per
+// spectator per tick must be zero: the per-op allocations are the
+// snapshot's own and the one shared encoding, whatever n is.
+func BenchmarkSpectatorFanout(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("spectators=%d", n), func(b *testing.B) {
+			w := newBenchWorld(50)
+			w.fresh = true
+			h := newHistory(30, 10*time.Second, 0)
+			push := func() { h.push(w.step(), nil) }
+			push()
+			curs := make([]*cursor, n)
+			bufs := make([][]byte, n)
+			evs := make([][]specEvent, n)
+			for i := range curs {
+				curs[i] = &cursor{h: h, f: wire.FormatJSON, k: 1, lag: 60}
+			}
+			now := time.Unix(0, 0).Add(time.Hour)
+			step := func() {
+				for i, c := range curs {
+					evs[i], _ = c.step(now, evs[i][:0])
+					bufs[i] = bufs[i][:0]
+					for _, e := range evs[i] {
+						bufs[i] = appendSSE(bufs[i], e)
+					}
+				}
+			}
+			step() // keyframes
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				push()
+				step()
+			}
+			b.ReportMetric(float64(n), "spectators")
+		})
+	}
 }
