@@ -18,6 +18,13 @@ func TestHandler(t *testing.T) {
 		{"GET", "/", 200, "text/html; charset=utf-8", `<canvas id="canvas"`},
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/dist/app.js", 200, "text/javascript; charset=utf-8", "tickstream"},
+		{"GET", "/watch", 200, "text/html; charset=utf-8", `src="/dist/watch.js"`},
+		{"HEAD", "/watch", 200, "text/html; charset=utf-8", ""},
+		{"GET", "/watch?match=abc&transport=sse", 200, "text/html; charset=utf-8", `id="matches"`},
+		{"GET", "/dist/watch.js", 200, "text/javascript; charset=utf-8", "tickstreamWatch"},
+		{"GET", "/watch/", 404, "", ""},
+		{"GET", "/watch.html", 404, "", ""},
+		{"POST", "/watch", 405, "", ""},
 		{"GET", "/dist/", 404, "", ""},
 		{"GET", "/dist", 404, "", ""},
 		{"GET", "/index.html", 404, "", ""},
@@ -43,6 +50,12 @@ func TestHandler(t *testing.T) {
 			if rec.Header().Get("ETag") == "" {
 				t.Error("no ETag")
 			}
+			if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+			if tt.method == "HEAD" && rec.Body.Len() != 0 {
+				t.Errorf("HEAD answered with a %d-byte body", rec.Body.Len())
+			}
 			if !strings.Contains(rec.Body.String(), tt.contains) {
 				t.Errorf("body does not contain %q", tt.contains)
 			}
@@ -52,15 +65,22 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerRevalidates(t *testing.T) {
 	h := Handler()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/dist/app.js", nil))
-	etag := rec.Header().Get("ETag")
-	req := httptest.NewRequest("GET", "/dist/app.js", nil)
-	req.Header.Set("If-None-Match", etag)
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusNotModified {
-		t.Fatalf("status = %d, want 304", rec.Code)
+	etags := map[string]string{}
+	for _, path := range []string{"/", "/dist/app.js", "/watch", "/dist/watch.js"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		etag := rec.Header().Get("ETag")
+		if prev, ok := etags[etag]; ok {
+			t.Errorf("%s and %s share the ETag %s", prev, path, etag)
+		}
+		etags[etag] = path
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("If-None-Match", etag)
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match: status = %d, want 304", path, rec.Code)
+		}
 	}
 }
 
@@ -70,7 +90,7 @@ func TestPageLinksBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(b)
-	for _, want := range []string{`src="/dist/app.js"`, `id="name"`, `maxlength="24"`, `id="play"`, `id="hud"`, `id="status"`} {
+	for _, want := range []string{`src="/dist/app.js"`, `id="name"`, `maxlength="24"`, `id="play"`, `id="hud"`, `id="status"`, `href="/watch"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %s", want)
 		}
@@ -78,6 +98,35 @@ func TestPageLinksBundle(t *testing.T) {
 	for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("index.html refers to an external resource (%s)", bad)
+		}
+	}
+}
+
+func TestWatchPageLinksBundle(t *testing.T) {
+	b, err := files.ReadFile("watch.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{`src="/dist/watch.js"`, `id="canvas"`, `id="hud"`, `id="status"`, `id="overlay"`,
+		`id="results"`, `id="list"`, `id="matches"`, `id="none"`, `href="/"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("watch.html lacks %s", want)
+		}
+	}
+	for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("watch.html refers to an external resource (%s)", bad)
+		}
+	}
+	// The bundle speaks the spectator protocol (docs/protocol.md, "Spectators").
+	js, err := files.ReadFile("dist/watch.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tickstream.v1", "/api/matches/", "watch", "events", "poll", "EventSource", "tickstreamWatch"} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("dist/watch.js lacks %q (rebuild with npm run build)", want)
 		}
 	}
 }

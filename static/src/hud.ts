@@ -63,7 +63,9 @@ export class Hud {
     }
   }
 
-  showResults(end: End, me: number): void {
+  /** showResults shows the end panel; me (0: a spectator) is highlighted,
+   * and the button under the table says again. */
+  showResults(end: End, me: number, again = "Play again"): void {
     const r = this.results;
     r.replaceChildren();
     const h = el("h2", "Match over");
@@ -71,7 +73,7 @@ export class Hud {
     const sub = el(
       "p",
       `${REASONS[end.reason] ?? end.reason}` +
-        (winner ? ` — winner: ${winner.name}${winner.id === me ? " (you!)" : ""}` : ""),
+        (winner ? ` — winner: ${winner.name}${me !== 0 && winner.id === me ? " (you!)" : ""}` : ""),
     );
     const table = document.createElement("table");
     const head = document.createElement("tr");
@@ -79,15 +81,15 @@ export class Hud {
     table.append(head);
     end.scores.forEach((s, i) => {
       const row = document.createElement("tr");
-      if (s.id === me) row.className = "me";
+      if (me !== 0 && s.id === me) row.className = "me";
       row.append(el("td", String(i + 1)), el("td", s.name), el("td", String(s.kills)), el("td", String(s.deaths)));
       table.append(row);
     });
-    const again = el("button", "Play again");
-    again.id = "again";
-    again.dataset.again = "1";
-    again.type = "button";
-    r.append(h, sub, table, again);
+    const button = el("button", again);
+    button.id = "again";
+    button.dataset.again = "1";
+    button.type = "button";
+    r.append(h, sub, table, button);
     r.hidden = false;
   }
 

@@ -4,6 +4,7 @@
 // resumed into the same seat (net.ts) while the page keeps drawing the last
 // snapshot and keeps taking input.
 
+import { REFERENCE_ARENA } from "./arena";
 import { Hud } from "./hud";
 import { Controls } from "./input";
 import { CloseInfo, Player, playURL } from "./net";
@@ -24,7 +25,7 @@ import {
 import { Renderer } from "./render";
 
 /** The reference arena, drawn until `welcome` says otherwise. */
-const DEFAULT_ARENA: Arena = { w: 1600, h: 900, obstacles: [] };
+const DEFAULT_ARENA: Arena = REFERENCE_ARENA;
 
 /** What tests read as window.tickstream (a frozen copy on each read). */
 export interface Debug {

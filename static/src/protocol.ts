@@ -304,25 +304,25 @@ export function describeClose(code: number): string {
   }
 }
 
-// ---- decoding helpers -----------------------------------------------------
+// ---- decoding helpers (shared with spectator.ts) ---------------------------
 
-type MsgMap = { [key: string]: unknown };
+export type MsgMap = { [key: string]: unknown };
 
-function isMap(v: unknown): v is MsgMap {
+export function isMap(v: unknown): v is MsgMap {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
-function num(v: unknown): number {
+export function num(v: unknown): number {
   if (typeof v === "number" && Number.isFinite(v)) return v;
   if (typeof v === "bigint") return Number(v);
   return 0;
 }
 
-function str(v: unknown): string {
+export function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
-function list(v: unknown): unknown[] {
+export function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
@@ -338,14 +338,14 @@ function arena(v: unknown): Arena {
   };
 }
 
-function roster(v: unknown): RosterEntry[] {
+export function roster(v: unknown): RosterEntry[] {
   return list(v).map((p) => {
     const r = list(p);
     return { id: num(r[0]), name: str(r[1]) };
   });
 }
 
-function entity(v: unknown): Entity {
+export function entity(v: unknown): Entity {
   const r = list(v);
   return {
     id: num(r[0]),
@@ -359,12 +359,12 @@ function entity(v: unknown): Entity {
   };
 }
 
-function gameEvent(v: unknown): GameEvent {
+export function gameEvent(v: unknown): GameEvent {
   const r = list(v);
   return { kind: num(r[0]), a: num(r[1]), b: num(r[2]) };
 }
 
-function score(v: unknown): Score {
+export function score(v: unknown): Score {
   const r = list(v);
   return { id: num(r[0]), name: str(r[1]), kills: num(r[2]), deaths: num(r[3]) };
 }

@@ -1,0 +1,230 @@
+// Spectator stream events (docs/protocol.md, "Spectators") and the state a
+// spectator keeps by applying them.
+//
+// The three transports carry the same events: JSON objects (SSE `data:`,
+// long-poll `events[].data`) or msgpack maps with `t` = the kind (WebSocket).
+// parseEvent turns either into typed values; SpectatorState applies
+// keyframes and deltas and says when the stream has a gap, so that the
+// caller can ask again from scratch.
+
+import { decode } from "@msgpack/msgpack";
+import {
+  End,
+  Entity,
+  GameEvent,
+  KIND_PLAYER,
+  MatchState,
+  RosterEntry,
+  entity,
+  gameEvent,
+  isMap,
+  list,
+  num,
+  roster,
+  score,
+  str,
+} from "./protocol";
+
+export interface Keyframe {
+  kind: "keyframe";
+  tick: number;
+  /** Server time of the tick, Unix ms. */
+  time: number;
+  state: MatchState;
+  /** Milliseconds left before the time limit. */
+  left: number;
+  ents: Entity[];
+  ev: GameEvent[];
+  roster: RosterEntry[];
+}
+
+export interface Delta {
+  kind: "delta";
+  tick: number;
+  time: number;
+  state: MatchState;
+  left: number;
+  /** The tick this delta applies to. */
+  base: number;
+  /** Entities new or changed since base (whole rows). */
+  ents: Entity[];
+  /** Ids of entities removed since base. */
+  gone: number[];
+  ev: GameEvent[];
+  /** Present only when the roster changed since base. */
+  roster: RosterEntry[] | null;
+}
+
+export interface MatchChange {
+  kind: "match";
+  tick: number;
+  state: MatchState;
+  roster: RosterEntry[];
+}
+
+export interface SpecEnd {
+  kind: "end";
+  tick: number;
+  end: End;
+}
+
+export interface SpecError {
+  kind: "error";
+  code: number;
+  reason: string;
+}
+
+/** A server heartbeat (WebSocket transport only); answered with pong. */
+export interface SpecPing {
+  kind: "ping";
+  id: number;
+  time: number;
+  rtt: number;
+}
+
+export interface SpecUnknown {
+  kind: "unknown";
+  type: string;
+}
+
+export type SpecEvent = Keyframe | Delta | MatchChange | SpecEnd | SpecError | SpecPing | SpecUnknown;
+
+/** parseEvent reads one event's data (a decoded JSON object or msgpack map). */
+export function parseEvent(kind: string, data: unknown): SpecEvent {
+  const m = isMap(data) ? data : {};
+  switch (kind) {
+    case "keyframe":
+      return {
+        kind,
+        tick: num(m.tick),
+        time: num(m.time),
+        state: str(m.state),
+        left: num(m.left),
+        ents: list(m.ents).map(entity),
+        ev: list(m.ev).map(gameEvent),
+        roster: roster(m.roster),
+      };
+    case "delta":
+      return {
+        kind,
+        tick: num(m.tick),
+        time: num(m.time),
+        state: str(m.state),
+        left: num(m.left),
+        base: num(m.base),
+        ents: list(m.ents).map(entity),
+        gone: list(m.gone).map(num),
+        ev: list(m.ev).map(gameEvent),
+        roster: m.roster === undefined ? null : roster(m.roster),
+      };
+    case "match":
+      return { kind, tick: num(m.tick), state: str(m.state), roster: roster(m.roster) };
+    case "end":
+      return {
+        kind,
+        tick: num(m.tick),
+        end: { t: "end", reason: str(m.reason), winner: num(m.winner), scores: list(m.scores).map(score) },
+      };
+    case "error":
+      return { kind, code: num(m.code), reason: str(m.reason) };
+    case "ping":
+      return { kind, id: num(m.id), time: num(m.time), rtt: num(m.rtt) };
+    default:
+      return { kind: "unknown", type: kind };
+  }
+}
+
+/** parseJSON reads an SSE `data:` line; it throws on malformed JSON. */
+export function parseJSON(kind: string, text: string): SpecEvent {
+  return parseEvent(kind, JSON.parse(text));
+}
+
+/** parseFrame reads a WebSocket spectator frame (msgpack map, `t` = kind). */
+export function parseFrame(data: ArrayBuffer | Uint8Array): SpecEvent {
+  const m = decode(data);
+  if (!isMap(m)) throw new Error("frame is not a map");
+  return parseEvent(typeof m.t === "string" ? m.t : "", m);
+}
+
+/** Outcome of applying a keyframe or delta. */
+export type Applied = { ok: true } | { ok: false; why: string };
+
+/**
+ * SpectatorState is the match as the spectator holds it: the entities of
+ * one tick (`tick`), the roster and the match state. A keyframe replaces
+ * everything; a delta must follow the tick held (`base` equal to it, `tick`
+ * greater), else it is refused and the stream must be asked for again from
+ * scratch (`restart`, then a keyframe is accepted whatever its tick).
+ */
+export class SpectatorState {
+  /** The tick held (0: none yet). */
+  tick = 0;
+  time = 0;
+  state: MatchState = "";
+  left = 0;
+  readonly ents = new Map<number, Entity>();
+  roster: RosterEntry[] = [];
+  /** Counters of what was applied. */
+  keyframes = 0;
+  deltas = 0;
+  /** True until a keyframe arrives: deltas are refused meanwhile. */
+  private fresh = true;
+
+  /** The tick to resume after (0: ask for a keyframe). */
+  get resumeAfter(): number {
+    return this.fresh ? 0 : this.tick;
+  }
+
+  /** restart forgets the tick held: the next event must be a keyframe. The
+   * entities stay (so the picture does not blank) until it arrives. */
+  restart(): void {
+    this.fresh = true;
+  }
+
+  keyframe(k: Keyframe): Applied {
+    if (!this.fresh && k.tick <= this.tick) {
+      return { ok: false, why: `keyframe of tick ${k.tick} after tick ${this.tick}` };
+    }
+    this.fresh = false;
+    this.tick = k.tick;
+    this.head(k);
+    this.ents.clear();
+    for (const e of k.ents) this.ents.set(e.id, e);
+    this.roster = k.roster;
+    this.keyframes++;
+    return { ok: true };
+  }
+
+  delta(d: Delta): Applied {
+    if (this.fresh) return { ok: false, why: `delta of tick ${d.tick} before any keyframe` };
+    if (d.tick <= this.tick) return { ok: false, why: `delta of tick ${d.tick} after tick ${this.tick}` };
+    if (d.base !== this.tick) return { ok: false, why: `delta from tick ${d.base}, but tick ${this.tick} is held` };
+    this.tick = d.tick;
+    this.head(d);
+    for (const e of d.ents) this.ents.set(e.id, e);
+    for (const id of d.gone) this.ents.delete(id);
+    if (d.roster) this.roster = d.roster;
+    this.deltas++;
+    return { ok: true };
+  }
+
+  match(m: MatchChange): void {
+    if (m.state) this.state = m.state;
+    this.roster = m.roster;
+  }
+
+  /** Entities sorted by id (as the server sends them). */
+  entities(): Entity[] {
+    return [...this.ents.values()].sort((a, b) => a.id - b.id);
+  }
+
+  players(): Entity[] {
+    return this.entities().filter((e) => e.kind === KIND_PLAYER);
+  }
+
+  private head(h: { time: number; state: MatchState; left: number }): void {
+    this.time = h.time;
+    this.state = h.state;
+    this.left = h.left;
+  }
+}

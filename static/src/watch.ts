@@ -1,0 +1,379 @@
+// The watch page (GET /watch): the list of live matches, and a spectator
+// view of one (?match=<id>) drawn like the play page draws it.
+//
+// Query parameters: match (watch it directly), transport=ws|sse|poll (force
+// one; default: try them in that order), rate and delay (passed through to
+// the server). window.tickstreamWatch is a read-only view for tests.
+
+import { REFERENCE_ARENA } from "./arena";
+import { Hud, formatLeft } from "./hud";
+import { End, KIND_PROJECTILE, Snap } from "./protocol";
+import { Renderer } from "./render";
+import { TransportName, Watcher, isTransport } from "./watchnet";
+
+/** A match in the HTTP API (docs/protocol.md, "HTTP endpoints"). */
+interface MatchInfo {
+  id: string;
+  players: number;
+  max: number;
+  state: string;
+  rate: number;
+  age: number;
+  spectators: number;
+  delay: number;
+}
+
+/** What tests read as window.tickstreamWatch (a frozen copy on each read). */
+export interface WatchDebug {
+  /** The match watched ("" on the list). */
+  matchId: string;
+  /** The transport in use ("" before the first). */
+  transport: TransportName | "";
+  /** Every transport connection tried, in order. */
+  tried: TransportName[];
+  /** The tick held. */
+  tick: number;
+  /** Keyframes and deltas applied. */
+  ticks: number;
+  keyframes: number;
+  deltas: number;
+  /** Player entities in the state held. */
+  players: number;
+  /** Projectile entities in the state held. */
+  projectiles: number;
+  /** Players' positions in the state held. */
+  positions: { id: number; x: number; y: number }[];
+  /** Roster names known (id order). */
+  names: string[];
+  state: string;
+  /** Server time (Unix ms) of the tick held (0 before). */
+  tickTime: number;
+  /** Unix ms of the last event applied (0 before). */
+  lastEventAt: number;
+  ended: boolean;
+  /** The stream ended for good (results, match gone, refused). */
+  finished: boolean;
+  errors: string[];
+  /** From GET /api/matches/{id} (-1 before the first answer). */
+  spectators: number;
+  /** The match's delay plus the requested one, seconds. */
+  delay: number;
+  /** Matches on the list (list view). */
+  matches: number;
+}
+
+const LIST_REFRESH_MS = 2000;
+const INFO_REFRESH_MS = 2000;
+const SWITCH_SHOWN_MS = 3000;
+const TRANSPORT_LABEL: Record<TransportName, string> = { ws: "WebSocket", sse: "SSE", poll: "long polling" };
+
+function byId<T extends HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`#${id} is missing from the page`);
+  return e as T;
+}
+
+const canvas = byId<HTMLCanvasElement>("canvas");
+const renderer = new Renderer(canvas);
+const list = byId<HTMLElement>("list");
+const rows = byId<HTMLTableSectionElement>("matches");
+const none = byId<HTMLElement>("none");
+const hudLine = byId<HTMLElement>("hud");
+const status = byId<HTMLElement>("status");
+const overlay = byId<HTMLElement>("overlay");
+const hud = new Hud(hudLine, byId("results"), () => {
+  location.href = watchURL(null);
+});
+
+const params = new URLSearchParams(location.search);
+const matchParam = params.get("match");
+const transportParam = params.get("transport");
+const rateParam = params.get("rate");
+const delayParam = params.get("delay");
+
+let watcher: Watcher | null = null;
+let info: MatchInfo | null = null;
+let matchCount = 0;
+let snap: Snap | null = null;
+let names = new Map<number, string>();
+let endResult: End | null = null;
+let overlayTimer: ReturnType<typeof setTimeout> | null = null;
+/** Shown before the list's own status (e.g. why a match cannot be watched). */
+let listNotice = "";
+
+function setStatus(text: string, error = false): void {
+  status.textContent = text;
+  status.classList.toggle("error", error);
+}
+
+function showOverlay(text: string, kind: "wait" | "ok" | "error" | null, ms = 0): void {
+  if (overlayTimer !== null) clearTimeout(overlayTimer);
+  overlayTimer = null;
+  overlay.textContent = text;
+  overlay.className = kind ?? "";
+  overlay.hidden = kind === null;
+  if (ms > 0) {
+    overlayTimer = setTimeout(() => {
+      overlayTimer = null;
+      overlay.hidden = true;
+    }, ms);
+  }
+}
+
+/** watchURL links to a match (null: the list), keeping the pass-through parameters. */
+function watchURL(match: string | null): string {
+  const q = new URLSearchParams();
+  if (match !== null) q.set("match", match);
+  for (const [k, v] of [["transport", transportParam], ["rate", rateParam], ["delay", delayParam]] as const) {
+    if (v !== null) q.set(k, v);
+  }
+  const qs = q.toString();
+  return `/watch${qs ? "?" + qs : ""}`;
+}
+
+function formatAge(s: number): string {
+  const t = Math.max(0, Math.floor(s));
+  return t < 60 ? `${t} s` : `${Math.floor(t / 60)} min ${t % 60} s`;
+}
+
+function formatDelay(s: number): string {
+  return `${Math.round(s * 10) / 10} s`;
+}
+
+function requestedDelay(): number {
+  const d = delayParam === null ? 0 : Number(delayParam);
+  return Number.isFinite(d) && d > 0 ? d : 0;
+}
+
+async function getJSON<T>(url: string): Promise<{ status: number; body: T | null }> {
+  const res = await fetch(url, { cache: "no-store" });
+  const body = (await res.json().catch(() => null)) as T | null;
+  return { status: res.status, body };
+}
+
+// ---- the list -------------------------------------------------------------
+
+async function refreshList(): Promise<void> {
+  try {
+    const { status: code, body } = await getJSON<{ matches?: MatchInfo[] }>("/api/matches");
+    if (code !== 200 || !body) throw new Error(`status ${code}`);
+    const matches = (body.matches ?? []).filter((m) => m.state !== "closed");
+    matchCount = matches.length;
+    rows.replaceChildren(...matches.map(matchRow));
+    none.hidden = matches.length > 0;
+    const text = `${matches.length} live match${matches.length === 1 ? "" : "es"} — click one to watch it`;
+    setStatus(listNotice ? `${listNotice} — ${text}` : text, listNotice !== "");
+  } catch (err) {
+    setStatus(`cannot list the matches: ${(err as Error).message}`, true);
+  }
+}
+
+function matchRow(m: MatchInfo): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  tr.dataset.match = m.id;
+  const link = document.createElement("a");
+  link.href = watchURL(m.id);
+  link.textContent = m.id;
+  const cells = [
+    `${m.players}/${m.max}`,
+    m.state,
+    formatAge(m.age),
+    String(m.spectators),
+    formatDelay(m.delay),
+  ];
+  const first = document.createElement("td");
+  first.append(link);
+  tr.append(first, ...cells.map((c) => {
+    const td = document.createElement("td");
+    td.textContent = c;
+    return td;
+  }));
+  tr.addEventListener("click", (e) => {
+    if (!(e.target instanceof HTMLAnchorElement)) location.href = link.href;
+  });
+  return tr;
+}
+
+function showList(notice = ""): void {
+  listNotice = notice;
+  if (notice) setStatus(notice, true);
+  list.hidden = false;
+  canvas.hidden = true;
+  void refreshList();
+  setInterval(() => void refreshList(), LIST_REFRESH_MS);
+}
+
+// ---- watching -------------------------------------------------------------
+
+/** checkParams returns why the page's parameters cannot be used, or "". */
+function checkParams(): string {
+  if (transportParam !== null && !isTransport(transportParam)) return "transport must be ws, sse or poll";
+  if (rateParam !== null) {
+    const r = Number(rateParam);
+    if (rateParam.trim() === "" || !(r > 0) || !Number.isFinite(r)) return "rate must be a positive number of updates per second";
+  }
+  if (delayParam !== null) {
+    const d = Number(delayParam);
+    if (delayParam.trim() === "" || !(d >= 0) || !Number.isFinite(d)) return "delay must be a number of seconds";
+  }
+  return "";
+}
+
+async function refreshInfo(id: string): Promise<"ok" | "gone" | "error"> {
+  try {
+    const { status: code, body } = await getJSON<MatchInfo>(`/api/matches/${encodeURIComponent(id)}`);
+    if (code === 404) return "gone";
+    if (code !== 200 || !body) return "error";
+    info = body;
+    return "ok";
+  } catch {
+    return "error";
+  }
+}
+
+async function watch(id: string): Promise<void> {
+  list.hidden = true;
+  canvas.hidden = false;
+  document.title = `Tickstream — watching ${id}`;
+  const bad = checkParams();
+  if (bad) {
+    setStatus(`cannot watch: ${bad}`, true);
+    showOverlay(bad, "error");
+    return;
+  }
+  setStatus(`connecting to match ${id}…`);
+  const found = await refreshInfo(id);
+  if (found === "gone") {
+    showList(`no such match: ${id}`);
+    return;
+  }
+  const matchRate = info?.rate ?? 30;
+  const rate = rateParam === null ? matchRate : Math.min(matchRate, Number(rateParam));
+  const forced = isTransport(transportParam) ? transportParam : null;
+  const w: Watcher = new Watcher(
+    {
+      match: id,
+      forced,
+      rate: rateParam,
+      delay: delayParam,
+      updatesPerSecond: rate,
+      delaySeconds: (info?.delay ?? 0) + requestedDelay(),
+    },
+    {
+      onUpdate() {
+        snap = null; // rebuilt on the next frame
+      },
+      onTransport(name, why) {
+        const label = TRANSPORT_LABEL[name];
+        if (why === "start") {
+          setStatus(`watching match ${id} over ${label}${forced ? " (forced)" : ""}`);
+        } else if (why.endsWith("failed")) {
+          showOverlay(`${why} — trying ${label}`, "wait", SWITCH_SHOWN_MS);
+          setStatus(`watching match ${id} over ${label} (${why})`);
+        } else {
+          setStatus(`watching match ${id} over ${label} (${why})`);
+        }
+      },
+      onEnd(end) {
+        endResult = end;
+        for (const s of end.scores) if (!names.has(s.id)) names.set(s.id, s.name);
+        hud.showResults(end, 0, "Watch another match");
+        setStatus(`match ${id} is over`);
+        showOverlay("", null);
+      },
+      onFinished(why) {
+        setStatus(`stopped watching match ${id}: ${why}`, true);
+        showOverlay(why, "error");
+      },
+    },
+  );
+  watcher = w;
+  document.addEventListener("visibilitychange", () => w.setSuspended(document.hidden));
+  w.setSuspended(document.hidden);
+  window.addEventListener("pagehide", () => w.stop());
+  setInterval(() => {
+    if (!w.finished) void refreshInfo(id);
+  }, INFO_REFRESH_MS);
+}
+
+/** currentSnap turns the spectator's state into what the renderer draws. */
+function currentSnap(): Snap | null {
+  const w = watcher;
+  if (!w || w.state.tick === 0) return null;
+  if (snap === null) {
+    const s = w.state;
+    snap = { t: "snap", ack: 0, tick: s.tick, time: s.time, state: s.state, left: s.left, ents: s.entities(), ev: [] };
+    names = new Map(s.roster.map((p) => [p.id, p.name]));
+    if (endResult) for (const r of endResult.scores) if (!names.has(r.id)) names.set(r.id, r.name);
+  }
+  return snap;
+}
+
+function hudText(): string {
+  const w = watcher;
+  if (!w) return "";
+  const s = w.state;
+  const players = s.players().length;
+  const state = w.ended ? "ended" : s.state || "—";
+  return [
+    `match ${matchParam ?? ""}`,
+    `transport ${w.transport || "—"}`,
+    `delay ${info ? formatDelay(info.delay + requestedDelay()) : "? s"}`,
+    `${info ? info.spectators : "?"} spectator${info?.spectators === 1 ? "" : "s"}`,
+    `tick ${s.tick}`,
+    `players ${players}`,
+    state,
+    state === "running" ? `${formatLeft(s.left)} left` : "",
+  ].filter(Boolean).join(" · ");
+}
+
+let lastHud = "";
+
+function frame(): void {
+  if (watcher) {
+    renderer.draw({ arena: REFERENCE_ARENA, snap: currentSnap(), me: 0, meAway: false, names });
+    const text = hudText();
+    if (text !== lastHud) {
+      hudLine.textContent = text;
+      lastHud = text;
+    }
+  }
+  requestAnimationFrame(frame);
+}
+
+function debug(): WatchDebug {
+  const w = watcher;
+  const s = w?.state;
+  const players = s ? s.players() : [];
+  return Object.freeze({
+    matchId: w ? matchParam ?? "" : "",
+    transport: w?.transport ?? "",
+    tried: Object.freeze([...(w?.tried ?? [])]) as TransportName[],
+    tick: s?.tick ?? 0,
+    ticks: s ? s.keyframes + s.deltas : 0,
+    keyframes: s?.keyframes ?? 0,
+    deltas: s?.deltas ?? 0,
+    players: players.length,
+    projectiles: s ? [...s.ents.values()].filter((e) => e.kind === KIND_PROJECTILE).length : 0,
+    positions: Object.freeze(players.map((e) => Object.freeze({ id: e.id, x: e.x, y: e.y }))) as WatchDebug["positions"],
+    names: Object.freeze((s?.roster ?? []).map((p) => p.name)) as string[],
+    state: w?.ended ? "ended" : s?.state ?? "",
+    tickTime: s?.time ?? 0,
+    lastEventAt: w?.lastEventAt ?? 0,
+    ended: w?.ended ?? false,
+    finished: w?.finished ?? false,
+    errors: Object.freeze([...(w?.errors ?? [])]) as string[],
+    spectators: info ? info.spectators : -1,
+    delay: (info?.delay ?? 0) + requestedDelay(),
+    matches: matchCount,
+  });
+}
+
+Object.defineProperty(window, "tickstreamWatch", { get: debug, configurable: false, enumerable: true });
+
+if (matchParam) {
+  void watch(matchParam);
+} else {
+  showList();
+}
+requestAnimationFrame(frame);

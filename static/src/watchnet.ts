@@ -1,0 +1,559 @@
+// A spectator's link to one match (docs/protocol.md, "Spectators"): three
+// transports carrying the same stream, tried in order, each falling back to
+// the next when it cannot connect or goes silent:
+//
+//  1. WebSocket /api/matches/{id}/watch: msgpack frames, pings answered with
+//     pongs; dead after 3 s without any frame (pings come every second).
+//  2. Server-Sent Events /api/matches/{id}/events: JSON events. Comments
+//     (the server's keep-alives) are invisible to EventSource, so liveness
+//     is judged on real events only, generously (5 s, or three update
+//     intervals at a low rate, plus the broadcast delay before the first).
+//     EventSource reconnects by itself with Last-Event-ID after a lost
+//     stream, but stops for good on a refusal (a status other than 200).
+//  3. Long polling /api/matches/{id}/poll?after=<tick>: the last resort;
+//     retried with backoff for as long as the page is open.
+//
+// Moving on passes the last tick held as `after`, so the stream continues
+// without a gap or a duplicate. A stream that has a gap anyway (a delta not
+// based on the tick held) is asked for again from scratch (no `after`: a
+// keyframe comes first). A transport forced with ?transport= is retried with
+// backoff instead of falling back.
+
+import { CLOSE_NORMAL, CLOSE_TOO_SLOW, SUBPROTOCOL, encodePong, encodeSuspend } from "./protocol";
+import { SpecEvent, SpectatorState, parseEvent, parseFrame, parseJSON } from "./spectator";
+
+export type TransportName = "ws" | "sse" | "poll";
+
+/** The order in which transports are tried. */
+export const TRANSPORTS: readonly TransportName[] = ["ws", "sse", "poll"];
+
+export function isTransport(s: string | null): s is TransportName {
+  return s === "ws" || s === "sse" || s === "poll";
+}
+
+/** WebSocket: no frame at all (pings included) for this long is dead. */
+export const WS_SILENCE_MS = 3000;
+/** WebSocket: a handshake taking longer than this failed. */
+export const WS_HANDSHAKE_MS = 3000;
+/** SSE: no event for this long (while the match ticks) is dead. */
+export const SSE_SILENCE_MS = 5000;
+/** Poll: a request is abandoned after this long (the server waits ≤ 25 s). */
+export const POLL_TIMEOUT_MS = 30_000;
+/** Backoff between retries: full jitter over min(max, min·2ⁿ). */
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+/** How often the watchdog looks. */
+const WATCHDOG_MS = 250;
+/** A watchdog tick this late means a frozen or throttled page: judge nothing. */
+const WATCHDOG_LATE_MS = 1500;
+
+export interface WatchOptions {
+  match: string;
+  /** Forced transport (?transport=), or null to try them in order. */
+  forced: TransportName | null;
+  /** Passed through to the server as ?rate= and ?delay= (raw strings). */
+  rate: string | null;
+  delay: string | null;
+  /** Updates per second expected (the requested rate, else the match's tick rate). */
+  updatesPerSecond: number;
+  /** Seconds before the first event can arrive: the match's delay plus the requested one. */
+  delaySeconds: number;
+}
+
+export interface WatchHandlers {
+  /** A keyframe or delta was applied (or the match event changed the roster). */
+  onUpdate(): void;
+  /** The transport in use changed (or reconnected). */
+  onTransport(name: TransportName, why: string): void;
+  /** The match is over: results. The stream has ended. */
+  onEnd(end: import("./protocol").End): void;
+  /** The stream ended for good without results (match gone, bad request). */
+  onFinished(why: string): void;
+}
+
+/** Why a transport ended, as it reports it. */
+interface Ended {
+  why: string;
+  /** The match is over or gone, or the request is bad: do not try again. */
+  final?: "closed" | "gone" | "bad";
+  /** Too slow (4007): start again at the live edge, not from the tick held. */
+  scratch?: boolean;
+}
+
+interface TransportHandlers {
+  opened(): void;
+  /** A frame that proves liveness but carries no event (a ping). */
+  alive(): void;
+  event(ev: SpecEvent): void;
+  ended(e: Ended): void;
+}
+
+interface Transport {
+  readonly name: TransportName;
+  stop(): void;
+  suspend(on: boolean): void;
+}
+
+/** streamURL builds an endpoint's URL with the page's pass-through parameters. */
+function streamURL(o: WatchOptions, path: string, after: number, scheme?: "ws"): string {
+  const q = new URLSearchParams();
+  if (after > 0) q.set("after", String(after));
+  if (o.rate !== null) q.set("rate", o.rate);
+  if (o.delay !== null) q.set("delay", o.delay);
+  const qs = q.toString();
+  const base = scheme ? `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}` : "";
+  return `${base}/api/matches/${encodeURIComponent(o.match)}/${path}${qs ? "?" + qs : ""}`;
+}
+
+// ---- WebSocket ------------------------------------------------------------
+
+class WsTransport implements Transport {
+  readonly name = "ws";
+  private readonly ws: WebSocket;
+  private stopped = false;
+  private opened = false;
+  private ended = false;
+
+  constructor(url: string, h: TransportHandlers, suspended: boolean) {
+    const ws = new WebSocket(url, SUBPROTOCOL);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (this.stopped) return;
+      this.opened = true;
+      if (suspended) ws.send(encodeSuspend(true));
+      h.opened();
+    };
+    ws.onmessage = (e: MessageEvent) => {
+      if (this.stopped) return;
+      if (!(e.data instanceof ArrayBuffer)) return;
+      let ev: SpecEvent;
+      try {
+        ev = parseFrame(e.data);
+      } catch (err) {
+        console.warn("tickstream watch: ignoring a frame:", err);
+        h.alive();
+        return;
+      }
+      if (ev.kind === "ping") {
+        ws.send(encodePong(ev.id, Date.now()));
+        h.alive();
+        return;
+      }
+      if (ev.kind === "end") this.ended = true;
+      h.event(ev);
+    };
+    ws.onerror = () => {}; // always followed by close, which has the code
+    ws.onclose = (e: CloseEvent) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      if (!this.opened) {
+        h.ended({ why: "could not connect" });
+      } else if (e.code === CLOSE_NORMAL) {
+        // 1000 comes after `end`, or when the match closed without one.
+        h.ended({ why: e.reason || "closed", final: this.ended ? "closed" : "gone" });
+      } else {
+        h.ended({ why: `closed with ${e.code}${e.reason ? ": " + e.reason : ""}`, scratch: e.code === CLOSE_TOO_SLOW });
+      }
+    };
+    this.ws = ws;
+  }
+
+  suspend(on: boolean): void {
+    if (!this.stopped && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeSuspend(on));
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const ws = this.ws;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
+      try {
+        ws.close(CLOSE_NORMAL, "bye");
+      } catch {
+        // already closing
+      }
+    }
+  }
+}
+
+// ---- Server-Sent Events ---------------------------------------------------
+
+const SSE_EVENTS = ["keyframe", "delta", "match", "end"] as const;
+
+class SseTransport implements Transport {
+  readonly name = "sse";
+  private readonly es: EventSource;
+  private stopped = false;
+
+  constructor(url: string, private readonly h: TransportHandlers) {
+    const es = new EventSource(url);
+    es.onopen = () => {
+      if (!this.stopped) h.opened();
+    };
+    for (const kind of SSE_EVENTS) {
+      es.addEventListener(kind, (e: MessageEvent) => this.data(kind, e.data));
+    }
+    // The stream's own `error` event and EventSource's connection errors
+    // share the name: the server's is a MessageEvent with data.
+    es.addEventListener("error", (e: Event) => {
+      if (this.stopped) return;
+      if (e instanceof MessageEvent && typeof e.data === "string") {
+        this.data("error", e.data);
+        return;
+      }
+      if (es.readyState === EventSource.CLOSED) {
+        // A refusal (status ≠ 200, or not text/event-stream): EventSource
+        // never retries it.
+        this.stop();
+        h.ended({ why: "refused" });
+      }
+      // Else the stream was lost and EventSource reconnects by itself,
+      // with Last-Event-ID; the watchdog judges whether it comes back.
+    });
+    this.es = es;
+  }
+
+  private data(kind: string, text: unknown): void {
+    if (this.stopped) return;
+    let ev: SpecEvent;
+    try {
+      ev = parseJSON(kind, String(text));
+    } catch (err) {
+      console.warn(`tickstream watch: ignoring a malformed ${kind} event:`, err);
+      return;
+    }
+    // The stream ends after `end` and `error`: stop EventSource from
+    // reconnecting by itself.
+    if (kind === "end" || kind === "error") this.stop();
+    this.h.event(ev);
+  }
+
+  suspend(): void {}
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.es.close();
+  }
+}
+
+// ---- long polling ---------------------------------------------------------
+
+interface PollAnswer {
+  events?: { id?: number; event?: string; data?: unknown }[];
+  next?: number;
+  done?: boolean;
+}
+
+class PollTransport implements Transport {
+  readonly name = "poll";
+  private stopped = false;
+  private abort: AbortController | null = null;
+
+  constructor(private readonly o: WatchOptions, private after: number, private readonly h: TransportHandlers) {
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    let opened = false;
+    while (!this.stopped) {
+      const ac = new AbortController();
+      this.abort = ac;
+      const timer = setTimeout(() => ac.abort(), POLL_TIMEOUT_MS);
+      let res: Response;
+      let body: PollAnswer;
+      try {
+        res = await fetch(streamURL(this.o, "poll", this.after), { signal: ac.signal, cache: "no-store" });
+        body = (await res.json().catch(() => ({}))) as PollAnswer;
+      } catch (err) {
+        clearTimeout(timer);
+        if (this.stopped) return;
+        this.end({ why: ac.signal.aborted ? `no answer in ${POLL_TIMEOUT_MS / 1000} s` : `request failed (${String(err)})` });
+        return;
+      }
+      clearTimeout(timer);
+      if (this.stopped) return;
+      if (res.status !== 200) {
+        const reason = (body as { error?: unknown }).error;
+        const why = `${res.status}${typeof reason === "string" ? ": " + reason : ""}`;
+        this.end(res.status === 404 ? { why, final: "gone" } : res.status === 400 ? { why, final: "bad" } : { why });
+        return;
+      }
+      if (!opened) {
+        opened = true;
+        this.h.opened();
+      } else {
+        this.h.alive();
+      }
+      for (const e of Array.isArray(body.events) ? body.events : []) {
+        if (this.stopped) return; // restarted from an event handler
+        this.h.event(parseEvent(typeof e.event === "string" ? e.event : "", e.data));
+      }
+      if (this.stopped) return;
+      if (typeof body.next === "number" && body.next > 0) this.after = body.next;
+      if (body.done === true) {
+        this.end({ why: "stream done", final: "closed" });
+        return;
+      }
+    }
+  }
+
+  private end(e: Ended): void {
+    this.stopped = true;
+    this.h.ended(e);
+  }
+
+  suspend(): void {}
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+}
+
+// ---- the watcher ----------------------------------------------------------
+
+interface Current {
+  t: Transport;
+  name: TransportName;
+  opened: boolean;
+  /** A keyframe or delta arrived on this connection. */
+  delivered: boolean;
+  /** Last frame of any kind (WebSocket: pings too; SSE: events only). */
+  lastAliveAt: number;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/**
+ * Watcher follows one match over the best transport that works and keeps
+ * its state. Read `state`, `transport`, `errors`; call stop to leave.
+ */
+export class Watcher {
+  readonly state = new SpectatorState();
+  /** The transport in use (or being tried). */
+  transport: TransportName | "" = "";
+  /** Every transport connection tried, in order (the last 100). */
+  readonly tried: TransportName[] = [];
+  /** What went wrong, oldest first (transport failures, gaps, server errors). */
+  readonly errors: string[] = [];
+  /** Wall-clock time (Unix ms) of the last event applied; 0 before. */
+  lastEventAt = 0;
+  ended = false;
+  /** The stream ended for good (results, match gone, or refused). */
+  finished = false;
+
+  private cur: Current | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retries = 0;
+  private suspended = false;
+  private lastWatchdog = now();
+  private readonly watchdog: ReturnType<typeof setInterval>;
+
+  constructor(private readonly o: WatchOptions, private readonly h: WatchHandlers) {
+    this.connect(o.forced ?? TRANSPORTS[0]!, "start");
+    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+  }
+
+  /** setSuspended tells a WebSocket server that the page is hidden. */
+  setSuspended(on: boolean): void {
+    this.suspended = on;
+    this.cur?.t.suspend(on);
+  }
+
+  stop(): void {
+    this.finish();
+  }
+
+  private connect(name: TransportName, why: string): void {
+    if (this.finished) return;
+    this.cur?.t.stop();
+    const after = this.state.resumeAfter;
+    const cur: Current = {
+      t: null as unknown as Transport,
+      name,
+      opened: false,
+      delivered: false,
+      lastAliveAt: now(),
+    };
+    const mine = () => this.cur === cur;
+    const handlers: TransportHandlers = {
+      opened: () => {
+        if (!mine()) return;
+        cur.opened = true;
+        cur.lastAliveAt = now();
+      },
+      alive: () => {
+        if (mine() && name !== "sse") cur.lastAliveAt = now();
+      },
+      event: (ev) => {
+        if (mine()) this.event(cur, ev);
+      },
+      ended: (e) => {
+        if (mine()) this.transportEnded(cur, e);
+      },
+    };
+    this.cur = cur;
+    this.transport = name;
+    this.tried.push(name);
+    if (this.tried.length > 100) this.tried.splice(0, this.tried.length - 100);
+    switch (name) {
+      case "ws":
+        cur.t = new WsTransport(streamURL(this.o, "watch", after, "ws"), handlers, this.suspended);
+        break;
+      case "sse":
+        cur.t = new SseTransport(streamURL(this.o, "events", after), handlers);
+        break;
+      case "poll":
+        cur.t = new PollTransport(this.o, after, handlers);
+        break;
+    }
+    this.h.onTransport(name, why);
+  }
+
+  private event(cur: Current, ev: SpecEvent): void {
+    cur.lastAliveAt = now();
+    switch (ev.kind) {
+      case "keyframe":
+      case "delta": {
+        const r = ev.kind === "keyframe" ? this.state.keyframe(ev) : this.state.delta(ev);
+        if (!r.ok) {
+          this.error(`${cur.name}: ${r.why}: asking again from scratch`);
+          this.state.restart();
+          this.connect(cur.name, "gap");
+          return;
+        }
+        cur.delivered = true;
+        this.retries = 0;
+        this.lastEventAt = Date.now();
+        this.h.onUpdate();
+        break;
+      }
+      case "match":
+        this.state.match(ev);
+        this.lastEventAt = Date.now();
+        this.h.onUpdate();
+        break;
+      case "end":
+        this.ended = true;
+        this.lastEventAt = Date.now();
+        this.finish();
+        this.h.onEnd(ev.end);
+        break;
+      case "error":
+        // E.g. 4007 too slow: the stream has ended. Start again at the
+        // live edge rather than resume the backlog.
+        this.error(`${cur.name}: server error ${ev.code}: ${ev.reason}`);
+        cur.t.stop();
+        this.state.restart();
+        this.retry(cur.name, "server error");
+        break;
+      case "ping":
+      case "unknown":
+        break;
+    }
+  }
+
+  private transportEnded(cur: Current, e: Ended): void {
+    if (e.final) {
+      if (e.final === "closed" && this.ended) return;
+      this.error(`${cur.name}: ${e.why}`);
+      this.finish();
+      this.h.onFinished(e.final === "bad" ? `refused: ${e.why}` : e.final === "gone" ? "the match is over or gone" : e.why);
+      return;
+    }
+    this.error(`${cur.name}: ${e.why}`);
+    if (e.scratch) this.state.restart();
+    this.failed(cur, false);
+  }
+
+  /**
+   * failed moves on from a transport that ended or went silent: one that
+   * was delivering and was closed is tried again at once (a blip); one that
+   * could not connect or went silent gives way to the next transport.
+   */
+  private failed(cur: Current, silent: boolean): void {
+    cur.t.stop();
+    if (this.o.forced) {
+      this.retry(cur.name, "reconnecting");
+      return;
+    }
+    if (cur.delivered && !silent) {
+      this.connect(cur.name, "reconnecting");
+      return;
+    }
+    const i = TRANSPORTS.indexOf(cur.name);
+    const next = TRANSPORTS[i + 1];
+    if (next) {
+      this.connect(next, `${cur.name} failed`);
+    } else {
+      this.retry(cur.name, "retrying");
+    }
+  }
+
+  /** retry connects name again after a backoff (full jitter). */
+  private retry(name: TransportName, why: string): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.retries, 10));
+    this.retries++;
+    this.cur = null;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect(name, why);
+    }, Math.random() * cap);
+  }
+
+  private check(): void {
+    const t = now();
+    const late = t - this.lastWatchdog > WATCHDOG_LATE_MS;
+    this.lastWatchdog = t;
+    const cur = this.cur;
+    if (!cur || this.finished) return;
+    if (late) {
+      // Frozen or throttled page: queued events have not run yet.
+      cur.lastAliveAt = Math.max(cur.lastAliveAt, t);
+      return;
+    }
+    const limit = this.silenceLimit(cur);
+    if (limit > 0 && t - cur.lastAliveAt > limit) {
+      const what = cur.opened ? "silent" : "no connection";
+      this.error(`${cur.name}: ${what} for ${(limit / 1000).toFixed(1)} s`);
+      this.failed(cur, true);
+    }
+  }
+
+  /** silenceLimit is how long cur may stay silent (0: no limit). */
+  private silenceLimit(cur: Current): number {
+    switch (cur.name) {
+      case "ws":
+        return cur.opened ? WS_SILENCE_MS : WS_HANDSHAKE_MS;
+      case "sse": {
+        // Events only (comments are invisible): generous, and the
+        // broadcast delay on top until the first event of this connection.
+        const interval = 1000 / Math.max(0.01, this.o.updatesPerSecond);
+        const base = Math.max(SSE_SILENCE_MS, 3 * interval);
+        return cur.delivered ? base : base + this.o.delaySeconds * 1000;
+      }
+      case "poll":
+        return 0; // each request has its own timeout
+    }
+  }
+
+  private error(msg: string): void {
+    this.errors.push(msg);
+    if (this.errors.length > 100) this.errors.splice(0, this.errors.length - 100);
+    console.warn(`tickstream watch: ${msg}`);
+  }
+
+  private finish(): void {
+    this.finished = true;
+    clearInterval(this.watchdog);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.cur?.t.stop();
+    this.cur = null;
+  }
+}
