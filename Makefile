@@ -16,10 +16,10 @@ static/node_modules/.stamp: static/package.json static/package-lock.json
 	cd static && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-static/dist/app.js: static/node_modules/.stamp $(TS_SRC)
+static/dist/app.js static/dist/watch.js &: static/node_modules/.stamp $(TS_SRC)
 	cd static && npm run --silent check && npm run --silent build
 
-static: static/dist/app.js
+static: static/dist/app.js static/dist/watch.js
 
 build: static
 	$(GO) build -o $(BIN) ./cmd/server

@@ -176,6 +176,9 @@ func newMatch(id string, cfg MatchConfig, rules Rules, pub Publisher, clock Cloc
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
 
+// Layout returns the static description of the match's world.
+func (m *Match) Layout() Layout { return m.layout }
+
 // Config returns the match's configuration.
 func (m *Match) Config() MatchConfig { return m.cfg }
 

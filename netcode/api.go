@@ -12,14 +12,21 @@ import (
 
 // matchJSON is a match in the HTTP API.
 type matchJSON struct {
-	ID         string  `json:"id"`
-	Players    int     `json:"players"`
-	Max        int     `json:"max"`
-	State      string  `json:"state"`
-	Rate       int     `json:"rate"`
-	Age        float64 `json:"age"`
-	Spectators int64   `json:"spectators"`
-	Delay      float64 `json:"delay"` // the match's broadcast delay, seconds
+	ID         string     `json:"id"`
+	Players    int        `json:"players"`
+	Max        int        `json:"max"`
+	State      string     `json:"state"`
+	Rate       int        `json:"rate"`
+	Age        float64    `json:"age"`
+	Spectators int64      `json:"spectators"`
+	Delay      float64    `json:"delay"` // the match's broadcast delay, seconds
+	Arena      *arenaJSON `json:"arena,omitempty"`
+}
+
+type arenaJSON struct {
+	W         float64      `json:"w"`
+	H         float64      `json:"h"`
+	Obstacles [][4]float64 `json:"obstacles"`
 }
 
 func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
@@ -50,7 +57,13 @@ func (s *Server) handleGetMatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such match"})
 		return
 	}
-	writeJSON(w, http.StatusOK, s.toMatchJSON(m.Info(), time.Now()))
+	mj := s.toMatchJSON(m.Info(), time.Now())
+	l := m.Layout()
+	mj.Arena = &arenaJSON{W: l.W, H: l.H, Obstacles: make([][4]float64, len(l.Obstacles))}
+	for i, o := range l.Obstacles {
+		mj.Arena.Obstacles[i] = [4]float64{o.X, o.Y, o.W, o.H}
+	}
+	writeJSON(w, http.StatusOK, mj)
 }
 
 // createRequest is the body of POST /api/matches; absent fields take the

@@ -62,7 +62,7 @@ func TestMatchAPI(t *testing.T) {
 	}
 	code, b := ts.do(t, "GET", "/api/matches/"+m.ID, "")
 	var got matchResp
-	if code != 200 || json.Unmarshal(b, &got) != nil || got.ID != m.ID {
+	if code != 200 || json.Unmarshal(b, &got) != nil || got.ID != m.ID || !strings.Contains(string(b), `"arena":{"w":1600,"h":900,"obstacles":[[`) {
 		t.Fatalf("get: %d %s", code, b)
 	}
 	ctx := testCtx(t, 10*time.Second)
