@@ -28,6 +28,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// ReadLimit is the largest server frame accepted; zero means 1 MiB.
 	ReadLimit int64
+	// BytesRead, when set, is added the size of every frame received
+	// (bots count their traffic with it).
+	BytesRead *atomic.Int64
 }
 
 // Client is one player's connection.
@@ -41,9 +44,10 @@ type Client struct {
 
 	// AutoPong answers pings inside Next (the default); tests that play a
 	// dead client turn it off.
-	AutoPong atomic.Bool
-	rtt      atomic.Int64 // the server's smoothed RTT from the last ping, ns
-	pings    atomic.Int64
+	AutoPong  atomic.Bool
+	rtt       atomic.Int64 // the server's smoothed RTT from the last ping, ns
+	pings     atomic.Int64
+	bytesRead *atomic.Int64 // optional
 }
 
 // Dial opens a WebSocket to url (ws://host:port/play) with the protocol's
@@ -72,7 +76,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		limit = 1 << 20
 	}
 	conn.SetReadLimit(limit)
-	c := &Client{conn: conn, dec: wire.NewMessageDecoder()}
+	c := &Client{conn: conn, dec: wire.NewMessageDecoder(), bytesRead: opts.BytesRead}
 	c.AutoPong.Store(true)
 	return c, nil
 }
@@ -189,6 +193,9 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	if c.bytesRead != nil {
+		c.bytesRead.Add(int64(len(b)))
+	}
 	if typ != websocket.MessageBinary {
 		return Message{}, errors.New("client: text frame from server")
 	}
@@ -239,6 +246,9 @@ func (c *Client) NextRaw(ctx context.Context) (string, []byte, error) {
 	_, b, err := c.conn.Read(ctx)
 	if err != nil {
 		return "", nil, err
+	}
+	if c.bytesRead != nil {
+		c.bytesRead.Add(int64(len(b)))
 	}
 	t, err := wire.PeekType(b)
 	if err != nil {

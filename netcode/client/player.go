@@ -29,7 +29,9 @@ type PlayerOptions struct {
 	MaxPending int
 	// Silence is how long the player waits without any frame from the
 	// server (no snapshot, no ping) before it treats the connection as
-	// lost; zero means 3 s.
+	// lost; zero means 3 s. Negative turns the player's own watchdog off
+	// (a fleet of bots watches all its players with one ticker instead,
+	// with LastFrame and Drop).
 	Silence time.Duration
 	// OnState is told about connection changes (optional).
 	OnState func(State)
@@ -70,6 +72,8 @@ type Player struct {
 	seq     uint32
 	pending []wire.InputMsg // seq order; not yet acknowledged
 	stats   PlayerStats
+
+	lastFrame atomic.Int64 // Unix ns of the last frame received
 }
 
 // NewPlayer returns a player; Run connects it.
@@ -128,6 +132,18 @@ func (p *Player) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 		_, _ = p.c.Input(ctx, in) // a failed write is resent after the resume
 	}
 	return in.Seq, nil
+}
+
+// SendRaw sends a frame as it is on the current connection (chaos bots
+// send garbage with it); it does nothing while reconnecting.
+func (p *Player) SendRaw(ctx context.Context, frame []byte) error {
+	p.mu.Lock()
+	c := p.c
+	p.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.SendRaw(ctx, frame)
 }
 
 // Drop closes the current connection without a close handshake, as a
@@ -210,25 +226,13 @@ func (p *Player) trim(ack uint32) {
 func (p *Player) serve(ctx context.Context, c *Client, handle func(Message)) error {
 	// A watchdog drops the connection after Silence without a frame: a
 	// half-open link never errors on its own.
-	var last atomic.Int64
+	last := &p.lastFrame
 	last.Store(time.Now().UnixNano())
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		t := time.NewTicker(p.opts.Silence / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				if now.UnixNano()-last.Load() > int64(p.opts.Silence) {
-					c.CloseNow()
-					return
-				}
-			}
-		}
-	}()
+	if p.opts.Silence > 0 {
+		go p.watch(c, last, stop)
+	}
 	for {
 		m, err := c.Next(ctx)
 		last.Store(time.Now().UnixNano())
@@ -244,6 +248,26 @@ func (p *Player) serve(ctx context.Context, c *Client, handle func(Message)) err
 			p.mu.Unlock()
 		}
 		handle(m)
+	}
+}
+
+// LastFrame is when the current connection last received a frame.
+func (p *Player) LastFrame() time.Time { return time.Unix(0, p.lastFrame.Load()) }
+
+// watch closes c after Silence without a frame.
+func (p *Player) watch(c *Client, last *atomic.Int64, stop <-chan struct{}) {
+	t := time.NewTicker(p.opts.Silence / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			if now.UnixNano()-last.Load() > int64(p.opts.Silence) {
+				c.CloseNow()
+				return
+			}
+		}
 	}
 }
 
@@ -268,7 +292,11 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 			p.fail()
 			return nil, fmt.Errorf("%w: no connection for %v", ErrSeatLost, p.opts.GiveUpAfter)
 		}
-		actx, cancel := context.WithTimeout(ctx, p.opts.Silence)
+		attempt := p.opts.Silence
+		if attempt <= 0 {
+			attempt = 3 * time.Second
+		}
+		actx, cancel := context.WithTimeout(ctx, attempt)
 		c, err := Dial(actx, p.opts.URL, p.opts.Dial)
 		if err != nil {
 			cancel()

@@ -1,0 +1,106 @@
+package bots_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/bots"
+	"github.com/tickstream/tickstream/netcode/faultproxy"
+)
+
+// server starts an in-process Tickstream server on loopback.
+func server(t *testing.T) string {
+	t.Helper()
+	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		hs.Close()
+	})
+	return hs.Listener.Addr().String()
+}
+
+func run(t *testing.T, sc bots.Scenario) *bots.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := bots.Run(ctx, sc, bots.Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func dist(r *bots.Report, name string) bots.Dist {
+	for _, d := range r.Latencies {
+		if d.Name == name {
+			return d
+		}
+	}
+	return bots.Dist{}
+}
+
+// A short scenario against a healthy server passes its thresholds, and
+// every measure has samples.
+func TestShortScenarioPasses(t *testing.T) {
+	addr := server(t)
+	rep := run(t, bots.Scenario{
+		URL: "ws://" + addr, Players: 20, Spectators: 6, Mix: map[string]float64{"ws": 1, "sse": 1, "poll": 1},
+		RampUp: bots.Duration(time.Second), Duration: bots.Duration(3 * time.Second), Behaviour: "chase",
+		SLO: "errors=0,connected>=20,spectators_ok>=6,rtt.count>0,ack.count>0,interarrival.p99<10tick,delivery.count>0,spectator_delay.count>0",
+	})
+	if len(rep.Breaches) != 0 {
+		t.Fatalf("breaches: %v", rep.Breaches)
+	}
+	if rep.TickRate != 30 || rep.Counts.Snapshots == 0 || rep.Counts.Inputs == 0 || rep.Bytes.PerPlayer == 0 || rep.Bytes.PerSpectator == 0 {
+		t.Fatalf("report: %+v", rep.Counts)
+	}
+	if len(rep.Series) < 3 || rep.Server == nil || rep.Server.CPUPerSnapshotUS <= 0 {
+		t.Fatalf("series %d samples, server %+v", len(rep.Series), rep.Server)
+	}
+}
+
+// An impossible threshold fails, naming itself.
+func TestImpossibleThresholdBreaches(t *testing.T) {
+	addr := server(t)
+	rep := run(t, bots.Scenario{
+		URL: "ws://" + addr, Players: 3, RampUp: bots.Duration(200 * time.Millisecond),
+		Duration: bots.Duration(2 * time.Second), SLO: "rtt.p99<1us,errors=0",
+	})
+	if len(rep.Breaches) != 1 || !strings.Contains(rep.Breaches[0], "rtt.p99") {
+		t.Fatalf("breaches %v, want one naming rtt.p99", rep.Breaches)
+	}
+}
+
+// Ground truth: 25 ms of added latency each way (a fault proxy) moves the
+// measured RTT up by 50 ms.
+func TestRTTMatchesInjectedLatency(t *testing.T) {
+	addr := server(t)
+	p, err := faultproxy.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.SetLatency(25 * time.Millisecond)
+	sc := bots.Scenario{Players: 4, RampUp: bots.Duration(200 * time.Millisecond), Duration: bots.Duration(4 * time.Second), Behaviour: "idle"}
+	sc.URL = "ws://" + addr
+	direct := dist(run(t, sc), "rtt")
+	sc.URL = "ws://" + p.Addr()
+	delayed := dist(run(t, sc), "rtt")
+	moved := delayed.P50 - direct.P50
+	t.Logf("rtt p50 direct %.2f ms, through the proxy %.2f ms: +%.2f ms", direct.P50, delayed.P50, moved)
+	if direct.Count == 0 || delayed.Count == 0 || moved < 45 || moved > 65 {
+		t.Fatalf("rtt moved by %.2f ms (direct %+v, delayed %+v), want about 50", moved, direct, delayed)
+	}
+}
