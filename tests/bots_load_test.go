@@ -1,0 +1,59 @@
+//go:build load
+
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/bots"
+)
+
+// The committed smoke scenario (200 players, 50 spectators over the three
+// transports, 10 s) against an in-process server passes its thresholds.
+func TestLoadBotsSmokeScenario(t *testing.T) {
+	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+
+	b, err := os.ReadFile(moduleRoot(t) + "/tests/scenarios/smoke.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc bots.Scenario
+	if err := json.Unmarshal(b, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc.URL = "ws://" + hs.Listener.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := bots.Run(ctx, sc, bots.Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	rep.WriteTable(&table)
+	t.Log("\n" + table.String())
+	if len(rep.Breaches) > 0 {
+		t.Fatalf("thresholds breached: %v", rep.Breaches)
+	}
+	if dir := os.Getenv("TEST_ARTIFACTS"); dir != "" {
+		f, err := os.Create(dir + "/bots-smoke.html")
+		if err == nil {
+			rep.WriteHTML(f)
+			f.Close()
+		}
+	}
+}
