@@ -405,6 +405,7 @@ func (m *Match) applyJoin(name string) joinReply {
 	m.seats = append(m.seats, st) // ids grow: stays sorted
 	m.rules.Join(st.id, name)
 	m.rosterChanged = true
+	m.publishInfo() // listings see the join before its answer is out
 	return joinReply{res: m.result(st)}
 }
 
@@ -428,9 +429,6 @@ func (m *Match) step(due time.Time) bool {
 		m.apply(<-m.cmds)
 	}
 	m.expireSeats()
-	if len(m.seats) != playersBefore {
-		m.publishInfo() // listings see a join as soon as its answer is out
-	}
 	for n := len(m.inputs); n > 0; n-- {
 		in := <-m.inputs
 		i, ok := m.seatIndex(in.Player)

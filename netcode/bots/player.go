@@ -78,7 +78,7 @@ func (b *playerBot) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		b.p = client.NewPlayer(client.PlayerOptions{
 			URL: r.wsBase + "/play", Name: fmt.Sprintf("bot%05d", b.id), Match: b.match,
-			Dial: &client.Options{BytesRead: &r.c.playerBytes}, Silence: -1,
+			Dial: &client.Options{BytesRead: &r.c.playerBytes, SnapHeadOnly: r.sc.Behaviour != "chase"}, Silence: -1,
 			OnState: func(s client.State) {
 				if s == client.StateResumed {
 					r.c.resumesOK.Add(1)
