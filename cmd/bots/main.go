@@ -1,6 +1,6 @@
 // Command bots load-tests a Tickstream server: thousands of player and
 // spectator bots, a live progress line, a report (table on stdout, JSON
-// with -out, self-contained HTML with -html), and thresholds (-slo) that
+// in -out (report.json), self-contained HTML beside it or in -html), and thresholds (-slo) that
 // decide the exit code: 0 pass, 1 a threshold was breached, 2 the run
 // could not happen.
 //
@@ -115,7 +115,7 @@ func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, erro
 	fs.StringVar(&sc.SLO, "slo", "", "thresholds, e.g. 'rtt.p99<50ms,interarrival.p99<2tick,errors=0'")
 	fs.Float64Var(&sc.SpectatorRate, "spectator-rate", 0, "spectator updates per second (0: every tick)")
 	fs.Float64Var(&sc.SpectatorDelay, "spectator-delay", 0, "extra spectator delay, seconds")
-	fs.StringVar(&out, "out", "", "write the report as JSON here (and HTML beside it)")
+	fs.StringVar(&out, "out", "report.json", "write the report as JSON here (and HTML beside it); empty: no files")
 	fs.StringVar(&html, "html", "", "write the HTML report here (default: -out with .html)")
 	if err := fs.Parse(args); err != nil {
 		return sc, "", "", err

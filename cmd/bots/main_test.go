@@ -58,7 +58,7 @@ func TestExitCodeFollowsThresholds(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	code = run(context.Background(), []string{"-url", url, "-players", "2", "-ramp-up", "100ms", "-duration", "1500ms",
-		"-slo", "interarrival.p99<1us"}, &stdout, &stderr)
+		"-slo", "interarrival.p99<1us", "-out", ""}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "threshold breached: interarrival.p99") {
 		t.Fatalf("impossible threshold: exit %d, stderr:\n%s", code, stderr.String())
 	}
