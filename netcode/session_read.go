@@ -84,7 +84,10 @@ func (s *session) resume(ctx context.Context, token string) bool {
 // readMsg reads and decodes one frame into s.msg without allocating; on a
 // refusal or a read error it closes the session and returns the error.
 func (s *session) readMsg(ctx context.Context) error {
-	typ, r, err := s.conn.Reader(ctx)
+	// No context on the read: with a cancellable one coder/websocket arms
+	// a context.AfterFunc per message. The session ends by closing conn.
+	_ = ctx
+	typ, r, err := s.conn.Reader(context.Background())
 	if err != nil {
 		s.readFailed(err)
 		return err

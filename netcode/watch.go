@@ -73,7 +73,7 @@ func (wt *watcher) readLoop(ctx context.Context) {
 	var msg wire.ClientMsg
 	buf := make([]byte, wire.MaxClientFrame+1)
 	for {
-		typ, rd, err := wt.conn.Reader(ctx)
+		typ, rd, err := wt.conn.Reader(context.Background()) // ended by closing conn, not ctx
 		if err != nil {
 			if websocket.CloseStatus(err) != -1 {
 				wt.record(reasonClientClosed)

@@ -270,7 +270,7 @@ func (b *playerBot) inputLoop(ctx context.Context, freeze bool) {
 				in.MX, in.MY, in.Aim, in.Buttons = math.Cos(a), math.Sin(a), a, 1
 			}
 		}
-		seq, err := b.p.Input(ctx, in)
+		seq, err := b.p.Input(context.Background(), in) // no per-write AfterFunc; a dead link is closed by the watchdog
 		if err == nil {
 			b.mu.Lock()
 			b.sent[seq%256] = sentInput{seq: seq, at: time.Now()}

@@ -233,8 +233,12 @@ func (p *Player) serve(ctx context.Context, c *Client, handle func(Message)) err
 	if p.opts.Silence > 0 {
 		go p.watch(c, last, stop)
 	}
+	// Reads take no context (a cancellable one costs coder/websocket a
+	// context.AfterFunc per message): ctx closes the connection instead.
+	unhook := context.AfterFunc(ctx, func() { c.CloseNow() })
+	defer unhook()
 	for {
-		m, err := c.Next(ctx)
+		m, err := c.Next(context.Background())
 		last.Store(time.Now().UnixNano())
 		if err != nil {
 			if errors.Is(err, ErrUnknownMessage) {
