@@ -23,6 +23,7 @@ import {
   describeClose,
 } from "./protocol";
 import { Renderer } from "./render";
+import { overlayBanner, statusLine } from "./ui";
 
 /** The reference arena, drawn until `welcome` says otherwise. */
 const DEFAULT_ARENA: Arena = REFERENCE_ARENA;
@@ -87,29 +88,11 @@ let ended = false;
 let lastName = "";
 let lastClose: Debug["lastClose"] = null;
 let playingStatus = "";
-let overlayTimer: ReturnType<typeof setTimeout> | null = null;
 let shots = 0;
 let lastShotId = 0;
 
-function setStatus(text: string, error = false): void {
-  status.textContent = text;
-  status.classList.toggle("error", error);
-}
-
-/** showOverlay puts a banner over the arena; ms > 0 hides it after that. */
-function showOverlay(text: string, kind: "wait" | "ok" | "error" | null, ms = 0): void {
-  if (overlayTimer !== null) clearTimeout(overlayTimer);
-  overlayTimer = null;
-  overlay.textContent = text;
-  overlay.className = kind ?? "";
-  overlay.hidden = kind === null;
-  if (ms > 0) {
-    overlayTimer = setTimeout(() => {
-      overlayTimer = null;
-      overlay.hidden = true;
-    }, ms);
-  }
-}
+const setStatus = statusLine(status);
+const showOverlay = overlayBanner(overlay);
 
 function setRoster(players: RosterEntry[]): void {
   names = new Map(players.map((p) => [p.id, p.name]));

@@ -10,6 +10,7 @@ import { Hud, formatLeft } from "./hud";
 import { End, KIND_PROJECTILE, Snap } from "./protocol";
 import { Renderer } from "./render";
 import { TransportName, Watcher, isTransport } from "./watchnet";
+import { overlayBanner, statusLine } from "./ui";
 
 /** A match in the HTTP API (docs/protocol.md, "HTTP endpoints"). */
 interface MatchInfo {
@@ -97,28 +98,11 @@ let matchCount = 0;
 let snap: Snap | null = null;
 let names = new Map<number, string>();
 let endResult: End | null = null;
-let overlayTimer: ReturnType<typeof setTimeout> | null = null;
 /** Shown before the list's own status (e.g. why a match cannot be watched). */
 let listNotice = "";
 
-function setStatus(text: string, error = false): void {
-  status.textContent = text;
-  status.classList.toggle("error", error);
-}
-
-function showOverlay(text: string, kind: "wait" | "ok" | "error" | null, ms = 0): void {
-  if (overlayTimer !== null) clearTimeout(overlayTimer);
-  overlayTimer = null;
-  overlay.textContent = text;
-  overlay.className = kind ?? "";
-  overlay.hidden = kind === null;
-  if (ms > 0) {
-    overlayTimer = setTimeout(() => {
-      overlayTimer = null;
-      overlay.hidden = true;
-    }, ms);
-  }
-}
+const setStatus = statusLine(status);
+const showOverlay = overlayBanner(overlay);
 
 /** watchURL links to a match (null: the list), keeping the pass-through parameters. */
 function watchURL(match: string | null): string {
