@@ -89,7 +89,6 @@ type cursor struct {
 	done    bool
 	tooSlow bool
 	ended   bool
-	resumed bool
 }
 
 // step appends the events due at now to evs. It returns them, and the time
@@ -253,7 +252,7 @@ func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format,
 	}
 	c := &cursor{
 		h: hist, f: f, k: k, delay: hist.serverDelay + sr.delay,
-		lag: uint64(hist.rate) * 2, sent: sr.after, resumed: sr.after != 0,
+		lag: uint64(hist.rate) * 2, sent: sr.after,
 	}
 	return c, release, true
 }

@@ -192,12 +192,20 @@ func writeEvents(w treeWriter, evs [][]game.Event) {
 	w.endArray()
 }
 
-// writeHead writes the keys every keyframe and delta has.
-func writeHead(w treeWriter, f Format, kind string, s *game.Snapshot) {
-	if f == FormatMsgpack {
-		w.key("t")
-		w.str(kind)
+// beginEvent opens an event's map of n keys; msgpack frames carry one
+// more, "t" = kind, first (JSON events are named by the SSE event line).
+func beginEvent(w treeWriter, f Format, kind string, n int) {
+	if f != FormatMsgpack {
+		w.beginMap(n)
+		return
 	}
+	w.beginMap(n + 1)
+	w.key("t")
+	w.str(kind)
+}
+
+// writeHead writes the keys every keyframe and delta has.
+func writeHead(w treeWriter, s *game.Snapshot) {
 	w.key("tick")
 	w.uint(s.Tick)
 	w.key("time")
@@ -212,12 +220,8 @@ func writeHead(w treeWriter, f Format, kind string, s *game.Snapshot) {
 // events of its tick and the full roster.
 func AppendSpecKeyframe(dst []byte, f Format, s *game.Snapshot, roster []game.PlayerInfo) []byte {
 	w := newTreeWriter(f, dst)
-	n := 7
-	if f == FormatMsgpack {
-		n++
-	}
-	w.beginMap(n)
-	writeHead(w, f, SpecKeyframe, s)
+	beginEvent(w, f, SpecKeyframe, 7)
+	writeHead(w, s)
 	w.key("ents")
 	w.beginArray(len(s.Entities))
 	for i := range s.Entities {
@@ -239,14 +243,11 @@ func AppendSpecDelta(dst []byte, f Format, base, s *game.Snapshot, evs [][]game.
 	w := newTreeWriter(f, dst)
 	changed, gone := diffCounts(base.Entities, s.Entities)
 	n := 8
-	if f == FormatMsgpack {
-		n++
-	}
 	if roster != nil {
 		n++
 	}
-	w.beginMap(n)
-	writeHead(w, f, SpecDelta, s)
+	beginEvent(w, f, SpecDelta, n)
+	writeHead(w, s)
 	w.key("base")
 	w.uint(base.Tick)
 	w.key("ents")
@@ -303,15 +304,7 @@ func diffCounts(old, cur []game.Entity) (changed, gone int) {
 // tick s.
 func AppendSpecMatch(dst []byte, f Format, s *game.Snapshot, roster []game.PlayerInfo) []byte {
 	w := newTreeWriter(f, dst)
-	n := 3
-	if f == FormatMsgpack {
-		n++
-		w.beginMap(n)
-		w.key("t")
-		w.str(SpecMatch)
-	} else {
-		w.beginMap(n)
-	}
+	beginEvent(w, f, SpecMatch, 3)
 	w.key("tick")
 	w.uint(s.Tick)
 	w.key("state")
@@ -325,15 +318,7 @@ func AppendSpecMatch(dst []byte, f Format, s *game.Snapshot, roster []game.Playe
 // AppendSpecEnd appends the end of a match: results at tick.
 func AppendSpecEnd(dst []byte, f Format, tick uint64, r *game.Result) []byte {
 	w := newTreeWriter(f, dst)
-	n := 4
-	if f == FormatMsgpack {
-		n++
-		w.beginMap(n)
-		w.key("t")
-		w.str(SpecEnd)
-	} else {
-		w.beginMap(n)
-	}
+	beginEvent(w, f, SpecEnd, 4)
 	w.key("tick")
 	w.uint(tick)
 	w.key("reason")
@@ -358,13 +343,7 @@ func AppendSpecEnd(dst []byte, f Format, tick uint64, r *game.Result) []byte {
 // AppendSpecError appends an error event (the stream ends after it).
 func AppendSpecError(dst []byte, f Format, code CloseCode, reason string) []byte {
 	w := newTreeWriter(f, dst)
-	if f == FormatMsgpack {
-		w.beginMap(3)
-		w.key("t")
-		w.str(SpecError)
-	} else {
-		w.beginMap(2)
-	}
+	beginEvent(w, f, SpecError, 2)
 	w.key("code")
 	w.int(int64(code))
 	w.key("reason")
