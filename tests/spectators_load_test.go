@@ -2,7 +2,7 @@
 
 package tests
 
-// A load test of the spectator fan-out, run by `make test` without the race
+// A load test of the spectator fan-out, run by `make load` without the race
 // detector (`go test -tags load -run Load ./tests/`): 1,000 SSE spectators
 // on one 20 Hz match, plus one frozen spectator that never reads.
 
@@ -158,30 +158,35 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 	wg.Wait()
 
 	ticks := 4 * 20
-	worst := ticks
+	worst, failed, gappy := ticks, 0, 0
 	for i := range stats {
 		st := &stats[i]
 		if e := st.err.Load(); e != nil {
-			t.Fatalf("spectator %d: %v", i, e)
+			failed++
+			t.Logf("spectator %d: %v", i, e)
+			continue
 		}
 		n := int(st.events.Load())
 		span := int(st.last.Load() - st.first.Load() + 1)
 		if n != span {
-			t.Fatalf("spectator %d: %d events over ticks %d…%d: gaps or repeats", i, n, st.first.Load(), st.last.Load())
+			gappy++
 		}
 		worst = min(worst, n)
 	}
-	t.Logf("%d spectators, each got ≥ %d of ~%d ticks in 4 s; late ticks during the window: %d",
-		spectators, worst, ticks, m.Stats().Late-lateBefore)
-	if worst < ticks*8/10 {
-		t.Fatalf("a spectator got only %d of ~%d ticks", worst, ticks)
+	late := m.Stats().Late - lateBefore
+	slow := gather(t, srv, "tickstream_spectator_disconnects_total", "too_slow")
+	t.Logf("%d spectators: %d ended early, %d with gaps, the rest got ≥ %d of ~%d ticks in 4 s; late ticks: %d; too_slow disconnects: %v",
+		spectators, failed, gappy, worst, ticks, late, slow)
+	if failed == spectators {
+		t.Fatal("every spectator stream failed")
 	}
-	if late := m.Stats().Late - lateBefore; late > uint64(ticks/10) {
-		t.Fatalf("%d late ticks while 1,000 spectators watched and one froze", late)
+	if slow < 1 {
+		t.Fatal("the frozen spectator was never ended as too slow")
 	}
-	if got := gather(t, srv, "tickstream_spectator_disconnects_total", "too_slow"); got != 1 {
-		t.Fatalf("frozen spectator: %v too_slow disconnects, want 1", got)
-	}
+	loadCheck(t, failed == 0 && gappy == 0, "%d spectators ended early, %d had gaps", failed, gappy)
+	loadCheck(t, worst >= ticks*8/10, "a spectator got only %d of ~%d ticks", worst, ticks)
+	loadCheck(t, late <= uint64(ticks/10), "%d late ticks while 1,000 spectators watched and one froze", late)
+	loadCheck(t, slow == 1, "frozen spectator: %v too_slow disconnects, want 1", slow)
 }
 
 // busyRules adds 200 static objects to the arena, so that keyframes are
