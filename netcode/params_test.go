@@ -28,7 +28,7 @@ func TestParseMillis(t *testing.T) {
 		{"1.25", 1250, true},
 		{"007.5", 7500, true},
 		{"0.001", 1, true},
-		{"0.0009", 0, true},   // below a millisecond: truncated
+		{"0.0009", 0, true},     // below a millisecond: truncated
 		{"1.23456", 1234, true}, // further decimals ignored
 		{"9223372036854775807", milliCap, true},
 		{hugeDigits, milliCap, true},
