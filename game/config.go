@@ -12,11 +12,15 @@ type MatchConfig struct {
 	// MaxPlayers is the number of seats; zero means 16. 1…64.
 	MaxPlayers int
 	// MinPlayers is how many players a waiting match needs to start
-	// running; zero means 2 (at most MaxPlayers).
+	// running, 1…MaxPlayers; zero means the default (2), lowered to
+	// MaxPlayers when that is smaller. A non-zero value above MaxPlayers is
+	// an error, never silently lowered.
 	MinPlayers int
-	// TimeLimit is how long a running match lasts; zero means 5 minutes.
+	// TimeLimit is how long a running match lasts, MinTimeLimit…
+	// MaxTimeLimit; zero means 5 minutes.
 	TimeLimit time.Duration
-	// ScoreLimit is the kill count that ends a match; zero means 20.
+	// ScoreLimit is the kill count that ends a match, 1…MaxScoreLimit;
+	// zero means 20.
 	ScoreLimit int
 	// EmptyTimeout closes a match that has had no players for this long;
 	// zero means 30 s.
@@ -72,7 +76,10 @@ func (c MatchConfig) WithDefaults(def MatchConfig) MatchConfig {
 	out := c
 	out.TickRate = pick(c.TickRate, def.TickRate, DefaultTickRate)
 	out.MaxPlayers = pick(c.MaxPlayers, def.MaxPlayers, 16)
-	out.MinPlayers = min(pick(c.MinPlayers, def.MinPlayers, 2), out.MaxPlayers)
+	out.MinPlayers = c.MinPlayers
+	if out.MinPlayers == 0 { // only a default is lowered to fit the seats
+		out.MinPlayers = min(pick(0, def.MinPlayers, 2), out.MaxPlayers)
+	}
 	out.TimeLimit = pickD(c.TimeLimit, def.TimeLimit, 5*time.Minute)
 	out.ScoreLimit = pick(c.ScoreLimit, def.ScoreLimit, 20)
 	out.EmptyTimeout = pickD(c.EmptyTimeout, def.EmptyTimeout, 30*time.Second)
@@ -97,7 +104,7 @@ func (c MatchConfig) Validate() error {
 	case c.MaxPlayers < 1 || c.MaxPlayers > MaxSeats:
 		return fmt.Errorf("max players must be 1…%d, got %d", MaxSeats, c.MaxPlayers)
 	case c.MinPlayers < 1 || c.MinPlayers > c.MaxPlayers:
-		return fmt.Errorf("min players must be 1…%d, got %d", c.MaxPlayers, c.MinPlayers)
+		return fmt.Errorf("min players must be 1…%d (the max players), got %d", c.MaxPlayers, c.MinPlayers)
 	case c.TimeLimit < MinTimeLimit || c.TimeLimit > MaxTimeLimit:
 		return fmt.Errorf("time limit must be %v…%v, got %v", MinTimeLimit, MaxTimeLimit, c.TimeLimit)
 	case c.ScoreLimit < 1 || c.ScoreLimit > MaxScoreLimit:

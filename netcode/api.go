@@ -66,57 +66,56 @@ func (s *Server) handleGetMatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, mj)
 }
 
-// createRequest is the body of POST /api/matches; absent fields take the
-// server's defaults, present ones must be in range.
+// createRequest is the body of POST /api/matches; absent (or null) fields
+// take the server's defaults, present ones must be in the documented range
+// (docs/protocol.md). Numbers are kept as literals and range-checked
+// before any conversion (see bodyNumber).
 type createRequest struct {
-	Rate       *int `json:"rate"`
-	MaxPlayers *int `json:"max_players"`
-	MinPlayers *int `json:"min_players"`
-	TimeLimit  *int `json:"time_limit"`
-	ScoreLimit *int `json:"score_limit"`
-	// SpectatorDelay is the broadcast delay in seconds (0 allowed).
-	SpectatorDelay *float64 `json:"spectator_delay"`
+	Rate       bodyNumber `json:"rate"`        // Hz, game.MinTickRate…game.MaxTickRate
+	MaxPlayers bodyNumber `json:"max_players"` // 1…game.MaxSeats
+	MinPlayers bodyNumber `json:"min_players"` // 1…max_players (given, or the server's)
+	TimeLimit  bodyNumber `json:"time_limit"`  // seconds, 10…3600
+	ScoreLimit bodyNumber `json:"score_limit"` // kills, 1…game.MaxScoreLimit
+	// SpectatorDelay is the broadcast delay in seconds, 0…60, millisecond
+	// precision.
+	SpectatorDelay bodyNumber `json:"spectator_delay"`
 }
 
+// config checks every present field against its range. A min_players
+// above the server's default max_players is refused by the directory
+// (game.MatchConfig.Validate), which knows the defaults.
 func (c createRequest) config() (game.MatchConfig, error) {
 	var cfg game.MatchConfig
-	set := func(v *int, name string, dst *int) error {
-		if v == nil {
-			return nil
+	var err error
+	intField := func(n bodyNumber, name string, lo, hi int, dst *int) {
+		if err == nil && n != "" {
+			*dst, err = n.intIn(name, lo, hi)
 		}
-		if *v <= 0 {
-			return fmt.Errorf("%s must be positive", name)
-		}
-		*dst = *v
-		return nil
 	}
 	var secs int
-	for _, f := range []struct {
-		v    *int
-		name string
-		dst  *int
-	}{
-		{c.Rate, "rate", &cfg.TickRate},
-		{c.MaxPlayers, "max_players", &cfg.MaxPlayers},
-		{c.MinPlayers, "min_players", &cfg.MinPlayers},
-		{c.TimeLimit, "time_limit", &secs},
-		{c.ScoreLimit, "score_limit", &cfg.ScoreLimit},
-	} {
-		if err := set(f.v, f.name, f.dst); err != nil {
-			return cfg, err
-		}
+	intField(c.Rate, "rate", game.MinTickRate, game.MaxTickRate, &cfg.TickRate)
+	intField(c.MaxPlayers, "max_players", 1, game.MaxSeats, &cfg.MaxPlayers)
+	intField(c.MinPlayers, "min_players", 1, game.MaxSeats, &cfg.MinPlayers)
+	intField(c.TimeLimit, "time_limit", int(game.MinTimeLimit/time.Second), int(game.MaxTimeLimit/time.Second), &secs)
+	intField(c.ScoreLimit, "score_limit", 1, game.MaxScoreLimit, &cfg.ScoreLimit)
+	if err == nil && c.SpectatorDelay != "" {
+		cfg.SpectatorDelay, err = c.SpectatorDelay.secondsIn("spectator_delay", game.MaxSpectatorDelay)
 	}
-	cfg.TimeLimit = time.Duration(secs) * time.Second
-	if d := c.SpectatorDelay; d != nil {
-		if !(*d >= 0) || *d > game.MaxSpectatorDelay.Seconds() {
-			return cfg, fmt.Errorf("spectator_delay must be 0…%g seconds", game.MaxSpectatorDelay.Seconds())
-		}
-		cfg.SpectatorDelay = time.Duration(*d * float64(time.Second))
+	if err != nil {
+		return cfg, err
 	}
+	if cfg.MaxPlayers != 0 && cfg.MinPlayers > cfg.MaxPlayers {
+		return cfg, fmt.Errorf("min_players must be from 1 to max_players (%d), got %d", cfg.MaxPlayers, cfg.MinPlayers)
+	}
+	cfg.TimeLimit = time.Duration(secs) * time.Second // secs ≤ 3600: no overflow
 	return cfg, nil
 }
 
 func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
+	if !isJSONContent(r.Header.Get("Content-Type")) { // a cross-site form cannot send JSON
+		s.refuseHTTP(w, http.StatusUnsupportedMediaType, "bad_content_type", "Content-Type must be application/json")
+		return
+	}
 	var req createRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()

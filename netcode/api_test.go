@@ -29,6 +29,9 @@ func (ts *testServer) do(t *testing.T, method, path, body string) (int, []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -79,10 +82,10 @@ func TestMatchAPI(t *testing.T) {
 		reason             string
 	}{
 		{"GET", "/api/matches/nope", "", 404, "no such match"},
-		{"POST", "/api/matches", `{"rate": 5}`, 400, "tick rate"},
-		{"POST", "/api/matches", `{"rate": 0}`, 400, "rate must be positive"},
-		{"POST", "/api/matches", `{"max_players": 65}`, 400, "max players"},
-		{"POST", "/api/matches", `{"time_limit": 5}`, 400, "time limit"},
+		{"POST", "/api/matches", `{"rate": 5}`, 400, "rate must be an integer from 10 to 128"},
+		{"POST", "/api/matches", `{"rate": 0}`, 400, "rate must be an integer"},
+		{"POST", "/api/matches", `{"max_players": 65}`, 400, "max_players must be an integer from 1 to 64"},
+		{"POST", "/api/matches", `{"time_limit": 5}`, 400, "time_limit must be an integer from 10 to 3600"},
 		{"POST", "/api/matches", `{"colour": "red"}`, 400, "unknown field"},
 		{"POST", "/api/matches", `{`, 400, "bad JSON"},
 		{"POST", "/api/matches", `{}`, 201, ""},

@@ -10,16 +10,16 @@ import (
 
 // handlePoll serves GET /api/matches/{id}/poll?after=<tick>: what happened
 // after that tick, or, when nothing has yet, a wait of up to PollWait (or
-// the request's wait=, if shorter) and an empty answer.
+// the request's wait=, 0…PollWait seconds) and an empty answer.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	wait := s.cfg.Spectators.PollWait
-	if v := r.URL.Query().Get("wait"); v != "" {
-		sec, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(sec >= 0) {
-			s.refuseHTTP(w, http.StatusBadRequest, "bad_query", "wait must be a number of seconds")
-			return
-		}
-		wait = min(wait, time.Duration(sec*float64(time.Second)))
+	v, err := queryValue(r.URL.Query(), "wait")
+	if err == nil && v != "" {
+		wait, err = parseSeconds("wait", v, s.cfg.Spectators.PollWait)
+	}
+	if err != nil {
+		s.refuseHTTP(w, http.StatusBadRequest, "bad_query", err.Error())
+		return
 	}
 	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "poll")
 	if !ok {

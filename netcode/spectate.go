@@ -1,11 +1,7 @@
 package netcode
 
 import (
-	"errors"
-	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -173,44 +169,6 @@ func (c *cursor) maybeEnd(evs []specEvent, from, to uint64, v view) []specEvent 
 	return evs
 }
 
-// spectatorRequest is what a spectator asks for, from the query string.
-type spectatorRequest struct {
-	after uint64        // resume after this tick (0: start with a keyframe)
-	rate  float64       // updates per second wanted (0: every tick)
-	delay time.Duration // extra broadcast delay
-}
-
-func parseSpectatorRequest(r *http.Request, maxDelay time.Duration) (spectatorRequest, error) {
-	var sr spectatorRequest
-	q := r.URL.Query()
-	after := q.Get("after")
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		after = id // a browser's reconnection wins over the first URL's value
-	}
-	if after != "" {
-		v, err := strconv.ParseUint(after, 10, 64)
-		if err != nil {
-			return sr, errors.New("after (or Last-Event-ID) must be a tick number")
-		}
-		sr.after = v
-	}
-	if s := q.Get("rate"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(v > 0) || math.IsInf(v, 0) {
-			return sr, errors.New("rate must be a positive number of updates per second")
-		}
-		sr.rate = v
-	}
-	if s := q.Get("delay"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(v >= 0) || time.Duration(v*float64(time.Second)) > maxDelay {
-			return sr, fmt.Errorf("delay must be 0…%g seconds", maxDelay.Seconds())
-		}
-		sr.delay = time.Duration(v * float64(time.Second))
-	}
-	return sr, nil
-}
-
 // spectate admits a spectator of the match in the request: it checks the
 // limits and the query, and returns a cursor and a release function.
 // Refusals are written as HTTP errors (and counted); ok is false then.
@@ -221,7 +179,7 @@ func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format,
 		s.refuseHTTP(w, http.StatusNotFound, "no_such_match", "no such match")
 		return nil, nil, false
 	}
-	sr, err := parseSpectatorRequest(r, s.cfg.Spectators.maxExtraDelay())
+	sr, err := parseSpectatorQuery(r.URL.Query(), r.Header.Get("Last-Event-ID"), h.hist.rate, s.cfg.Spectators.maxExtraDelay())
 	if err != nil {
 		s.refuseHTTP(w, http.StatusBadRequest, "bad_query", err.Error())
 		return nil, nil, false
@@ -245,14 +203,14 @@ func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format,
 		s.spectators.Add(-1)
 		hist.spectators.Add(-1)
 	}
-	k := uint64(1)
-	if sr.rate > 0 {
-		k = uint64(math.Ceil(float64(hist.rate) / sr.rate))
-		k = max(k, 1)
-	}
-	c := &cursor{
-		h: hist, f: f, k: k, delay: hist.serverDelay + sr.delay,
+	return newCursor(hist, f, sr), release, true
+}
+
+// newCursor starts a spectator's walk of hist. The match's broadcast delay
+// is a floor: the spectator's own delay (never negative) adds to it.
+func newCursor(hist *history, f wire.Format, sr spectatorRequest) *cursor {
+	return &cursor{
+		h: hist, f: f, k: max(sr.k, 1), delay: hist.serverDelay + max(sr.delay, 0),
 		lag: uint64(hist.rate) * 2, sent: sr.after,
 	}
-	return c, release, true
 }

@@ -316,6 +316,7 @@ func (r *runner) createMatch(ctx context.Context, seats int) (string, error) {
 	}
 	body += "}"
 	req, _ := http.NewRequestWithContext(ctx, "POST", r.base+"/api/matches", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
