@@ -117,6 +117,9 @@ func (c createRequest) config() (game.MatchConfig, error) {
 }
 
 func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
+	if !s.createAllowed(w, r) { // API token, per-client creation limit (limits.go)
+		return
+	}
 	var req createRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
