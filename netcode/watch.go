@@ -98,6 +98,7 @@ func (wt *watcher) readLoop(ctx context.Context) {
 		if msg.T == wire.TypePong || msg.T == wire.TypeSuspend {
 			ok, flooding := ctl.allow()
 			if flooding {
+				wt.srv.metrics.refusals.WithLabelValues(reasonFlooding).Inc()
 				wt.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many pong or suspend messages")
 				return
 			}
