@@ -150,8 +150,19 @@ func newClients(cfg LimitsConfig, trusted []netip.Prefix) *clients {
 // clientAddr is the request's client: the peer's IP address, or, when the
 // peer is a trusted proxy, the rightmost X-Forwarded-For address that is
 // not a trusted proxy (the leftmost one when all are). Without trusted
-// proxies X-Forwarded-For is ignored: anyone can send it.
+// proxies X-Forwarded-For is ignored: anyone can send it. An IPv6 client
+// is its /64 (one subscriber's network hands out the rest for free).
 func (cs *clients) clientAddr(r *http.Request) netip.Addr {
+	a := cs.forwardedAddr(r)
+	if a.Is6() && !a.IsLoopback() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
+}
+
+func (cs *clients) forwardedAddr(r *http.Request) netip.Addr {
 	peer := remoteAddr(r.RemoteAddr)
 	if len(cs.trusted) == 0 || !cs.isTrusted(peer) {
 		return peer
