@@ -116,6 +116,9 @@ func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
 		s.refuseHTTP(w, http.StatusUnsupportedMediaType, "bad_content_type", "Content-Type must be application/json")
 		return
 	}
+	if !s.createAllowed(w, r) { // API token, per-client creation limit (limits.go)
+		return
+	}
 	var req createRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()

@@ -3,6 +3,7 @@ package netcode
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"path"
 	"time"
 
@@ -20,6 +21,26 @@ type Config struct {
 	// "*.example.com") allowed to open /play from a browser besides the
 	// server's own origin. Empty means same origin only.
 	AllowedOrigins []string
+	// PublicOrigins are the full origins the server is reached at by
+	// browsers ("https://game.example.com", "http://10.0.0.5:8080"). When
+	// set, a browser's Origin must equal one of them (or match
+	// AllowedOrigins). Empty means: an Origin equal to the request's Host
+	// is accepted only when that host is an IP literal or "localhost" (a
+	// DNS-rebinding page has a DNS name), so a deployment on a DNS name
+	// must set it.
+	PublicOrigins []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when identifying a client for the per-client limits. Empty
+	// means none: the client is the peer address and X-Forwarded-For is
+	// ignored.
+	TrustedProxies []netip.Prefix
+	// APIToken, when set, is required as "Authorization: Bearer <token>"
+	// by POST /api/matches (401 otherwise); requests with it are exempt
+	// from the per-client creation limit. Empty means anyone may create
+	// matches, within Limits.CreatesPerMinute.
+	APIToken string
+	// Limits are the per-client and per-connection limits.
+	Limits LimitsConfig
 	// WriteTimeout is the deadline of every frame write; zero means 5 s.
 	WriteTimeout time.Duration
 	// JoinTimeout is how long a new socket may take to send join; zero
@@ -68,6 +89,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ResumeTTL = time.Hour
 	}
 	c.Heartbeat = c.Heartbeat.withDefaults()
+	c.Limits = c.Limits.withDefaults()
 	c.Spectators = c.Spectators.withDefaults()
 	switch {
 	case c.WriteTimeout < 0 || c.JoinTimeout < 0:
@@ -75,6 +97,15 @@ func (c Config) withDefaults() (Config, error) {
 	case c.InputRate < 0 || c.InputBurst < 0 || c.ReliableQueue < 0:
 		return c, fmt.Errorf("rates and queue sizes must be positive")
 	}
+	public := make([]string, 0, len(c.PublicOrigins))
+	for _, o := range c.PublicOrigins {
+		n, err := normalizeOrigin(o)
+		if err != nil {
+			return c, fmt.Errorf("public origin %q: %w", o, err)
+		}
+		public = append(public, n)
+	}
+	c.PublicOrigins = public
 	for _, p := range c.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
 			return c, fmt.Errorf("allowed origin pattern %q: %w", p, err)

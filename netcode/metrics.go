@@ -67,6 +67,12 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 	for _, st := range []string{"connected", "suspended"} {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
+	for _, r := range limitReasons {
+		m.refusals.WithLabelValues(r)
+	}
+	m.disconnects.WithLabelValues(reasonTooManySeats)
+	m.disconnects.WithLabelValues(reasonFlooding)
+	m.specEnds.WithLabelValues("ws", reasonFlooding)
 	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),

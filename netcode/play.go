@@ -1,9 +1,12 @@
 package netcode
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -25,12 +28,14 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := newSession(s, conn)
+	sess.client = s.clients.clientAddr(r)
 	if !s.addSession(sess) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
 	defer s.removeSession(sess)
 	sess.run(r.Context())
+	sess.releaseLimits()
 }
 
 // upgradeAllowed checks a WebSocket upgrade before it happens, answering
@@ -71,8 +76,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn
 	return conn, nil
 }
 
-// originAllowed: no Origin (not a browser), the same host, or a host that
-// matches an allowed pattern.
+// originAllowed: no Origin (not a browser); one of the public origins; a
+// host that matches an allowed pattern; or, without public origins, the
+// request's own Host when it is an IP literal or localhost. Origin == Host
+// alone proves nothing on a DNS name: a DNS-rebinding page has both.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -82,7 +89,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if len(s.cfg.PublicOrigins) > 0 {
+		if n, err := normalizeOrigin(origin); err == nil && slices.Contains(s.cfg.PublicOrigins, n) {
+			return true
+		}
+	} else if strings.EqualFold(u.Host, r.Host) && localHost(u.Hostname()) {
 		return true
 	}
 	host := strings.ToLower(u.Host)
@@ -96,6 +107,38 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// localHost reports whether a host name cannot be a DNS-rebinding target:
+// an IP literal or localhost.
+func localHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
+
+// normalizeOrigin returns an origin as browsers send it: lower-case
+// scheme://host[:port], the default port left out.
+func normalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("scheme must be http or https")
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("want scheme://host[:port] only")
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		return scheme + "://" + host, nil
+	}
+	return scheme + "://" + host + ":" + port, nil
 }
 
 // headerHasToken reports whether a comma-separated header holds token

@@ -14,7 +14,19 @@ const (
 	reasonRateLimited    = "rate_limited"
 	reasonHeartbeat      = "heartbeat_timeout"
 	reasonReplaced       = "replaced"
+
+	// Limits (limits.go).
+	reasonTooManyConns   = "too_many_connections" // HTTP 429
+	reasonTooManySeats   = "too_many_seats"       // close 4013
+	reasonCreateLimited  = "create_rate_limited"  // HTTP 429
+	reasonUnauthorized   = "unauthorized"         // HTTP 401
+	reasonFlooding       = "flooding"             // close 4014
+	reasonControlLimited = "control_rate_limited" // pong or suspend dropped
 )
+
+// limitReasons are the limits' labels, present at zero from the start.
+var limitReasons = []string{reasonTooManyConns, reasonTooManySeats, reasonCreateLimited, reasonUnauthorized,
+	reasonFlooding, reasonControlLimited}
 
 // codeReasons maps refusal close codes to metric labels.
 var codeReasons = map[wire.CloseCode]string{
@@ -31,10 +43,14 @@ var codeReasons = map[wire.CloseCode]string{
 	wire.CloseTooBig:      reasonTooBig,
 	wire.CloseHeartbeat:   reasonHeartbeat,
 	wire.CloseReplaced:    reasonReplaced,
+
+	wire.CloseTooManySeats: reasonTooManySeats,
+	wire.CloseFlooding:     reasonFlooding,
 }
 
 // isRefusal reports whether closing with code refuses something the client
 // did (counted in tickstream_refusals_total).
 func isRefusal(code wire.CloseCode) bool {
-	return code == wire.CloseTooBig || (code >= wire.CloseBadMessage && code <= wire.CloseServerFull && code != wire.CloseTooSlow)
+	return code == wire.CloseTooBig || code == wire.CloseTooManySeats || code == wire.CloseFlooding ||
+		(code >= wire.CloseBadMessage && code <= wire.CloseServerFull && code != wire.CloseTooSlow)
 }

@@ -27,6 +27,10 @@ type Server struct {
 
 	// Hot-path counters, resolved once.
 	snapshotsSent, inputsQueued, inputsDropped, inputsRateLimited prometheus.Counter
+	controlDropped                                                prometheus.Counter
+
+	clients *clients // per-client connection, seat and creation limits
+	budgets *budgets // per-seat input budgets, across resumes
 
 	hubs       sync.Map // match id → *hub
 	spectators atomic.Int64
@@ -58,6 +62,8 @@ func NewServer(cfg Config) (*Server, error) {
 		stopReaper: make(chan struct{}),
 		drain:      make(chan struct{}),
 		reaperDone: make(chan struct{}),
+		clients:    newClients(cfg.Limits, cfg.TrustedProxies),
+		budgets:    newBudgets(cfg.InputRate, cfg.InputBurst),
 	}
 	dcfg := cfg.Directory
 	dcfg.Logger = cfg.Logger
@@ -83,6 +89,7 @@ func NewServer(cfg Config) (*Server, error) {
 	s.inputsQueued = s.metrics.inputs.WithLabelValues("queued")
 	s.inputsDropped = s.metrics.inputs.WithLabelValues("dropped")
 	s.inputsRateLimited = s.metrics.inputs.WithLabelValues(reasonRateLimited)
+	s.controlDropped = s.metrics.refusals.WithLabelValues(reasonControlLimited)
 	s.routes()
 	go s.scan()
 	return s, nil
@@ -99,13 +106,13 @@ func (s *Server) Metrics() *prometheus.Registry { return s.metrics.reg }
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET /play", s.handlePlay)
+	s.mux.HandleFunc("GET /play", s.connCap(s.handlePlay))
 	s.mux.HandleFunc("GET /api/matches", s.handleListMatches)
 	s.mux.HandleFunc("POST /api/matches", s.handleCreateMatch)
 	s.mux.HandleFunc("GET /api/matches/{id}", s.handleGetMatch)
-	s.mux.HandleFunc("GET /api/matches/{id}/events", s.handleEvents)
-	s.mux.HandleFunc("GET /api/matches/{id}/poll", s.handlePoll)
-	s.mux.HandleFunc("GET /api/matches/{id}/watch", s.handleWatch)
+	s.mux.HandleFunc("GET /api/matches/{id}/events", s.connCap(s.handleEvents))
+	s.mux.HandleFunc("GET /api/matches/{id}/poll", s.connCap(s.handlePoll))
+	s.mux.HandleFunc("GET /api/matches/{id}/watch", s.connCap(s.handleWatch))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

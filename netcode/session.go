@@ -3,13 +3,13 @@ package netcode
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -53,20 +53,19 @@ type session struct {
 	releaseOnce sync.Once
 
 	// Reader-owned.
-	dec     *wire.Decoder
-	msg     wire.ClientMsg
-	rbuf    []byte
-	limiter *rate.Limiter
-	credit  int  // inputs allowed past the limiter: the resend after a resume
-	resumed bool // seated by a resume (to be confirmed by the first frame)
+	dec        *wire.Decoder
+	msg        wire.ClientMsg
+	rbuf       []byte
+	budget     *seatBudget     // the seat's input limit and resume credit (limits.go)
+	control    *controlLimiter // pongs and suspends
+	inputFlood floodMeter      // over-limit inputs
+	resumed    bool            // seated by a resume (to be confirmed by the first frame)
+	client     netip.Addr      // set by handlePlay before run: the per-client limits' key
+	seatHeld   bool            // counted in the client's seats
 	// Writer-owned.
 	wbuf   []byte
 	pingID uint32
 }
-
-// resumeCredit is how many inputs a resumed client may send again at once,
-// beyond the rate limit (its backlog of unacknowledged inputs).
-const resumeCredit = 1024
 
 func newSession(srv *Server, conn *websocket.Conn) *session {
 	s := &session{
@@ -81,7 +80,7 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 		writerDone: make(chan struct{}),
 		dec:        wire.NewDecoder(),
 		rbuf:       make([]byte, wire.MaxClientFrame+1),
-		limiter:    rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst),
+		control:    newControlLimiter(srv.cfg.Limits),
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat)
 	return s

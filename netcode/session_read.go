@@ -31,6 +31,11 @@ func (s *session) hello(ctx context.Context) bool {
 			s.refuse(err)
 			return false
 		}
+		if !s.srv.clients.acquireSeat(s.client, true) {
+			s.refuse(&wire.Error{Code: wire.CloseTooManySeats, Reason: "too many seats from this address"})
+			return false
+		}
+		s.seatHeld = true
 		m, res, err := s.srv.dir.Join(ctx, s.msg.Match, name)
 		if err != nil {
 			s.refuse(joinRefusal(err))
@@ -39,6 +44,7 @@ func (s *session) hello(ctx context.Context) bool {
 		if !s.seat(m, res, false) {
 			return false
 		}
+		s.budget = s.srv.budgets.acquire(seatKey{res.Match, res.Player}, true)
 		s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).Str("name", name).Msg("player joined")
 		return true
 	case wire.TypeResume:
@@ -66,7 +72,9 @@ func (s *session) resume(ctx context.Context, token string) bool {
 				if !s.seat(m, res, true) {
 					return false
 				}
-				s.credit = resumeCredit
+				// Counted, never refused: the client takes back a seat it had.
+				s.seatHeld = s.srv.clients.acquireSeat(s.client, false)
+				s.budget = s.srv.budgets.acquire(seatKey{res.Match, res.Player}, false)
 				s.resumed = true
 				s.srv.metrics.resumes.WithLabelValues("ok").Inc()
 				s.log.Info().Str("match", res.Match).Uint32("player", uint32(res.Player)).
@@ -152,16 +160,10 @@ func (s *session) readLoop(ctx context.Context) {
 		case wire.TypeJoin, wire.TypeResume:
 			s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "already joined"})
 			return
-		case wire.TypePong:
-			if s.msg.ID < 0 || s.msg.ID > 1<<32-1 {
-				s.refuse(&wire.Error{Code: wire.CloseBadInput, Reason: "bad pong: id out of range"})
+		case wire.TypePong, wire.TypeSuspend:
+			if !s.controlFrame() {
 				return
 			}
-			if rtt := s.pong(uint32(s.msg.ID), float64(s.msg.Time), time.Now()); rtt > 0 {
-				s.srv.metrics.rtt.Observe(rtt.Seconds())
-			}
-		case wire.TypeSuspend:
-			s.suspended.Store(s.msg.On)
 		case wire.TypeInput:
 			in, err := s.msg.Input(s.player)
 			if err != nil {
@@ -169,24 +171,60 @@ func (s *session) readLoop(ctx context.Context) {
 				return
 			}
 			in.Epoch = s.epoch
-			s.input(in)
+			if !s.input(in) {
+				return
+			}
 		}
 	}
 }
 
-// input applies the rate limit (with the resume credit) and queues the
-// input for the next tick.
-func (s *session) input(in game.Input) {
-	if !s.limiter.Allow() {
-		if s.credit == 0 {
-			s.srv.inputsRateLimited.Inc()
-			return
+// controlFrame handles a pong or a suspend within the control-frame rate
+// limit: over it the frame is dropped and counted (it still proves
+// liveness); a sustained flood closes the session with 4014. It returns
+// false when the session is over.
+func (s *session) controlFrame() bool {
+	ok, flooding := s.control.allow()
+	switch {
+	case flooding:
+		s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many pong or suspend messages")
+		return false
+	case !ok:
+		s.srv.controlDropped.Inc()
+		return true
+	}
+	switch s.msg.T {
+	case wire.TypePong:
+		if s.msg.ID < 0 || s.msg.ID > 1<<32-1 {
+			s.refuse(&wire.Error{Code: wire.CloseBadInput, Reason: "bad pong: id out of range"})
+			return false
 		}
-		s.credit--
+		if rtt := s.pong(uint32(s.msg.ID), float64(s.msg.Time), time.Now()); rtt > 0 {
+			s.srv.metrics.rtt.Observe(rtt.Seconds())
+		}
+	case wire.TypeSuspend:
+		s.suspended.Store(s.msg.On)
+	}
+	return true
+}
+
+// input applies the seat's rate limit (with the seat's resume credit on a
+// resumed connection) and queues the input for the next tick. Inputs over
+// the limit are dropped and counted; a sustained flood of them closes the
+// session with 4014. It returns false when the session is over.
+func (s *session) input(in game.Input) bool {
+	b := s.budget
+	if !b.inputs.Allow() && !(s.resumed && b.credit.Allow()) {
+		s.srv.inputsRateLimited.Inc()
+		if s.inputFlood.over(time.Now(), floodInputFactor*int(s.srv.cfg.InputRate)) {
+			s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many inputs")
+			return false
+		}
+		return true
 	}
 	if !s.match.Input(in) {
 		s.srv.inputsDropped.Inc()
-		return
+		return true
 	}
 	s.srv.inputsQueued.Inc()
+	return true
 }

@@ -67,11 +67,14 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	s.metrics.specEnds.WithLabelValues("ws", reason).Inc()
 }
 
-// readLoop takes pongs and suspend; spectators send nothing else.
+// readLoop takes pongs and suspend; spectators send nothing else. They
+// have the players' control-frame limit: over it a frame is dropped and
+// counted, and a sustained flood is closed with 4014.
 func (wt *watcher) readLoop(ctx context.Context) {
 	dec := wire.NewDecoder()
 	var msg wire.ClientMsg
 	buf := make([]byte, wire.MaxClientFrame+1)
+	ctl := newControlLimiter(wt.srv.cfg.Limits)
 	for {
 		typ, rd, err := wt.conn.Reader(context.Background()) // ended by closing conn, not ctx
 		if err != nil {
@@ -91,6 +94,18 @@ func (wt *watcher) readLoop(ctx context.Context) {
 		if err := dec.Decode(buf[:n], &msg); err != nil {
 			wt.closeWith(wire.CloseBadMessage, "bad_message", "malformed message")
 			return
+		}
+		if msg.T == wire.TypePong || msg.T == wire.TypeSuspend {
+			ok, flooding := ctl.allow()
+			if flooding {
+				wt.srv.metrics.refusals.WithLabelValues(reasonFlooding).Inc()
+				wt.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many pong or suspend messages")
+				return
+			}
+			if !ok {
+				wt.srv.controlDropped.Inc()
+				continue
+			}
 		}
 		switch msg.T {
 		case wire.TypePong:

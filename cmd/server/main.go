@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,6 +52,13 @@ type config struct {
 	suspendedDead  time.Duration
 	grace          time.Duration
 	resumeSecret   string
+	publicOrigin   string
+	trustedProxies string
+	apiToken       string
+	maxConns       int
+	maxSeats       int
+	createsPerMin  int
+	limitLoopback  bool
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -73,6 +81,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.suspendedDead, "suspended-dead-after", 60*time.Second, "the same, while the client says its tab is hidden")
 	fs.DurationVar(&c.grace, "grace", 20*time.Second, "how long a lost player's seat is held for a resume")
 	fs.StringVar(&c.resumeSecret, "resume-secret", "", "secret that signs resume tokens (at least 16 bytes; empty: random per process)")
+	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated origins browsers reach the server at, e.g. https://game.example.com (required on a DNS name; empty: same origin on an IP address or localhost only)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For identifies the client (empty: X-Forwarded-For is ignored)")
+	fs.StringVar(&c.apiToken, "api-token", "", "when set, POST /api/matches requires Authorization: Bearer <token> (and is then not rate-limited)")
+	fs.IntVar(&c.maxConns, "max-conns-per-client", 64, "concurrent player and spectator connections per client address (0: no cap)")
+	fs.IntVar(&c.maxSeats, "max-seats-per-client", 8, "joined player sessions per client address (0: no cap)")
+	fs.IntVar(&c.createsPerMin, "creates-per-minute", 10, "matches one client address may create per minute without the API token (0: no limit)")
+	fs.BoolVar(&c.limitLoopback, "limit-loopback", false, "apply the per-client limits to loopback addresses too (by default 127.0.0.1 and ::1 are exempt)")
 	// Environment variables first, so that flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -112,6 +127,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			origins = append(origins, o)
 		}
 	}
+	proxies, err := parsePrefixes(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
 	srv, err := netcode.NewServer(netcode.Config{
 		Directory: game.DirectoryConfig{
 			MaxMatches: cfg.maxMatches,
@@ -126,9 +145,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		},
 		ResumeSecret:   []byte(cfg.resumeSecret),
 		AllowedOrigins: origins,
-		WriteTimeout:   cfg.writeTimeout,
-		Static:         static.Handler(),
-		Logger:         log,
+		PublicOrigins:  splitList(cfg.publicOrigin),
+		TrustedProxies: proxies,
+		APIToken:       cfg.apiToken,
+		Limits: netcode.LimitsConfig{
+			ConnsPerClient:   offIfZero(cfg.maxConns),
+			SeatsPerClient:   offIfZero(cfg.maxSeats),
+			CreatesPerMinute: offIfZero(cfg.createsPerMin),
+			LimitLoopback:    cfg.limitLoopback,
+		},
+		WriteTimeout: cfg.writeTimeout,
+		Static:       static.Handler(),
+		Logger:       log,
 	})
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -171,4 +199,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parsePrefixes parses comma-separated CIDRs; a bare address is one host.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range splitList(s) {
+		if !strings.Contains(v, "/") {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// offIfZero maps a flag's 0 ("off") to the config's negative ("no limit";
+// zero there means the default).
+func offIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

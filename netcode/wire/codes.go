@@ -36,6 +36,8 @@ const (
 	CloseHeartbeat    CloseCode = 4010
 	CloseReplaced     CloseCode = 4011
 	CloseResumeFailed CloseCode = 4012
+	CloseTooManySeats CloseCode = 4013
+	CloseFlooding     CloseCode = 4014
 )
 
 // Error is a protocol refusal: the close code and the reason sent with it.
