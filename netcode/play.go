@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -56,6 +57,7 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 
 // accept upgrades the connection (after upgradeAllowed).
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	streamDeadlines(w, time.Time{}) // the heartbeat and the write deadline take over
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
