@@ -63,14 +63,15 @@ func NewHTTPServer(h http.Handler, o HTTPOptions) *http.Server {
 }
 
 // streamDeadlines lifts the http.Server's ReadTimeout and WriteTimeout
-// from a streaming request: its read deadline becomes none (a long stream
-// must not have its request context cancelled by the server's background
-// read timing out), and its write deadline becomes write (zero: none).
-// Call it before a WebSocket upgrade too: net/http clears a hijacked
-// connection's deadlines itself, but only once Hijack runs, and a
-// deadline that expired before would already have failed the handshake.
-// Errors (a ResponseWriter that cannot set deadlines) are ignored: such a
-// server has no timeouts to lift.
+// from a streaming request: no read deadline, and write as the write
+// deadline (zero: none). What it protects, as net/http 1.26 behaves
+// (tested in httpserver_test.go): a long poll's answer, written after
+// WriteTimeout, would be cut (the client sees EOF). SSE sets a deadline per
+// write; net/http already clears the read deadline once a body-less
+// request is read, and clears both deadlines on Hijack, so WebSockets are
+// safe without it: lifting them before the upgrade anyway keeps the
+// streams independent of those details. Errors (a ResponseWriter that
+// cannot set deadlines) are ignored: it has no server timeouts to lift.
 func streamDeadlines(w http.ResponseWriter, write time.Time) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
