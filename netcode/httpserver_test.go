@@ -167,3 +167,39 @@ func TestHijackedConnKeepsNoServerDeadline(t *testing.T) {
 		t.Fatalf("hijacked read after the read timeout: %q %v", line, err)
 	}
 }
+
+// During a drain a late SSE request gets a stream an EventSource can use
+// (200, retry, an error event with 1001) and a late long poll a 503 with
+// Retry-After.
+func TestLateSpectatorsDuringDrain(t *testing.T) {
+	ts := newTestServerHTTP(t, netcode.Config{}, netcode.HTTPOptions{})
+	m := ts.postMatch(t, `{"min_players": 1}`)
+	ctx := testCtx(t, 10*time.Second)
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ts.http.URL + "/api/matches/" + m.ID + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("late SSE: %d %v", resp.StatusCode, resp.Header)
+	}
+	r := client.NewSSEReader(resp.Body)
+	ev, err := r.Next()
+	if err != nil || ev.Event != wire.SpecError || !strings.Contains(ev.Data, `"code":1001`) || r.Retry != 2*time.Second {
+		t.Fatalf("late SSE event %+v (retry %v): %v", ev, r.Retry, err)
+	}
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("late SSE did not end: %v", err)
+	}
+	poll, err := http.Get(ts.http.URL + "/api/matches/" + m.ID + "/poll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Body.Close()
+	if poll.StatusCode != http.StatusServiceUnavailable || poll.Header.Get("Retry-After") != "2" {
+		t.Fatalf("late poll: %d %v", poll.StatusCode, poll.Header)
+	}
+}
