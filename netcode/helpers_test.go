@@ -24,6 +24,13 @@ type testServer struct {
 
 func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
 	t.Helper()
+	return newTestServerHTTP(t, cfg, netcode.HTTPOptions{})
+}
+
+// newTestServerHTTP is newTestServer with the http.Server's timeouts of
+// opts (built by netcode.NewHTTPServer, as cmd/server does).
+func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOptions) *testServer {
+	t.Helper()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	if cfg.Directory.Defaults.MinPlayers == 0 {
 		cfg.Directory.Defaults.MinPlayers = 1
@@ -32,7 +39,9 @@ func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = netcode.NewHTTPServer(srv.Handler(), opts)
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

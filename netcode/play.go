@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -61,6 +62,7 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 
 // accept upgrades the connection (after upgradeAllowed).
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	streamDeadlines(w, time.Time{}) // the heartbeat and the write deadline take over
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason

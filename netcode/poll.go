@@ -12,6 +12,14 @@ import (
 // after that tick, or, when nothing has yet, a wait of up to PollWait (or
 // the request's wait=, 0…PollWait seconds) and an empty answer.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		// A poller is a plain fetch, not an EventSource: a 503 with
+		// Retry-After is the clear answer (a request already waiting when
+		// the drain starts is answered at once with what it has).
+		w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(s.cfg.Spectators.Retry/time.Second)), 10))
+		s.refuseHTTP(w, http.StatusServiceUnavailable, reasonShutdown, "server shutting down")
+		return
+	}
 	wait := s.cfg.Spectators.PollWait
 	v, err := queryValue(r.URL.Query(), "wait")
 	if err == nil && v != "" {
@@ -25,6 +33,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	streamDeadlines(w, time.Now().Add(wait+s.cfg.WriteTimeout))
 	defer release()
 	cur.lag = ^uint64(0) // a poller is never "behind": it takes what is held
 	deadline := time.NewTimer(wait)

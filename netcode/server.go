@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -258,9 +259,30 @@ func (s *Server) scan() {
 	}
 }
 
+// DrainError is what Shutdown returns when its context ended before every
+// connection had closed: the connections still open then were cut (closed
+// without a close handshake).
+type DrainError struct {
+	// Sessions is the number of player sessions cut.
+	Sessions int
+	// Spectators is the number of spectator streams still open (WebSocket
+	// watchers are cut; SSE and long-poll streams end with the HTTP
+	// server's own shutdown).
+	Spectators int
+	Err        error
+}
+
+func (e *DrainError) Error() string {
+	return fmt.Sprintf("drain cut %d sessions and %d spectator streams: %v", e.Sessions, e.Spectators, e.Err)
+}
+
+func (e *DrainError) Unwrap() error { return e.Err }
+
 // Shutdown drains the server: readiness turns 503, new sockets are
-// refused, every session is closed with 1001 going away, every match stops.
-// It returns when all sessions have ended or ctx is done. Idempotent.
+// refused, every session is closed with 1001 going away, spectator
+// streams end, every match stops. It returns nil when all sessions and
+// WebSocket spectators have ended, or, when ctx ends first, a *DrainError
+// after cutting the rest. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.draining.Swap(true) {
@@ -279,13 +301,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
-		for _, sess := range s.snapshotSessions(nil) {
-			go sess.conn.CloseNow()
+		select {
+		case <-done: // ended together: nothing to cut
+		default:
+			err = s.cut(context.Cause(ctx))
 		}
 	}
 	s.dir.Close()
 	s.closeOnce.Do(func() { close(s.stopReaper) })
 	<-s.reaperDone
 	return err
+}
+
+// cut drops every session and WebSocket spectator still open, without a
+// close handshake, and reports what it cut.
+func (s *Server) cut(cause error) *DrainError {
+	sessions := s.snapshotSessions(nil)
+	watchers := s.snapshotWatchers(nil)
+	for _, sess := range sessions {
+		go sess.conn.CloseNow()
+	}
+	for _, wt := range watchers {
+		go wt.conn.CloseNow()
+	}
+	return &DrainError{Sessions: len(sessions), Spectators: int(s.spectators.Load()), Err: cause}
 }

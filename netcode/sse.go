@@ -12,12 +12,10 @@ import (
 // as Server-Sent Events, JSON data, id = tick.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		// Never 503 an EventSource (it would stop for good): end at once,
-		// and it comes back, with Last-Event-ID, to a live server.
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(http.StatusOK)
+		s.refuseSSEDraining(w)
 		return
 	}
+	streamDeadlines(w, time.Time{}) // writeSSE sets a deadline per write
 	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "sse")
 	if !ok {
 		return
@@ -25,6 +23,25 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	reason := s.streamSSE(w, r, cur)
 	s.metrics.specEnds.WithLabelValues("sse", reason).Inc()
+}
+
+// refuseSSEDraining answers a stream asked for during a shutdown. Never
+// 503 an EventSource (it would stop for good): answer 200 with the retry
+// delay and an error event, code 1001 going away, and end. A browser then
+// reconnects (the watch page after its backoff, a bare EventSource after
+// retry, with Last-Event-ID, which this answer leaves alone), and a load
+// balancer sends it to a live server.
+func (s *Server) refuseSSEDraining(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	b := append([]byte("retry: "), strconv.FormatInt(s.cfg.Spectators.Retry.Milliseconds(), 10)...)
+	b = append(b, '\n')
+	b = appendSSE(b, specEvent{kind: wire.SpecError,
+		data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseGoingAway, "server shutting down")})
+	_, _ = w.Write(b)
+	s.metrics.refusals.WithLabelValues(reasonShutdown).Inc()
 }
 
 // streamSSE writes the stream until it ends; it returns the reason.

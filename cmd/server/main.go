@@ -3,10 +3,17 @@
 //
 // Every flag may also be set as an environment variable TICKSTREAM_<NAME>
 // (upper case, dashes as underscores); a flag on the command line wins.
+//
+// Exit status: 0 after a clean drain (every session closed within
+// -shutdown-grace) or -h; 1 when the server cannot start or serve, and
+// when a shutdown had to cut connections: the grace deadline passed, or a
+// second SIGTERM/SIGINT asked to stop at once. A log line then says how
+// many sessions and spectator streams were cut.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,6 +66,8 @@ type config struct {
 	maxSeats       int
 	createsPerMin  int
 	limitLoopback  bool
+	tlsCert        string
+	tlsKey         string
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -88,6 +97,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.maxSeats, "max-seats-per-client", 8, "joined player sessions per client address (0: no cap)")
 	fs.IntVar(&c.createsPerMin, "creates-per-minute", 10, "matches one client address may create per minute without the API token (0: no limit)")
 	fs.BoolVar(&c.limitLoopback, "limit-loopback", false, "apply the per-client limits to loopback addresses too (by default 127.0.0.1 and ::1 are exempt)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS and wss (with -tls-key)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
 	// Environment variables first, so that flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -104,7 +115,25 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key go together: set both or neither")
+	}
+	if c.shutdownGrace <= 0 {
+		return c, errors.New("-shutdown-grace must be positive")
+	}
 	return c, nil
+}
+
+// tlsConfig loads the certificate and key; nil without TLS.
+func (c config) tlsConfig() (*tls.Config, error) {
+	if c.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, logOut *os.File) error {
@@ -120,6 +149,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return fmt.Errorf("log level: %w", err)
 	}
 	log := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
+	tlsConf, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
 
 	var origins []string
 	for _, o := range strings.Split(cfg.allowedOrigins, ",") {
@@ -166,38 +199,88 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
+	// Ordinary requests get the read and write timeouts; the streaming
+	// endpoints lift them and keep their own deadlines.
+	httpSrv := netcode.NewHTTPServer(srv.Handler(), netcode.HTTPOptions{TLS: tlsConf})
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Int("tick_rate", cfg.tickRate).Msg("tickstream listening")
+	go func() {
+		if tlsConf != nil {
+			serveErr <- httpSrv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+		} else {
+			serveErr <- httpSrv.Serve(ln)
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsConf != nil).Int("tick_rate", cfg.tickRate).
+		Str("shutdown_grace", cfg.shutdownGrace.String()).Msg("tickstream listening")
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
-	defer cancel()
-	// Drain first: readiness turns 503, new requests are refused, the
+	return shutdown(log, srv, httpSrv, cfg.shutdownGrace)
+}
+
+// errGraceOver and errSecondSignal are why a drain stopped waiting.
+var (
+	errGraceOver    = errors.New("shutdown grace deadline passed")
+	errSecondSignal = errors.New("second signal: stopping at once")
+)
+
+// shutdown drains srv and then httpSrv within grace; a second SIGTERM or
+// SIGINT cuts the wait short. It returns an error when connections had to
+// be cut, after logging how many.
+func shutdown(log zerolog.Logger, srv *netcode.Server, httpSrv *http.Server, grace time.Duration) error {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ctx, cancelGrace := context.WithTimeoutCause(ctx, grace, errGraceOver)
+	defer cancelGrace()
+	force := make(chan os.Signal, 1)
+	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(force)
+	go func() {
+		select {
+		case sig := <-force:
+			log.Warn().Str("signal", sig.String()).Msg("second signal: stopping at once")
+			cancel(errSecondSignal)
+		case <-ctx.Done():
+		}
+	}()
+	log.Info().Str("grace", grace.String()).Msg("shutting down")
+
+	// Drain first: readiness turns 503, new streams are refused, the
 	// hijacked WebSockets (which http.Server.Shutdown does not track) close
 	// with 1001, spectator streams end, matches stop. Then the HTTP server
 	// waits for its remaining handlers.
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("sessions did not all close in time")
+	drainErr := srv.Shutdown(ctx)
+	httpErr := httpSrv.Shutdown(ctx)
+	if httpErr != nil {
+		_ = httpSrv.Close() // cut what is left (streams stuck in a write, slow requests)
 	}
-	httpErr := httpSrv.Shutdown(sctx)
-	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
-		return fmt.Errorf("http shutdown: %w", httpErr)
+	elapsed := time.Since(start).Round(time.Millisecond).String()
+	var de *netcode.DrainError
+	switch {
+	case errors.As(drainErr, &de):
+		log.Error().Int("sessions_cut", de.Sessions).Int("spectators_cut", de.Spectators).
+			Str("cause", de.Err.Error()).Str("grace", grace.String()).Str("duration", elapsed).
+			Msg("drain cut connections")
+		return fmt.Errorf("shutdown: %w", de)
+	case drainErr != nil:
+		return fmt.Errorf("shutdown: %w", drainErr)
+	case httpErr != nil:
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = httpErr
+		}
+		log.Error().Int("sessions_cut", 0).Str("cause", cause.Error()).Str("grace", grace.String()).
+			Str("duration", elapsed).Msg("drain cut http requests still open")
+		return fmt.Errorf("shutdown: http requests still open: %w", cause)
 	}
-	log.Info().Msg("stopped")
+	log.Info().Str("duration", elapsed).Msg("stopped")
 	return nil
 }
 
