@@ -58,16 +58,24 @@ func serverBinary(t testing.TB) string {
 		return bin
 	}
 	bin := filepath.Join(t.TempDir(), "server")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
-	cmd.Dir = moduleRoot(t)
 	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/server: %v\n%s", err, out)
+	if err := buildServer(moduleRoot(t), bin); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
 	return bin
+}
+
+// buildServer builds ./cmd/server of the module at root into bin.
+func buildServer(root, bin string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/server")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/server: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

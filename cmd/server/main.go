@@ -52,6 +52,7 @@ type config struct {
 	scoreLimit     int
 	emptyTimeout   time.Duration
 	writeTimeout   time.Duration
+	joinTimeout    time.Duration
 	shutdownGrace  time.Duration
 	logLevel       string
 	hbInterval     time.Duration
@@ -83,6 +84,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.scoreLimit, "score-limit", 20, "kills that end a match")
 	fs.DurationVar(&c.emptyTimeout, "empty-timeout", 30*time.Second, "an empty match closes after this long")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 5*time.Second, "deadline of every frame write")
+	fs.DurationVar(&c.joinTimeout, "join-timeout", 10*time.Second, "a new player socket must send join or resume within this long (else close 4008)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for sessions to close")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.hbInterval, "heartbeat-interval", time.Second, "time between heartbeat pings")
@@ -188,6 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			LimitLoopback:    cfg.limitLoopback,
 		},
 		WriteTimeout: cfg.writeTimeout,
+		JoinTimeout:  cfg.joinTimeout,
 		Static:       static.Handler(),
 		Logger:       log,
 	})
