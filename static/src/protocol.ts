@@ -300,6 +300,8 @@ export function describeClose(code: number): string {
     case 4010: return "heartbeat timeout";
     case 4011: return "this seat was taken over by another tab";
     case 4012: return "resume refused — join again";
+    case 4013: return "too many players from your address — close another tab";
+    case 4014: return "too many messages (flooding) — reload the page";
     default: return "connection closed";
   }
 }
