@@ -32,7 +32,9 @@ func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = netcode.TuneListener(hs.Listener) // as cmd/server does
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -55,8 +55,9 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // accept upgrades the connection (after upgradeAllowed).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*peer, error) {
+	hr := &hijackRecorder{ResponseWriter: w}
+	conn, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
 		CompressionMode:    websocket.CompressionDisabled,
@@ -68,7 +69,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn
 	// Sessions refuse frames over MaxClientFrame themselves, with a clean
 	// close; the library's limit only stops what is far beyond it.
 	conn.SetReadLimit(libraryReadLimit)
-	return conn, nil
+	return &peer{Conn: conn, raw: hr.conn}, nil
 }
 
 // originAllowed: no Origin (not a browser), the same host, or a host that
