@@ -138,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = netcode.TuneListener(ln) // bounded kernel send buffers: a slow reader gets the latest snapshot, not a backlog
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
