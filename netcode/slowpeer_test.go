@@ -352,19 +352,39 @@ func (c slowConn) Read(b []byte) (int, error) {
 	return c.Conn.Read(b[:min(len(b), c.chunk)])
 }
 
-// A player that reads far slower than the match produces (about 150 KB/s
-// against 1.2 MB/s) gets recent snapshots, not a backlog: the kernel's
-// buffers are bounded and the writer stops while its pings go unanswered.
+// A player that reads slower than the match produces gets recent
+// snapshots, not a backlog. Directly (1.2 MB/s produced, 150 KB/s read),
+// the server's kernel buffers are bounded (TuneListener). Through a link
+// that buffers without bound (the proxy reads everything at once:
+// bufferbloat; 240 KB/s produced, 100 KB/s read) the writer stops while
+// the player's pings go unanswered.
 func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		viaProxy     bool
+		extra, chunk int
+	}{
+		{"direct", false, 1500, 1500},    // ~40 KB snapshots; 150 KB/s
+		{"bloated_link", true, 300, 1000}, // ~8 KB snapshots; 100 KB/s
+	} {
+		t.Run(tc.name, func(t *testing.T) { slowReader(t, tc.viaProxy, tc.extra, tc.chunk) })
+	}
+}
+
+func slowReader(t *testing.T, viaProxy bool, extra, chunk int) {
 	const tickRate = 30
 	ts := newTestServer(t, netcode.Config{
-		Heartbeat: netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: time.Second},
+		Heartbeat: netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: 500 * time.Millisecond},
 		Directory: game.DirectoryConfig{
 			Defaults: game.MatchConfig{TickRate: tickRate},
 			NewRules: func() game.Rules {
-				return testRules{Arena: game.NewArena(), extra: 1500} // ~40 KB snapshots
+				return testRules{Arena: game.NewArena(), extra: extra}
 			}},
 	})
+	url := ts.url
+	if viaProxy {
+		_, url = proxied(t, ts)
+	}
 	ctx := testCtx(t, 60*time.Second)
 	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
@@ -376,9 +396,9 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return slowConn{Conn: c, chunk: 1500, period: 10 * time.Millisecond}, nil
+		return slowConn{Conn: c, chunk: chunk, period: 10 * time.Millisecond}, nil
 	}}}
-	c, err := client.Dial(ctx, ts.url, &client.Options{HTTPClient: hc})
+	c, err := client.Dial(ctx, url, &client.Options{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +417,9 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 		}
 	}
 	t.Logf("slow reader got %d snapshots; the oldest was %d ticks behind the match", n, worst)
-	// BehindAfter (1 s) + the bounded buffers (~1 s at this rate) + slack.
+	// The backlog found (BehindAfter + a ping interval, times how much
+	// faster the match produces than the player reads), then drained,
+	// plus the bounded buffers; then slack.
 	if limit := uint64(5 * tickRate); worst > limit {
 		t.Fatalf("a snapshot arrived %d ticks behind the match, want ≤ %d", worst, limit)
 	}
