@@ -34,19 +34,7 @@ type rawPeer struct {
 // dialRaw upgrades path on addr; rcvbuf > 0 sets SO_RCVBUF first.
 func dialRaw(t *testing.T, addr, path string, rcvbuf int) *rawPeer {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		if rcvbuf <= 0 {
-			return nil
-		}
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-		})
-	}}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialTCP(t, addr, rcvbuf)
 	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
 		"Sec-WebSocket-Protocol: %s\r\n\r\n", path, addr, wire.Subprotocol)
@@ -364,7 +352,7 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 		viaProxy     bool
 		extra, chunk int
 	}{
-		{"direct", false, 1500, 1500},    // ~40 KB snapshots; 150 KB/s
+		{"direct", false, 1500, 1500},     // ~40 KB snapshots; 150 KB/s
 		{"bloated_link", true, 300, 1000}, // ~8 KB snapshots; 100 KB/s
 	} {
 		t.Run(tc.name, func(t *testing.T) { slowReader(t, tc.viaProxy, tc.extra, tc.chunk) })
@@ -386,11 +374,7 @@ func slowReader(t *testing.T, viaProxy bool, extra, chunk int) {
 		_, url = proxied(t, ts)
 	}
 	ctx := testCtx(t, 60*time.Second)
-	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
-		})
-	}}
+	dialer := rcvbufDialer(16 << 10)
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
@@ -482,7 +466,7 @@ func TestStalledSSEReadersAreEnded(t *testing.T) {
 	}()
 
 	for i := 0; i < stalled; i++ {
-		c := dialRaw0(t, addrOf(ts), 2048)
+		c := dialTCP(t, addrOf(ts), 2048) // and never read
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, addrOf(ts))
 	}
 	eventually(t, ctx, "the stalled spectators to be counted", func() bool {
@@ -499,15 +483,22 @@ func TestStalledSSEReadersAreEnded(t *testing.T) {
 	eventually(t, ctx, "the reading spectator to keep receiving", func() bool { return last.Load() > before+5 })
 }
 
-// dialRaw0 opens a raw TCP connection with SO_RCVBUF set, and never reads.
-func dialRaw0(t *testing.T, addr string, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+// rcvbufDialer dials with SO_RCVBUF set to n (when n > 0).
+func rcvbufDialer(n int) *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		if n <= 0 {
+			return nil
+		}
 		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
 		})
 	}}
-	c, err := d.Dial("tcp", addr)
+}
+
+// dialTCP opens a TCP connection with SO_RCVBUF set (when rcvbuf > 0).
+func dialTCP(t *testing.T, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	c, err := rcvbufDialer(rcvbuf).Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
