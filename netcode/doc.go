@@ -14,5 +14,20 @@
 //     latest-wins slot. Reliable messages go to a small bounded queue per
 //     session; overflow closes that session with 4007 "too slow".
 //   - Every write has a deadline, enforced by one reaper goroutine per
-//     server rather than a timer per write.
+//     server (the heartbeat scanner) rather than a timer per write; a write
+//     stuck past it drops the connection (no close frame can follow).
+//
+// Overload policies (each counted by reason, reasons.go):
+//   - Snapshots: latest-wins, below the socket too. TuneListener bounds
+//     each connection's kernel send buffer (SO_SNDBUF 64 KiB,
+//     TCP_NOTSENT_LOWAT 16 KiB); a client whose oldest unanswered ping is
+//     older than HeartbeatConfig.BehindAfter (2 s) is behind and gets no
+//     snapshot until it answers; behind for SlowAfter (5 s) → 4007.
+//     WebSocket spectators likewise (the cursor stands still); SSE
+//     spectators end on the write deadline.
+//   - Reliable messages: bounded queue; overflow → 4007.
+//   - Inputs: bounded match inbox and a rate limit; drops counted.
+//   - Dead peers: nothing for DeadAfter → 4010, and the connection is
+//     dropped 250 ms after the close frame (no wait for a reply that
+//     cannot come). Every other close waits at most 1 s for the reply.
 package netcode

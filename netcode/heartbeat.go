@@ -2,8 +2,11 @@ package netcode
 
 import (
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickstream/tickstream/netcode/wire"
 )
 
 // HeartbeatConfig configures the heartbeat interceptor. Zero fields take
@@ -18,6 +21,19 @@ type HeartbeatConfig struct {
 	// SuspendedDeadAfter replaces DeadAfter while the client says its tab
 	// is hidden; zero means 60 s.
 	SuspendedDeadAfter time.Duration
+	// BehindAfter is how old the oldest unanswered ping may be before the
+	// client counts as behind; zero means 2 s. Pings are written after
+	// the snapshots before them, so a pong proves the client has read all
+	// of those: an old unanswered ping means old data waits for the
+	// client (in kernels, proxies, its own buffers). A client that is
+	// behind gets no snapshots (its latest-wins slot keeps the newest)
+	// until it answers again; pings and reliable messages still go. Keep
+	// it well above the round trip of the slowest link to serve.
+	BehindAfter time.Duration
+	// SlowAfter is how long a client may stay behind before it is closed
+	// with 4007 too slow; zero means 5 s. While the client is suspended,
+	// SuspendedDeadAfter applies instead.
+	SlowAfter time.Duration
 }
 
 func (c HeartbeatConfig) withDefaults() HeartbeatConfig {
@@ -30,6 +46,12 @@ func (c HeartbeatConfig) withDefaults() HeartbeatConfig {
 	if c.SuspendedDeadAfter <= 0 {
 		c.SuspendedDeadAfter = 60 * time.Second
 	}
+	if c.BehindAfter <= 0 {
+		c.BehindAfter = 2 * time.Second
+	}
+	if c.SlowAfter <= 0 {
+		c.SlowAfter = 5 * time.Second
+	}
 	return c
 }
 
@@ -39,11 +61,25 @@ func (c HeartbeatConfig) scanPeriod() time.Duration {
 	return min(max(c.Interval/50, 5*time.Millisecond), 20*time.Millisecond)
 }
 
+// pingRing is how many unanswered pings a link tracks. A ping sent while
+// it is full is not tracked (its pong still answers the older ones); by
+// then the client is long past SlowAfter.
+const pingRing = 64
+
+// sentPing is one unanswered ping.
+type sentPing struct {
+	id   uint32
+	sent int64 // Unix ns
+}
+
 // link is the interceptor's per-connection state. Every session (players
-// now, spectators later) embeds one and registers it with the server's
-// scanner; game code never sees it. Fields are atomics: the scanner, the
-// reader and the writer all touch them.
+// and WebSocket spectators) embeds one and registers it with the server's
+// scanner; game code never sees it. The scanner, the reader and the
+// writer all touch it: fields are atomics or guarded by mu.
 type link struct {
+	hb  HeartbeatConfig
+	obs *metrics // jitter and clock offset histograms
+
 	// lastIn is when the last inbound frame arrived (Unix ns): any frame
 	// proves liveness.
 	lastIn atomic.Int64
@@ -51,14 +87,34 @@ type link struct {
 	// idle: the write deadline.
 	writeStart atomic.Int64
 	suspended  atomic.Bool
-	nextPing   atomic.Int64 // Unix ns; scanner only
-	dead       atomic.Bool  // declared dead once
+	dead       atomic.Bool // declared dead once
+	slow       atomic.Bool // declared too slow once
 
 	// pingDue tells the writer to send a ping (cap 1).
 	pingDue chan struct{}
-	// The ping in flight: written by the writer, read by the reader.
-	pingID   atomic.Uint32
-	pingSent atomic.Int64 // Unix ns
+	// caughtUp wakes the writer when the client stops being behind (cap 1).
+	caughtUp chan struct{}
+
+	// Scanner only.
+	nextPing    int64 // Unix ns
+	behindSince int64 // Unix ns, while behind
+
+	// behind is set by the scanner and cleared by the scanner or by the
+	// reader on the pong that catches the client up; the writer sends no
+	// snapshot while it is set.
+	behind atomic.Bool
+	// oldest is the send time (Unix ns) of the oldest unanswered ping, 0
+	// when none: the scanner's measure of how far behind the client reads.
+	oldest atomic.Int64
+
+	// Unanswered pings in send order: the writer appends, the reader
+	// removes what each pong answers.
+	mu       sync.Mutex
+	ring     [pingRing]sentPing
+	head, n  int
+	lastPing uint32 // the highest id sent
+
+	pingID uint32 // writer only: the last id used
 
 	// Measurements, written by the reader on each pong.
 	srtt   atomic.Int64 // smoothed RTT, ns
@@ -67,43 +123,91 @@ type link struct {
 	pongs  atomic.Int64
 }
 
-func (l *link) init(now time.Time, hb HeartbeatConfig) {
+func (l *link) init(now time.Time, hb HeartbeatConfig, m *metrics) {
+	l.hb, l.obs = hb, m
 	l.pingDue = make(chan struct{}, 1)
+	l.caughtUp = make(chan struct{}, 1)
 	l.lastIn.Store(now.UnixNano())
-	l.nextPing.Store(now.Add(time.Duration(rand.Int64N(int64(hb.Interval)))).UnixNano())
+	l.nextPing = now.Add(time.Duration(rand.Int64N(int64(hb.Interval)))).UnixNano()
 }
 
 // touch records inbound traffic.
 func (l *link) touch(now time.Time) { l.lastIn.Store(now.UnixNano()) }
 
 // deadline is when the link is dead if nothing arrives.
-func (l *link) deadline(hb HeartbeatConfig) int64 {
-	d := hb.DeadAfter
+func (l *link) deadline() int64 {
+	d := l.hb.DeadAfter
 	if l.suspended.Load() {
-		d = hb.SuspendedDeadAfter
+		d = l.hb.SuspendedDeadAfter
 	}
 	return l.lastIn.Load() + int64(d)
 }
 
-// pingSentNow is called by the writer when it writes ping id.
-func (l *link) pingSentNow(id uint32, now time.Time) {
-	l.pingSent.Store(now.UnixNano())
-	l.pingID.Store(id)
+// appendPing appends the next ping to buf, carrying the server clock and
+// the smoothed RTT so far, and records it as sent. Writer only.
+func (l *link) appendPing(buf []byte, now time.Time) []byte {
+	l.pingID++
+	l.pingSent(l.pingID, now)
+	return wire.AppendPing(buf, l.pingID, now.UnixMilli(), float64(l.rtt())/float64(time.Millisecond))
 }
 
-// pong records an answer to a ping and returns the RTT sample (0 when
-// the pong does not answer the ping in flight).
+// pingSent records ping id as written at now.
+func (l *link) pingSent(id uint32, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastPing = id
+	if l.n == len(l.ring) {
+		return
+	}
+	l.ring[(l.head+l.n)%len(l.ring)] = sentPing{id: id, sent: now.UnixNano()}
+	l.n++
+	if l.n == 1 {
+		l.oldest.Store(now.UnixNano())
+	}
+}
+
+// answered removes the pings that a pong for id answers: id and every
+// older one (the client read them before it). It returns when id was sent.
+func (l *link) answered(id uint32, now int64) (sent int64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id == 0 || id > l.lastPing {
+		return 0, false
+	}
+	for l.n > 0 && l.ring[l.head].id <= id {
+		if p := l.ring[l.head]; p.id == id {
+			sent, ok = p.sent, true
+		}
+		l.head = (l.head + 1) % len(l.ring)
+		l.n--
+	}
+	oldest := int64(0)
+	if l.n > 0 {
+		oldest = l.ring[l.head].sent
+	}
+	l.oldest.Store(oldest)
+	if (oldest == 0 || now-oldest <= int64(l.hb.BehindAfter)) && l.behind.CompareAndSwap(true, false) {
+		wake(l.caughtUp)
+	}
+	return sent, ok
+}
+
+// pong records an answer to a ping, whichever unanswered ping it answers
+// (a round trip may span several ping intervals), and returns the RTT
+// sample (0 when it answers no ping in flight). The caller observes the
+// sample; pong observes the jitter and the clock offset.
 func (l *link) pong(id uint32, clientMS float64, now time.Time) time.Duration {
-	if id == 0 || id != l.pingID.Load() {
+	sent, ok := l.answered(id, now.UnixNano())
+	if !ok {
 		return 0
 	}
-	sent := l.pingSent.Load()
 	sample := now.UnixNano() - sent
 	if sample < 0 {
 		return 0
 	}
 	// RFC 6298 smoothing: srtt += (sample - srtt)/8, rttvar += (|srtt - sample| - rttvar)/4.
-	if l.pongs.Add(1) == 1 {
+	first := l.pongs.Add(1) == 1
+	if first {
 		l.srtt.Store(sample)
 		l.rttvar.Store(sample / 2)
 	} else {
@@ -117,39 +221,76 @@ func (l *link) pong(id uint32, clientMS float64, now time.Time) time.Duration {
 	}
 	// The client stamped its clock about half an RTT after we sent.
 	off := int64(clientMS*1e6) - (sent + sample/2)
-	if l.pongs.Load() == 1 {
+	if first {
 		l.offset.Store(off)
 	} else {
 		o := l.offset.Load()
 		l.offset.Store(o + (off-o)/8)
 	}
+	if l.obs != nil {
+		l.obs.jitter.Observe(time.Duration(l.rttvar.Load()).Seconds())
+		l.obs.clockOffset.Observe(time.Duration(abs(l.offset.Load())).Seconds())
+	}
 	return time.Duration(sample)
 }
 
-// RTT returns the smoothed RTT.
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// rtt returns the smoothed RTT.
 func (l *link) rtt() time.Duration { return time.Duration(l.srtt.Load()) }
 
-// scan is one pass of the interceptor over a link at time now: it declares
-// the link dead, asks for a ping, or enforces the write deadline. It
-// returns what must be done; the caller acts (so that the scan itself
-// never blocks).
-func (l *link) scan(now int64, hb HeartbeatConfig, writeTimeout time.Duration) (dead, slow bool) {
+// verdict is what one scan of a link found; the caller acts on it (so
+// that the scan itself never blocks).
+type verdict struct {
+	dead  bool // nothing arrived for the dead-after timeout: close 4010
+	stuck bool // a write has been blocked past the write deadline: drop (no frame can follow)
+	slow  bool // behind for SlowAfter: close 4007
+}
+
+// scan is one pass of the interceptor over a link at time now: it
+// declares the link dead, stuck or too slow, tracks whether the client is
+// behind, and asks for a ping when one is due.
+func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 	if ws := l.writeStart.Load(); ws != 0 && now-ws > int64(writeTimeout) {
-		slow = true
+		v.stuck = true
 	}
-	if now > l.deadline(hb) && l.dead.CompareAndSwap(false, true) {
-		dead = true
+	if now > l.deadline() && l.dead.CompareAndSwap(false, true) {
+		v.dead = true
 	}
-	if np := l.nextPing.Load(); now >= np {
-		next := np + int64(hb.Interval)
+	if old := l.oldest.Load(); old != 0 && now-old > int64(l.hb.BehindAfter) {
+		if !l.behind.Swap(true) {
+			l.behindSince = old + int64(l.hb.BehindAfter)
+		}
+		limit := l.hb.SlowAfter
+		if l.suspended.Load() {
+			limit = l.hb.SuspendedDeadAfter
+		}
+		if now-l.behindSince > int64(limit) && l.slow.CompareAndSwap(false, true) {
+			v.slow = true
+		}
+	} else if l.behind.Swap(false) {
+		wake(l.caughtUp)
+	}
+	if now >= l.nextPing {
+		next := l.nextPing + int64(l.hb.Interval)
 		if next <= now { // fell behind (a long pause): do not burst
-			next = now + int64(hb.Interval)
+			next = now + int64(l.hb.Interval)
 		}
-		l.nextPing.Store(next)
-		select {
-		case l.pingDue <- struct{}{}:
-		default:
-		}
+		l.nextPing = next
+		wake(l.pingDue)
 	}
-	return dead, slow
+	return v
+}
+
+// wake signals a cap-1 channel without blocking.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }

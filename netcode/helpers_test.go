@@ -41,6 +41,7 @@ func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOption
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	hs.Config = netcode.NewHTTPServer(srv.Handler(), opts)
+	hs.Listener = netcode.TuneListener(hs.Listener) // as cmd/server does
 	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

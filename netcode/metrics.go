@@ -12,6 +12,8 @@ type metrics struct {
 	sessions      *prometheus.GaugeVec   // by state: connected, suspended
 	resumes       *prometheus.CounterVec // by result
 	rtt           prometheus.Histogram
+	jitter        prometheus.Histogram
+	clockOffset   prometheus.Histogram
 	spectators    *prometheus.GaugeVec   // by transport
 	specEnds      *prometheus.CounterVec // by transport and reason
 	refusals      *prometheus.CounterVec // by reason
@@ -39,8 +41,16 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 			Name: "tickstream_spectator_disconnects_total", Help: "Spectator streams ended, by transport and reason.",
 		}, []string{"transport", "reason"}),
 		rtt: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "tickstream_rtt_seconds", Help: "Round-trip times measured by the heartbeat.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Name: "tickstream_rtt_seconds", Help: "Round-trip times measured by the heartbeat (each pong, matched to any unanswered ping).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		jitter: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tickstream_rtt_jitter_seconds", Help: "The connection's smoothed RTT variation (RFC 6298 rttvar), observed at each pong.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		clockOffset: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tickstream_clock_offset_seconds", Help: "Absolute value of the connection's smoothed client clock offset (client clock minus server clock), observed at each pong.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600, 3600},
 		}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_refusals_total", Help: "Requests and messages refused, by reason.",
@@ -73,7 +83,7 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 	m.disconnects.WithLabelValues(reasonTooManySeats)
 	m.disconnects.WithLabelValues(reasonFlooding)
 	m.specEnds.WithLabelValues("ws", reasonFlooding)
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -61,9 +61,10 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // accept upgrades the connection (after upgradeAllowed).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*peer, error) {
 	streamDeadlines(w, time.Time{}) // the heartbeat and the write deadline take over
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hr := &hijackRecorder{ResponseWriter: w}
+	conn, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
 		CompressionMode:    websocket.CompressionDisabled,
@@ -75,7 +76,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn
 	// Sessions refuse frames over MaxClientFrame themselves, with a clean
 	// close; the library's limit only stops what is far beyond it.
 	conn.SetReadLimit(libraryReadLimit)
-	return conn, nil
+	return &peer{Conn: conn, raw: hr.conn}, nil
 }
 
 // originAllowed: no Origin (not a browser); one of the public origins; a

@@ -207,13 +207,14 @@ func (s *Server) snapshotSessions(dst []*session) []*session {
 
 // scan is the heartbeat interceptor's clock: one goroutine and one ticker
 // for the whole server, not a timer per session. Each pass declares dead
-// the sessions that sent nothing for the dead-after timeout, tells writers
-// when a ping is due, enforces the write deadline, and updates the session
-// gauges.
+// the sessions that sent nothing for the dead-after timeout, drops those
+// whose write is stuck past the write deadline, closes with 4007 those
+// that stayed behind (unanswered pings) too long, tells writers when a
+// ping is due, and updates the session gauges. It never blocks: every
+// close runs on its own goroutine.
 func (s *Server) scan() {
 	defer close(s.reaperDone)
-	hb := s.cfg.Heartbeat
-	t := time.NewTicker(hb.scanPeriod())
+	t := time.NewTicker(s.cfg.Heartbeat.scanPeriod())
 	defer t.Stop()
 	var (
 		sessions []*session
@@ -227,12 +228,15 @@ func (s *Server) scan() {
 			sessions = s.snapshotSessions(sessions)
 			var connected, suspended int
 			for _, sess := range sessions {
-				dead, slow := sess.scan(now.UnixNano(), hb, s.cfg.WriteTimeout)
-				if slow && sess.record(reasonTooSlow) {
-					s.warnLog.Warn().Uint32("player", sess.playerID.Load()).Msg("write deadline exceeded: closing")
-					go sess.conn.CloseNow()
+				v := sess.scan(now.UnixNano(), s.cfg.WriteTimeout)
+				switch {
+				case v.stuck && sess.record(reasonTooSlow):
+					s.warnLog.Warn().Uint32("player", sess.playerID.Load()).Msg("write deadline exceeded: dropping the connection")
+					go sess.conn.abort()
+				case v.slow:
+					go sess.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: not reading the stream")
 				}
-				if dead {
+				if v.dead {
 					sess.declareDead()
 				}
 				switch {
@@ -245,11 +249,14 @@ func (s *Server) scan() {
 			}
 			watchers = s.snapshotWatchers(watchers)
 			for _, wt := range watchers {
-				dead, slow := wt.scan(now.UnixNano(), hb, s.cfg.WriteTimeout)
-				if slow && wt.record(reasonTooSlow) {
-					go wt.conn.CloseNow()
+				v := wt.scan(now.UnixNano(), s.cfg.WriteTimeout)
+				switch {
+				case v.stuck && wt.record(reasonTooSlow):
+					go wt.conn.abort()
+				case v.slow:
+					go wt.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: not reading the stream")
 				}
-				if dead {
+				if v.dead {
 					wt.declareDead()
 				}
 			}

@@ -22,7 +22,7 @@ import (
 type session struct {
 	link
 	srv     *Server
-	conn    *websocket.Conn
+	conn    *peer
 	log     zerolog.Logger
 	started time.Time
 
@@ -63,11 +63,10 @@ type session struct {
 	client     netip.Addr      // set by handlePlay before run: the per-client limits' key
 	seatHeld   bool            // counted in the client's seats
 	// Writer-owned.
-	wbuf   []byte
-	pingID uint32
+	wbuf []byte
 }
 
-func newSession(srv *Server, conn *websocket.Conn) *session {
+func newSession(srv *Server, conn *peer) *session {
 	s := &session{
 		srv:        srv,
 		conn:       conn,
@@ -82,7 +81,7 @@ func newSession(srv *Server, conn *websocket.Conn) *session {
 		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		control:    newControlLimiter(srv.cfg.Limits),
 	}
-	s.link.init(s.started, srv.cfg.Heartbeat)
+	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	return s
 }
 
@@ -123,8 +122,9 @@ func (s *session) reason() string {
 }
 
 // closeWith records the reason and closes the connection with a close
-// frame. It may block for the close handshake (up to about 10 s): call it
-// with `go` from a goroutine that must not wait.
+// frame; it waits for the client's reply for at most closeReplyWait, then
+// drops the connection. Call it with `go` from a goroutine that must not
+// wait.
 func (s *session) closeWith(code wire.CloseCode, reason, text string) {
 	if !s.record(reason) {
 		return
@@ -135,7 +135,7 @@ func (s *session) closeWith(code wire.CloseCode, reason, text string) {
 	if code != wire.CloseNormal && code != wire.CloseGoingAway {
 		s.srv.warnLog.Warn().Int("code", int(code)).Str("reason", text).Uint32("player", s.playerID.Load()).Msg("closing session")
 	}
-	_ = s.conn.Close(websocket.StatusCode(code), text)
+	s.conn.closeWithin(websocket.StatusCode(code), text, closeReplyWait)
 }
 
 // refuse closes with a protocol refusal.
@@ -149,7 +149,8 @@ func (s *session) refuse(err error) {
 
 // declareDead is the heartbeat interceptor's verdict: nothing arrived for
 // the dead-after timeout. The seat is released at once (held for resume);
-// the socket is closed with 4010 in the background.
+// in the background the close frame (4010) is sent and, as a dead peer
+// will not answer it, the connection is dropped deadCloseWait later.
 func (s *session) declareDead() {
 	if !s.record(reasonHeartbeat) {
 		return
@@ -158,9 +159,7 @@ func (s *session) declareDead() {
 	if s.seated.Load() {
 		s.release(false)
 	}
-	go func() {
-		_ = s.conn.Close(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout")
-	}()
+	go s.conn.closeWithin(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout", deadCloseWait)
 }
 
 // release gives the seat back once: Leave when the player is gone for good

@@ -1,7 +1,9 @@
 package netcode
 
 import (
+	"errors"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -58,8 +60,8 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 	buf = append(buf, "retry: "...)
 	buf = strconv.AppendInt(buf, s.cfg.Spectators.Retry.Milliseconds(), 10)
 	buf = append(buf, "\n: tickstream spectator stream\n\n"...)
-	if !s.writeSSE(w, rc, buf) {
-		return reasonTooSlow
+	if err := s.writeSSE(w, rc, buf); err != nil {
+		return sseWriteFailed(err)
 	}
 	keep := time.NewTimer(s.cfg.Spectators.KeepAlive)
 	defer keep.Stop()
@@ -75,8 +77,8 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 			for _, e := range evs {
 				buf = appendSSE(buf, e)
 			}
-			if !s.writeSSE(w, rc, buf) {
-				return reasonTooSlow
+			if err := s.writeSSE(w, rc, buf); err != nil {
+				return sseWriteFailed(err)
 			}
 			keep.Reset(s.cfg.Spectators.KeepAlive)
 		}
@@ -84,7 +86,7 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 		case cur.tooSlow:
 			buf = appendSSE(buf[:0], specEvent{kind: wire.SpecError,
 				data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseTooSlow, "too slow: cannot keep up with the stream")})
-			s.writeSSE(w, rc, buf)
+			_ = s.writeSSE(w, rc, buf)
 			return reasonTooSlow
 		case cur.done:
 			return reasonMatchOver
@@ -98,8 +100,8 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 		case <-notify:
 		case <-later.C:
 		case <-keep.C:
-			if !s.writeSSE(w, rc, []byte(": keep-alive\n\n")) {
-				return reasonTooSlow
+			if err := s.writeSSE(w, rc, []byte(": keep-alive\n\n")); err != nil {
+				return sseWriteFailed(err)
 			}
 			keep.Reset(s.cfg.Spectators.KeepAlive)
 		case <-r.Context().Done():
@@ -125,11 +127,22 @@ func appendSSE(b []byte, e specEvent) []byte {
 	return append(b, "\n\n"...)
 }
 
-// writeSSE writes and flushes under the write deadline.
-func (s *Server) writeSSE(w http.ResponseWriter, rc *http.ResponseController, b []byte) bool {
+// writeSSE writes and flushes under the write deadline. The kernel's send
+// buffer is bounded (TuneListener), so a reader that stalls blocks the
+// write within a few events, and the deadline ends the stream.
+func (s *Server) writeSSE(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
 	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	if _, err := w.Write(b); err != nil {
-		return false
+		return err
 	}
-	return rc.Flush() == nil
+	return rc.Flush()
+}
+
+// sseWriteFailed names why a write ended the stream: the write deadline
+// (the reader stalled) or the client gone (reset, closed).
+func sseWriteFailed(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return reasonTooSlow
+	}
+	return reasonClientClosed
 }

@@ -17,15 +17,18 @@ import (
 type watcher struct {
 	link
 	srv    *Server
-	conn   *websocket.Conn
+	conn   *peer
 	reason atomic.Pointer[string]
+	wbuf   []byte // writer only
 }
 
 func (wt *watcher) record(r string) bool { return wt.reason.CompareAndSwap(nil, &r) }
 
+// closeWith records the reason and closes with a close frame, waiting for
+// the reply at most closeReplyWait.
 func (wt *watcher) closeWith(code wire.CloseCode, reason, text string) {
 	if wt.record(reason) {
-		_ = wt.conn.Close(websocket.StatusCode(code), text)
+		wt.conn.closeWithin(websocket.StatusCode(code), text, closeReplyWait)
 	}
 }
 
@@ -45,7 +48,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.CloseNow()
 	wt := &watcher{srv: s, conn: conn}
-	wt.link.init(time.Now(), s.cfg.Heartbeat)
+	wt.link.init(time.Now(), s.cfg.Heartbeat, s.metrics)
 	if !s.addWatcher(wt) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
@@ -122,46 +125,52 @@ func (wt *watcher) readLoop(ctx context.Context) {
 }
 
 // writeLoop follows the cursor and the heartbeat until the stream ends.
+// While the spectator is behind (unanswered pings, heartbeat.go) the
+// cursor stands still; when it catches up, the cursor's own policy applies
+// (too far behind the live edge: skip to a keyframe, counted).
 func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
 	s := wt.srv
-	var (
-		evs    []specEvent
-		pingID uint32
-		buf    []byte
-	)
+	var evs []specEvent
 	later := time.NewTimer(time.Hour)
 	defer later.Stop()
 	for {
-		notify := cur.h.view().notify
-		var nextAt time.Time
-		evs, nextAt = cur.step(time.Now(), evs[:0])
-		for _, e := range evs {
-			if wt.write(e.data) != nil {
+		select { // a ping before more events (a long catch-up included)
+		case <-wt.pingDue:
+			if wt.ping() != nil {
 				return
 			}
+		default:
 		}
-		switch {
-		case cur.tooSlow:
-			wt.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: cannot keep up with the stream")
-			return
-		case cur.done:
-			wt.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
-			return
-		case len(evs) >= maxBatch:
-			continue
-		}
-		if !nextAt.IsZero() {
-			later.Reset(time.Until(nextAt))
+		var notify <-chan struct{}
+		if !wt.behind.Load() {
+			notify = cur.h.view().notify
+			var nextAt time.Time
+			evs, nextAt = cur.step(time.Now(), evs[:0])
+			for _, e := range evs {
+				if wt.write(e.data) != nil {
+					return
+				}
+			}
+			switch {
+			case cur.tooSlow:
+				wt.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: cannot keep up with the stream")
+				return
+			case cur.done:
+				wt.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
+				return
+			case len(evs) >= maxBatch:
+				continue
+			}
+			if !nextAt.IsZero() {
+				later.Reset(time.Until(nextAt))
+			}
 		}
 		select {
 		case <-notify:
 		case <-later.C:
+		case <-wt.caughtUp:
 		case <-wt.pingDue:
-			pingID++
-			now := time.Now()
-			buf = wire.AppendPing(buf[:0], pingID, now.UnixMilli(), float64(wt.rtt())/float64(time.Millisecond))
-			wt.pingSentNow(pingID, now)
-			if wt.write(buf) != nil {
+			if wt.ping() != nil {
 				return
 			}
 		case <-readerDone:
@@ -171,6 +180,11 @@ func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
 			return
 		}
 	}
+}
+
+func (wt *watcher) ping() error {
+	wt.wbuf = wt.appendPing(wt.wbuf[:0], time.Now())
+	return wt.write(wt.wbuf)
 }
 
 func (wt *watcher) write(b []byte) error {
@@ -183,10 +197,11 @@ func (wt *watcher) write(b []byte) error {
 	return err
 }
 
-// declareDead is the interceptor's verdict for a silent spectator.
+// declareDead is the interceptor's verdict for a silent spectator: the
+// close frame, then the connection dropped deadCloseWait later.
 func (wt *watcher) declareDead() {
 	if wt.record(reasonHeartbeat) {
-		go func() { _ = wt.conn.Close(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout") }()
+		go wt.conn.closeWithin(websocket.StatusCode(wire.CloseHeartbeat), "heartbeat timeout", deadCloseWait)
 	}
 }
 

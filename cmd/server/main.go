@@ -202,6 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = netcode.TuneListener(ln) // bounded kernel send buffers: a slow reader gets the latest snapshot, not a backlog
 	// Ordinary requests get the read and write timeouts; the streaming
 	// endpoints lift them and keep their own deadlines.
 	httpSrv := netcode.NewHTTPServer(srv.Handler(), netcode.HTTPOptions{TLS: tlsConf})

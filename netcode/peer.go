@@ -1,0 +1,86 @@
+package netcode
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// peer is an accepted WebSocket and the TCP connection under it.
+//
+// coder/websocket's Close writes the close frame (waiting up to 5 s) and
+// then waits up to 5 s for the peer's close reply; a CloseNow during that
+// wait only waits with it. A peer declared dead never replies, and a peer
+// too slow to read may not take the frame at all. closeWithin bounds the
+// handshake by dropping the TCP connection itself, which coder/websocket
+// does not expose: accept keeps it from the hijack.
+type peer struct {
+	*websocket.Conn
+	raw net.Conn // the hijacked connection (nil if unknown)
+}
+
+// Waits of a bounded close (closeWithin) after which the connection is
+// dropped.
+const (
+	// closeReplyWait is for a live peer (refusal, too slow, match over,
+	// shutdown): time to take the close frame and answer it.
+	closeReplyWait = time.Second
+	// deadCloseWait is for a peer declared dead: it will not answer; the
+	// wait only lets the close frame leave (a half-open link that comes
+	// back may still deliver it).
+	deadCloseWait = 250 * time.Millisecond
+)
+
+// closeWithin sends a close frame and waits for the peer's reply for at
+// most wait; then the TCP connection is dropped. It returns once the
+// connection is closed (about wait at most).
+func (p *peer) closeWithin(code websocket.StatusCode, reason string, wait time.Duration) {
+	t := time.AfterFunc(wait, p.drop)
+	defer t.Stop()
+	_ = p.Close(code, reason)
+}
+
+// abort drops the connection without a close frame (a write that cannot
+// complete: no frame can follow it).
+func (p *peer) abort() {
+	p.drop()
+	_ = p.CloseNow()
+}
+
+// drop closes the TCP connection under the WebSocket (under TLS too: the
+// TLS close_notify would itself wait on a full send buffer), which fails
+// every read and write the library has in progress.
+func (p *peer) drop() {
+	c := p.raw
+	for c != nil {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+// hijackRecorder passes a ResponseWriter to websocket.Accept and keeps the
+// connection that Accept hijacks.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.conn = c
+	}
+	return c, brw, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
