@@ -87,8 +87,12 @@ type link struct {
 	// idle: the write deadline.
 	writeStart atomic.Int64
 	suspended  atomic.Bool
-	dead       atomic.Bool // declared dead once
-	slow       atomic.Bool // declared too slow once
+	// notBefore (Unix ns, 0: none) keeps the link from being declared dead
+	// before then: a player socket before its join, which the join timeout
+	// governs instead (close 4008).
+	notBefore atomic.Int64
+	dead      atomic.Bool // declared dead once
+	slow      atomic.Bool // declared too slow once
 
 	// pingDue tells the writer to send a ping (cap 1).
 	pingDue chan struct{}
@@ -140,7 +144,7 @@ func (l *link) deadline() int64 {
 	if l.suspended.Load() {
 		d = l.hb.SuspendedDeadAfter
 	}
-	return l.lastIn.Load() + int64(d)
+	return max(l.lastIn.Load()+int64(d), l.notBefore.Load())
 }
 
 // appendPing appends the next ping to buf, carrying the server clock and

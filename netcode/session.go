@@ -82,6 +82,9 @@ func newSession(srv *Server, conn *peer) *session {
 		control:    newControlLimiter(srv.cfg.Limits),
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
+	// Until it joins, the join timeout (4008) governs the socket, not the
+	// heartbeat; seat lifts this.
+	s.notBefore.Store(s.started.Add(srv.cfg.JoinTimeout + time.Second).UnixNano())
 	return s
 }
 
@@ -221,6 +224,7 @@ func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
 		s.refuse(joinRefusal(game.ErrMatchEnded))
 		return false
 	}
+	s.notBefore.Store(0) // the heartbeat governs from now on
 	s.seated.Store(true)
 	return true
 }

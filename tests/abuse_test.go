@@ -106,6 +106,7 @@ func assertHealthy(t *testing.T, tg *abuseTarget) {
 // that wraps the tick interval, are refused with 400 and a reason; the
 // match's broadcast delay cannot be lowered.
 func TestAbuseSpectatorQueryOverflow(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	id := createMatch(t, tg, `{"rate": 128, "spectator_delay": 2}`)
 	base := tg.URL + "/api/matches/" + id
@@ -148,6 +149,7 @@ func TestAbuseSpectatorQueryOverflow(t *testing.T) {
 // Finding 3 (part): a cross-site form can only send text/plain; the API
 // refuses anything but JSON, and creates nothing.
 func TestAbuseCreateNeedsJSON(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	resp, err := http.Post(tg.URL+"/api/matches", "text/plain", strings.NewReader(`{}`))
 	if err != nil {
@@ -168,6 +170,7 @@ func TestAbuseCreateNeedsJSON(t *testing.T) {
 // Finding 11: a socket that never joins is refused with 4008 at the join
 // timeout (not a heartbeat timeout).
 func TestAbuseSilentSocketGetsJoinTimeout(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	c, resp := dialRaw(t, tg.Addr, "/play")
 	if c == nil {
@@ -183,6 +186,7 @@ func TestAbuseSilentSocketGetsJoinTimeout(t *testing.T) {
 // dead-after, gets 4010, and its TCP connection is dropped without waiting
 // for a close reply it never sends (the library would wait 5 s).
 func TestAbuseDeadPeerDroppedWithoutCloseWait(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	c, resp := dialRaw(t, tg.Addr, "/play")
 	if c == nil {
@@ -210,6 +214,7 @@ func TestAbuseDeadPeerDroppedWithoutCloseWait(t *testing.T) {
 // Finding 6: a player that keeps sending but never reads is closed as too
 // slow (counted), not kept alive by its inputs with snapshots piling up.
 func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	before := metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`)
 	d := net.Dialer{Timeout: 5 * time.Second}
@@ -254,6 +259,7 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 
 // Finding 5: a request whose body never arrives is not held forever.
 func TestAbuseSlowBodyClosed(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	conn, err := net.DialTimeout("tcp", tg.Addr, 5*time.Second)
 	if err != nil {
@@ -279,6 +285,7 @@ func limitFlags(extra ...string) []string {
 // Finding 3: anonymous match creation is limited per client: 429 with
 // Retry-After once the allowance (10 per minute by default) is spent.
 func TestAbuseCreateFlood(t *testing.T) {
+	t.Parallel()
 	tg := target(t, limitFlags("-creates-per-minute", "3")...)
 	for i := 0; i < 30; i++ {
 		resp, err := http.Post(tg.URL+"/api/matches", "application/json", strings.NewReader(`{}`))
@@ -311,6 +318,7 @@ func TestAbuseCreateFlood(t *testing.T) {
 // Finding 4: one client cannot hold every connection: past the cap, an
 // upgrade gets 429 with a reason.
 func TestAbuseConnectionCap(t *testing.T) {
+	t.Parallel()
 	tg := target(t, limitFlags("-max-conns-per-client", "3")...)
 	for i := 0; i < 200; i++ {
 		c, resp := dialRaw(t, tg.Addr, "/play")
@@ -332,6 +340,7 @@ func TestAbuseConnectionCap(t *testing.T) {
 // Finding 4: one client cannot take every seat: past the cap, join gets
 // 4013.
 func TestAbuseSeatCap(t *testing.T) {
+	t.Parallel()
 	tg := target(t, limitFlags("-max-seats-per-client", "2")...)
 	for i := 0; i < 40; i++ {
 		c, resp := dialRaw(t, tg.Addr, "/play")
@@ -363,6 +372,7 @@ func TestAbuseSeatCap(t *testing.T) {
 
 // Finding 11: a pong flood is counted and closed with 4014.
 func TestAbusePongFlood(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	c, resp := dialRaw(t, tg.Addr, "/play")
 	if c == nil {
@@ -394,6 +404,7 @@ func TestAbusePongFlood(t *testing.T) {
 // page on a DNS name (a DNS-rebinding page has Origin == Host) is refused
 // unless that origin is the configured one.
 func TestAbuseOriginNotHost(t *testing.T) {
+	t.Parallel()
 	tg := target(t, "-public-origin", "http://game.example")
 	evil := "rebind.example:" + strings.Split(tg.Addr, ":")[1]
 	c, resp := dialRawHost(t, tg.Addr, evil, "/play", "Origin: http://"+evil)
@@ -414,6 +425,7 @@ func TestAbuseOriginNotHost(t *testing.T) {
 // inputs let through stay within rate × time + burst + one resend credit
 // (the old server granted a fresh 1,024 credit on every resume: 3,200).
 func TestAbuseResumeLoopKeepsInputBudget(t *testing.T) {
+	t.Parallel()
 	tg := target(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
