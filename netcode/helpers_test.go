@@ -117,13 +117,15 @@ func counter(t *testing.T, ts *testServer, name, label string) float64 {
 		if mf.GetName() != name {
 			continue
 		}
+		sum := 0.0 // over every series with that label value (e.g. all transports)
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
+					sum += m.GetCounter().GetValue()
 				}
 			}
 		}
+		return sum
 	}
 	return 0
 }

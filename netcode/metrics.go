@@ -77,12 +77,7 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 	for _, st := range []string{"connected", "suspended"} {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
-	for _, r := range limitReasons {
-		m.refusals.WithLabelValues(r)
-	}
-	m.disconnects.WithLabelValues(reasonTooManySeats)
-	m.disconnects.WithLabelValues(reasonFlooding)
-	m.specEnds.WithLabelValues("ws", reasonFlooding)
+	m.zero()
 	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
@@ -91,4 +86,29 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		}, lostSeats),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// zero creates every labelled series the server can count, at zero, so
+// that dashboards and alerts see them before the first event.
+func (m *metrics) zero() {
+	for _, r := range refusalReasons() {
+		m.refusals.WithLabelValues(r)
+	}
+	for _, r := range sessionEndReasons() {
+		m.disconnects.WithLabelValues(r)
+	}
+	for _, tr := range []string{"ws", "sse", "poll"} {
+		m.spectators.WithLabelValues(tr)
+	}
+	for _, tr := range []string{"ws", "sse"} {
+		for _, r := range spectatorEndReasons {
+			m.specEnds.WithLabelValues(tr, r)
+		}
+	}
+	for _, r := range []string{"ok", "invalid", "expired", "used", "gone"} {
+		m.resumes.WithLabelValues(r)
+	}
+	for _, r := range []string{"queued", "dropped", reasonRateLimited} {
+		m.inputs.WithLabelValues(r)
+	}
 }

@@ -54,3 +54,32 @@ func isRefusal(code wire.CloseCode) bool {
 	return code == wire.CloseTooBig || code == wire.CloseTooManySeats || code == wire.CloseFlooding ||
 		(code >= wire.CloseBadMessage && code <= wire.CloseServerFull && code != wire.CloseTooSlow)
 }
+
+// httpRefusals are the labels of refusals answered with an HTTP status.
+var httpRefusals = []string{"bad_config", "bad_content_type", "bad_json", "bad_query", "bad_upgrade",
+	"cross_origin", "no_subprotocol", "no_such_match", "not_websocket", "server_full", "shutdown",
+	"spectators_full", "resume_refused"}
+
+// spectatorEndReasons are the labels of tickstream_spectator_disconnects_total.
+var spectatorEndReasons = []string{reasonClientClosed, reasonLost, reasonMatchOver, reasonShutdown,
+	reasonTooSlow, reasonHeartbeat, "bad_message", "protocol", reasonFlooding}
+
+// refusalReasons lists every label of tickstream_refusals_total.
+func refusalReasons() []string {
+	out := append([]string{}, httpRefusals...)
+	out = append(out, limitReasons...)
+	for _, r := range codeReasons {
+		out = append(out, r)
+	}
+	return out
+}
+
+// sessionEndReasons lists every label of tickstream_disconnects_total.
+func sessionEndReasons() []string {
+	out := []string{reasonClientClosed, reasonClientAbnormal, reasonLost, reasonMatchOver, reasonShutdown,
+		reasonTooSlow, reasonTooBig, reasonHeartbeat, reasonReplaced, reasonFlooding, reasonTooManySeats, "resume_refused"}
+	for _, r := range codeReasons {
+		out = append(out, r)
+	}
+	return out
+}

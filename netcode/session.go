@@ -198,7 +198,7 @@ func (s *session) run(ctx context.Context) {
 		s.srv.metrics.disconnects.WithLabelValues(reason).Inc()
 		if s.seated.Load() {
 			s.log.Info().Str("match", s.match.ID()).Uint32("player", uint32(s.player)).Str("reason", reason).
-				Dur("duration", time.Since(s.started)).Msg("player disconnected")
+				Str("duration", time.Since(s.started).Round(time.Millisecond).String()).Msg("player disconnected")
 		}
 	}()
 	if !s.hello(ctx) {

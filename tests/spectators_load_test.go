@@ -210,13 +210,15 @@ func gather(t *testing.T, srv *netcode.Server, name, label string) float64 {
 		if mf.GetName() != name {
 			continue
 		}
+		sum := 0.0 // over every series with that label value (e.g. all transports)
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == label {
-					return m.GetCounter().GetValue()
+					sum += m.GetCounter().GetValue()
 				}
 			}
 		}
+		return sum
 	}
 	return 0
 }

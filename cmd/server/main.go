@@ -58,6 +58,8 @@ type config struct {
 	hbInterval     time.Duration
 	deadAfter      time.Duration
 	suspendedDead  time.Duration
+	behindAfter    time.Duration
+	slowAfter      time.Duration
 	grace          time.Duration
 	resumeSecret   string
 	publicOrigin   string
@@ -90,6 +92,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.hbInterval, "heartbeat-interval", time.Second, "time between heartbeat pings")
 	fs.DurationVar(&c.deadAfter, "dead-after", 5*time.Second, "a session that sends nothing for this long is dead")
 	fs.DurationVar(&c.suspendedDead, "suspended-dead-after", 60*time.Second, "the same, while the client says its tab is hidden")
+	fs.DurationVar(&c.behindAfter, "behind-after", 2*time.Second, "a client whose oldest unanswered ping is this old gets no snapshots until it catches up")
+	fs.DurationVar(&c.slowAfter, "slow-after", 5*time.Second, "a client behind for this long is closed with 4007 too slow")
 	fs.DurationVar(&c.grace, "grace", 20*time.Second, "how long a lost player's seat is held for a resume")
 	fs.StringVar(&c.resumeSecret, "resume-secret", "", "secret that signs resume tokens (at least 16 bytes; empty: random per process)")
 	fs.StringVar(&c.publicOrigin, "public-origin", "", "comma-separated origins browsers reach the server at, e.g. https://game.example.com (required on a DNS name; empty: same origin on an IP address or localhost only)")
@@ -177,6 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		},
 		Heartbeat: netcode.HeartbeatConfig{
 			Interval: cfg.hbInterval, DeadAfter: cfg.deadAfter, SuspendedDeadAfter: cfg.suspendedDead,
+			BehindAfter: cfg.behindAfter, SlowAfter: cfg.slowAfter,
 		},
 		ResumeSecret:   []byte(cfg.resumeSecret),
 		AllowedOrigins: origins,
