@@ -42,6 +42,8 @@ test-go:
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
+	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
 
 # Load scenarios run without the race detector (it would measure itself).
 # They report their figures; LOAD_STRICT=1 turns a missed threshold into a
