@@ -82,7 +82,10 @@ func target(t *testing.T, extra ...string) *abuseTarget {
 		return &abuseTarget{URL: strings.TrimSuffix(u, "/"), Addr: pu.Host, external: true,
 			DeadAfter: 5 * time.Second, JoinTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second}
 	}
-	tg := &abuseTarget{DeadAfter: time.Second, JoinTimeout: 2 * time.Second, WriteTimeout: time.Second}
+	// Short, but not so short that a busy machine (the suite runs in
+	// parallel) starves a live client for a whole dead-after; the join
+	// timeout exceeds dead-after so that 4008 and 4010 stay apart.
+	tg := &abuseTarget{DeadAfter: 3 * time.Second, JoinTimeout: 5 * time.Second, WriteTimeout: 2 * time.Second}
 	args := append([]string{
 		"-heartbeat-interval", "250ms", "-dead-after", tg.DeadAfter.String(),
 		"-join-timeout", tg.JoinTimeout.String(), "-write-timeout", tg.WriteTimeout.String(),
