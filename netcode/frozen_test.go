@@ -1,13 +1,11 @@
 package netcode_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,33 +36,11 @@ func doRequest(t *testing.T, ctx context.Context, url string, h map[string]strin
 // and then never reads again: the server's writes to it block.
 func frozenClient(t *testing.T, addr, match string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
-		})
-	}}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
+	c := dialRaw(t, addr, "/play", 2048)
+	if err := c.Send(wire.EncodeJoin("frozen", match)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	req := "GET /play HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Protocol: " + wire.Subprotocol + "\r\n\r\n"
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("raw upgrade: %v %v", resp, err)
-	}
-	join := wire.EncodeJoin("frozen", match)
-	// A masked client frame with an all-zero mask key: payload unchanged.
-	frame := append([]byte{0x82, 0x80 | byte(len(join)), 0, 0, 0, 0}, join...)
-	if _, err := conn.Write(frame); err != nil {
-		t.Fatal(err)
-	}
-	return conn
+	return c
 }
 
 // TestFrozenClientDoesNotSlowOthers: one peer stops reading big snapshots;

@@ -1,12 +1,9 @@
 package netcode_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,106 +17,28 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/rawws"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
-// rawPeer is a WebSocket client over raw TCP. It answers nothing (no
-// pongs, no close reply) unless the test writes, so it can play a frozen
-// or dead peer: a WebSocket library answers pings whenever it reads.
-type rawPeer struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-// dialRaw upgrades path on addr; rcvbuf > 0 sets SO_RCVBUF first.
-func dialRaw(t *testing.T, addr, path string, rcvbuf int) *rawPeer {
+// dialRaw upgrades path on addr with a raw WebSocket client (netcode/rawws:
+// it answers nothing — no pongs, no close reply — unless the test writes);
+// rcvbuf > 0 sets SO_RCVBUF first.
+func dialRaw(t *testing.T, addr, path string, rcvbuf int) *rawws.Conn {
 	t.Helper()
-	conn := dialTCP(t, addr, rcvbuf)
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
-		"Sec-WebSocket-Protocol: %s\r\n\r\n", path, addr, wire.Subprotocol)
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+	c, resp, err := rawws.Dial(addr, path, rawws.Options{RcvBuf: rcvbuf})
+	if err != nil || c == nil {
 		t.Fatalf("raw upgrade of %s: %v %v", path, resp, err)
 	}
-	return &rawPeer{Conn: conn, br: br}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
-// send writes one masked binary frame (an all-zero mask: the payload is
-// unchanged) of fewer than 126 bytes.
-func (p *rawPeer) send(payload []byte) error {
-	frame := append([]byte{0x82, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
-	_, err := p.Write(frame)
-	return err
-}
-
-// next reads one server frame: its opcode and payload.
-func (p *rawPeer) next() (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(p.br, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var ext [2]byte
-		if _, err := io.ReadFull(p.br, ext[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(ext[:]))
-	case 127:
-		var ext [8]byte
-		if _, err := io.ReadFull(p.br, ext[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(ext[:])
-	}
-	payload = make([]byte, n)
-	_, err = io.ReadFull(p.br, payload)
-	return h[0] & 0x0f, payload, err
-}
-
-// readToEnd reads frames until the connection ends; it returns the close
-// frame's code (0 when none came) and the read error that ended it.
-func (p *rawPeer) readToEnd(t *testing.T) (wire.CloseCode, error) {
-	t.Helper()
-	_ = p.SetReadDeadline(time.Now().Add(20 * time.Second)) // bound the test, not the server
-	code := wire.CloseCode(0)
-	for {
-		op, payload, err := p.next()
-		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF // cut mid-frame: still the end
-			}
-			return code, err
-		}
-		if op == 0x8 && len(payload) >= 2 {
-			code = wire.CloseCode(binary.BigEndian.Uint16(payload))
-		}
-	}
-}
-
-// gauge reads a gauge's value by one label value.
+// gauge reads a gauge's value by one label value (summed over the
+// series that carry it).
 func gauge(t *testing.T, ts *testServer, name, label string) float64 {
 	t.Helper()
-	mfs, err := ts.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return counter(t, ts, name, label)
 }
 
 func addrOf(ts *testServer) string { return strings.TrimPrefix(ts.http.URL, "http://") }
@@ -156,7 +75,7 @@ func TestFrozenPeerThatKeepsSendingIsClosedTooSlow(t *testing.T) {
 
 			p := dialRaw(t, addrOf(ts), tc.path(w.Match), 0)
 			if tc.hello != nil {
-				if err := p.send(tc.hello(w.Match)); err != nil {
+				if err := p.Send(tc.hello(w.Match)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -170,7 +89,7 @@ func TestFrozenPeerThatKeepsSendingIsClosedTooSlow(t *testing.T) {
 						return
 					case <-time.After(50 * time.Millisecond):
 					}
-					if p.send(tc.keepAlive(seq)) != nil {
+					if p.Send(tc.keepAlive(seq)) != nil {
 						return
 					}
 				}
@@ -180,7 +99,7 @@ func TestFrozenPeerThatKeepsSendingIsClosedTooSlow(t *testing.T) {
 			})
 			close(stop)
 			<-sent
-			code, err := p.readToEnd(t)
+			code, err := p.ReadToEnd(time.Now().Add(20 * time.Second)) // bound the test, not the server
 			if code != wire.CloseTooSlow {
 				t.Fatalf("the frozen peer's stream ended (%v) with close code %d, want %d", err, code, wire.CloseTooSlow)
 			}
@@ -223,12 +142,12 @@ func TestDeadPeerDroppedWithoutWaitingForCloseReply(t *testing.T) {
 
 			p := dialRaw(t, addrOf(ts), tc.path(w.Match), 0)
 			if tc.hello != nil {
-				if err := p.send(tc.hello(w.Match)); err != nil {
+				if err := p.Send(tc.hello(w.Match)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			lastSent := time.Now()
-			code, err := p.readToEnd(t)
+			code, err := p.ReadToEnd(time.Now().Add(20 * time.Second)) // bound the test, not the server
 			took := time.Since(lastSent)
 			if code != wire.CloseHeartbeat {
 				t.Fatalf("the dead peer's stream ended (%v) with close code %d, want %d", err, code, wire.CloseHeartbeat)

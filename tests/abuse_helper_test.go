@@ -12,12 +12,6 @@ package tests
 // waits out the real timeouts.
 
 import (
-	"bufio"
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/netcode/rawws"
 )
 
 // abuseTarget is the server under attack.
@@ -96,139 +90,26 @@ func target(t *testing.T, extra ...string) *abuseTarget {
 	return tg
 }
 
-// rawWS is a WebSocket client written on a bare TCP connection, so that it
-// can do what a library never does: stop reading, never answer a ping,
-// never answer a close.
-type rawWS struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-// dialRaw upgrades path on addr over raw TCP with the tickstream subprotocol
-// and extra headers ("Name: value"). It returns the response when the
-// upgrade is refused (conn nil then).
-func dialRaw(t *testing.T, addr, path string, headers ...string) (*rawWS, *http.Response) {
+// dialRaw upgrades path on addr over raw TCP (netcode/rawws: a client that
+// can stop reading, never answer a ping or a close) with extra headers
+// ("Name: value"). It returns the response when the upgrade is refused
+// (conn nil then).
+func dialRaw(t *testing.T, addr, path string, headers ...string) (*rawws.Conn, *http.Response) {
 	t.Helper()
 	return dialRawHost(t, addr, addr, path, headers...)
 }
 
 // dialRawHost is dialRaw with another Host header than the address.
-func dialRawHost(t *testing.T, addr, host, path string, headers ...string) (*rawWS, *http.Response) {
+func dialRawHost(t *testing.T, addr, host, path string, headers ...string) (*rawws.Conn, *http.Response) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, resp, err := rawws.Dial(addr, path, rawws.Options{Host: host, Header: headers})
 	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
+		t.Fatal(err)
 	}
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Protocol: " + wire.Subprotocol + "\r\n"
-	for _, h := range headers {
-		req += h + "\r\n"
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	} else {
+		t.Cleanup(func() { resp.Body.Close() })
 	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatalf("upgrade request: %v", err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		conn.Close()
-		t.Fatalf("upgrade response: %v", err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		conn.Close()
-		return nil, resp
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &rawWS{Conn: conn, br: br}, resp
-}
-
-// send writes one masked binary client frame (mask key zero: the payload is
-// unchanged).
-func (c *rawWS) send(payload []byte) error {
-	return c.sendOp(0x2, payload)
-}
-
-func (c *rawWS) sendOp(op byte, payload []byte) error {
-	hdr := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n < 1<<16:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		return errors.New("frame too big for this helper")
-	}
-	hdr = append(hdr, 0, 0, 0, 0)
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.Write(append(hdr, payload...))
-	return err
-}
-
-// serverFrame is one frame from the server.
-type serverFrame struct {
-	op      byte
-	payload []byte
-}
-
-// next reads one server frame (unmasked) before the deadline.
-func (c *rawWS) next(deadline time.Time) (serverFrame, error) {
-	_ = c.SetReadDeadline(deadline)
-	var h [2]byte
-	if _, err := io.ReadFull(c.br, h[:]); err != nil {
-		return serverFrame{}, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(c.br, b[:]); err != nil {
-			return serverFrame{}, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(c.br, b[:]); err != nil {
-			return serverFrame{}, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 16<<20 {
-		return serverFrame{}, fmt.Errorf("server frame of %d bytes", n)
-	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(c.br, p); err != nil {
-		return serverFrame{}, err
-	}
-	return serverFrame{op: h[0] & 0x0f, payload: p}, nil
-}
-
-// closeCode reads frames until the server's close frame and returns its
-// code and reason; code 0 means the connection ended without one (error
-// set).
-func (c *rawWS) closeCode(deadline time.Time) (int, string, error) {
-	for {
-		f, err := c.next(deadline)
-		if err != nil {
-			return 0, "", err
-		}
-		if f.op == 0x8 {
-			if len(f.payload) < 2 {
-				return 1005, "", nil
-			}
-			return int(binary.BigEndian.Uint16(f.payload)), string(f.payload[2:]), nil
-		}
-	}
-}
-
-// waitEOF reads (and discards) until the server ends the TCP connection or
-// the deadline passes; it reports when the connection ended.
-func (c *rawWS) waitEOF(deadline time.Time) (time.Time, error) {
-	_ = c.SetReadDeadline(deadline)
-	_, err := io.Copy(io.Discard, c.br)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		return time.Time{}, err
-	}
-	return time.Now(), nil
+	return c, resp
 }

@@ -7,7 +7,6 @@ package tests
 // fixed and the broken behaviour, so that a busy machine cannot flip them.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/rawws"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -176,8 +176,8 @@ func TestAbuseSilentSocketGetsJoinTimeout(t *testing.T) {
 	if c == nil {
 		t.Fatalf("upgrade refused: %d", resp.StatusCode)
 	}
-	code, reason, err := c.closeCode(time.Now().Add(tg.JoinTimeout + 10*time.Second))
-	if err != nil || code != int(wire.CloseProtocol) {
+	code, reason, err := c.CloseCode(time.Now().Add(tg.JoinTimeout + 10*time.Second))
+	if err != nil || code != wire.CloseProtocol {
 		t.Fatalf("silent socket: close %d %q (%v), want %d", code, reason, err, wire.CloseProtocol)
 	}
 }
@@ -192,17 +192,17 @@ func TestAbuseDeadPeerDroppedWithoutCloseWait(t *testing.T) {
 	if c == nil {
 		t.Fatalf("upgrade refused: %d", resp.StatusCode)
 	}
-	if err := c.send(wire.EncodeJoin("mute", "")); err != nil {
+	if err := c.Send(wire.EncodeJoin("mute", "")); err != nil {
 		t.Fatal(err)
 	}
-	code, reason, err := c.closeCode(time.Now().Add(tg.DeadAfter + 15*time.Second))
-	if err != nil || code != int(wire.CloseHeartbeat) {
+	code, reason, err := c.CloseCode(time.Now().Add(tg.DeadAfter + 15*time.Second))
+	if err != nil || code != wire.CloseHeartbeat {
 		t.Fatalf("mute peer: close %d %q (%v), want %d", code, reason, err, wire.CloseHeartbeat)
 	}
 	closedAt := time.Now()
 	// Not answering the close: the server drops the connection within a
 	// second (3 s here, far from the 5 s a waiting close would take).
-	ended, err := c.waitEOF(closedAt.Add(10 * time.Second))
+	ended, err := c.WaitEOF(closedAt.Add(10 * time.Second))
 	if err != nil {
 		t.Fatalf("the server held the dead socket for 10 s: %v", err)
 	}
@@ -217,21 +217,12 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 	t.Parallel()
 	tg := target(t)
 	before := metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`)
-	d := net.Dialer{Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", tg.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-	fmt.Fprintf(conn, "GET /play HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
-		tg.Addr, wire.Subprotocol)
-	if resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, 400)), nil); err != nil || resp.StatusCode != 101 {
+	c, resp, err := rawws.Dial(tg.Addr, "/play", rawws.Options{RcvBuf: 4096})
+	if err != nil || c == nil {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
-	c := &rawWS{Conn: conn}
-	if err := c.send(wire.EncodeJoin("frozen", "")); err != nil {
+	defer c.Close()
+	if err := c.Send(wire.EncodeJoin("frozen", "")); err != nil {
 		t.Fatal(err)
 	}
 	// Inputs (and nothing read) until the server gives up on us.
@@ -246,7 +237,7 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 				return
 			case <-tk.C:
 			}
-			if c.send(wire.AppendInput(nil, wire.InputMsg{Seq: seq, MX: 1})) != nil {
+			if c.Send(wire.AppendInput(nil, wire.InputMsg{Seq: seq, MX: 1})) != nil {
 				return
 			}
 		}
@@ -347,20 +338,20 @@ func TestAbuseSeatCap(t *testing.T) {
 		if c == nil {
 			t.Fatalf("upgrade %d: %d", i+1, resp.StatusCode)
 		}
-		if err := c.send(wire.EncodeJoin(fmt.Sprintf("seat%d", i), "")); err != nil {
+		if err := c.Send(wire.EncodeJoin(fmt.Sprintf("seat%d", i), "")); err != nil {
 			t.Fatal(err)
 		}
-		f, err := c.next(time.Now().Add(10 * time.Second))
+		f, err := c.Next(time.Now().Add(10 * time.Second))
 		if err != nil {
 			t.Fatalf("join %d: %v", i+1, err)
 		}
-		if f.op != 0x8 {
-			go io.Copy(io.Discard, c) // seated: keep reading (and let the heartbeat end it later)
+		if f.Op != rawws.OpClose {
+			go c.ReadToEnd(time.Time{}) // seated: keep reading (and let the heartbeat end it later)
 			continue
 		}
-		code := int(f.payload[0])<<8 | int(f.payload[1])
-		if code != int(wire.CloseTooManySeats) {
-			t.Fatalf("join %d closed with %d %q, want %d", i+1, code, f.payload[2:], wire.CloseTooManySeats)
+		code := wire.CloseCode(int(f.Payload[0])<<8 | int(f.Payload[1]))
+		if code != wire.CloseTooManySeats {
+			t.Fatalf("join %d closed with %d %q, want %d", i+1, code, f.Payload[2:], wire.CloseTooManySeats)
 		}
 		if !tg.external && i != 2 {
 			t.Fatalf("refused at seat %d, want 3", i+1)
@@ -378,21 +369,21 @@ func TestAbusePongFlood(t *testing.T) {
 	if c == nil {
 		t.Fatalf("upgrade: %d", resp.StatusCode)
 	}
-	if err := c.send(wire.EncodeJoin("flooder", "")); err != nil {
+	if err := c.Send(wire.EncodeJoin("flooder", "")); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan [2]any, 1)
 	go func() {
-		code, reason, err := c.closeCode(time.Now().Add(30 * time.Second))
+		code, reason, err := c.CloseCode(time.Now().Add(30 * time.Second))
 		done <- [2]any{code, fmt.Sprint(reason, err)}
 	}()
 	for i := 0; i < 5000; i++ {
-		if c.send(wire.AppendPong(nil, uint32(i), time.Now().UnixMilli())) != nil {
+		if c.Send(wire.AppendPong(nil, uint32(i), time.Now().UnixMilli())) != nil {
 			break
 		}
 	}
 	got := <-done
-	if got[0] != int(wire.CloseFlooding) {
+	if got[0] != wire.CloseFlooding {
 		t.Fatalf("pong flood: close %v %v, want %d", got[0], got[1], wire.CloseFlooding)
 	}
 	if metric(t, tg, `tickstream_refusals_total{reason="flooding"}`) < 1 {
