@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,26 +226,47 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 	if err := c.Send(wire.EncodeJoin("frozen", "")); err != nil {
 		t.Fatal(err)
 	}
-	// Inputs (and nothing read) until the server gives up on us.
+	// Inputs (and nothing read) until the server gives up on us. The
+	// sender notes its longest gap between two sends: if this (busy)
+	// machine starved it past dead-after, a heartbeat timeout is the
+	// server's right answer, not a failure.
+	beforeDead := metric(t, tg, `tickstream_disconnects_total{reason="heartbeat_timeout"}`)
 	stop := make(chan struct{})
 	defer close(stop)
+	var maxGap atomic.Int64
 	go func() {
 		tk := time.NewTicker(50 * time.Millisecond)
 		defer tk.Stop()
+		last := time.Now()
 		for seq := uint32(1); ; seq++ {
 			select {
 			case <-stop:
 				return
 			case <-tk.C:
 			}
-			if c.Send(wire.AppendInput(nil, wire.InputMsg{Seq: seq, MX: 1})) != nil {
-				return
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			err := c.Send(wire.AppendInput(nil, wire.InputMsg{Seq: seq, MX: 1}))
+			if gap := time.Since(last); int64(gap) > maxGap.Load() {
+				maxGap.Store(int64(gap)) // a send that blocked counts too
 			}
+			if err != nil {
+				return // closed by the server
+			}
+			last = time.Now()
 		}
 	}()
-	poll(t, 30*time.Second, "the frozen reader to be closed as too slow", func() bool {
-		return metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`) > before
+	var slow, dead bool
+	poll(t, 30*time.Second, "the frozen reader to be closed", func() bool {
+		slow = metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`) > before
+		dead = metric(t, tg, `tickstream_disconnects_total{reason="heartbeat_timeout"}`) > beforeDead
+		return slow || dead
 	})
+	if !slow {
+		if gap := time.Duration(maxGap.Load()); gap < tg.DeadAfter {
+			t.Fatalf("declared dead (heartbeat) while it sent an input at least every %v: a frozen reader must be closed as too slow", gap)
+		}
+		t.Logf("this machine starved the sender (a %v gap): the heartbeat timeout was right", time.Duration(maxGap.Load()))
+	}
 	assertHealthy(t, tg)
 }
 
