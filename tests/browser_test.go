@@ -196,8 +196,9 @@ type browserPage struct {
 	failShot string
 }
 
-// startBrowser starts Chromium (flags from /work/shared/PITFALLS.md,
-// "Browsers in tests") under ctx. When the test ends it logs the page's
+// startBrowser starts Chromium (headless, no sandbox, no GPU, no QUIC, no
+// background networking, a fresh profile: without those flags it keeps
+// calling outside hosts, which this network refuses) under ctx. When the test ends it logs the page's
 // console, fails on uncaught page exceptions, and logs the browser's output
 // if the test failed. Cancel ctx (or call chromedp.Cancel) to close it.
 func startBrowser(t *testing.T, ctx context.Context, failShot string) *browserPage {

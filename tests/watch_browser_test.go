@@ -531,7 +531,7 @@ func TestBrowserWatchFallbackPoll(t *testing.T) {
 		t.Errorf("the proxy refused %d upgrades and %d event streams; want at least one of each",
 			proxy.refusedWS.Load(), proxy.refusedSSE.Load())
 	}
-	// A refused EventSource never retries (PITFALLS.md): one request only.
+	// A refused EventSource (a status other than 200) never retries: one request only.
 	if n := proxy.refusedSSE.Load(); n != 1 {
 		t.Errorf("%d event-stream requests; want exactly 1", n)
 	}

@@ -432,7 +432,7 @@ func hostileFrames() map[string][]byte {
 	return fs
 }
 
-// TestDecodeMemoryBound: the frames of PITFALLS.md, which make an
+// TestDecodeMemoryBound: the hostile frames (pitfalls), which make an
 // unguarded decoder allocate gigabytes, are refused cheaply.
 func TestDecodeMemoryBound(t *testing.T) {
 	const (

@@ -12,8 +12,8 @@ import (
 	"github.com/tickstream/tickstream/game"
 )
 
-// fuzzSeeds are valid client frames and the hostile byte strings of
-// shared/PITFALLS.md. testdata/fuzz/FuzzDecode holds them as files too.
+// fuzzSeeds are valid client frames and the hostile byte strings that
+// make an unguarded msgpack decoder allocate from declared lengths. testdata/fuzz/FuzzDecode holds them as files too.
 func fuzzSeeds() [][]byte {
 	seeds := [][]byte{
 		EncodeJoin("bob", ""),
