@@ -21,6 +21,14 @@ const (
 	MaxHP            = 100
 	RespawnDelay     = 2 * time.Second
 	SpawnProtection  = 1 * time.Second
+
+	// The wire's precision: half a unit (under a pixel at any usual zoom)
+	// and 1024 steps per turn (0.35°), so that the per-tick changes fit
+	// msgpack's one-byte integers.
+	ArenaPosStep    = 0.5
+	ArenaAngleSteps = 1024
+	// ArenaViewRadius is how far a player sees (interest management).
+	ArenaViewRadius = 450.0
 )
 
 // arenaObstacles are the fixed obstacles of the reference arena.
@@ -99,7 +107,10 @@ func (a *Arena) Init(seed uint64, rate int, scoreLimit int) {
 
 // Layout implements Rules.
 func (a *Arena) Layout() Layout {
-	return Layout{W: ArenaWidth, H: ArenaHeight, Obstacles: slices.Clone(arenaObstacles)}
+	return Layout{
+		W: ArenaWidth, H: ArenaHeight, Obstacles: slices.Clone(arenaObstacles),
+		Precision: Precision{Pos: ArenaPosStep, AngleSteps: ArenaAngleSteps}, ViewRadius: ArenaViewRadius,
+	}
 }
 
 func (a *Arena) find(id PlayerID) *arenaPlayer {

@@ -78,6 +78,37 @@ type Rect struct{ X, Y, W, H float64 }
 type Layout struct {
 	W, H      float64
 	Obstacles []Rect
+	// Precision is how precisely the wire carries entity fields; the zero
+	// value takes DefaultPrecision.
+	Precision Precision
+	// ViewRadius is the interest radius in world units: a player receives
+	// the entities whose position is within it (and its own avatar). Zero
+	// means every player sees every entity.
+	ViewRadius float64
+}
+
+// Precision is the wire precision a game declares. The simulation keeps
+// its floats; the wire carries X and Y as integers of Pos world units and
+// Angle as integers of 1/AngleSteps of a turn.
+type Precision struct {
+	Pos        float64 // world units per wire step of X and Y
+	AngleSteps int     // wire steps per full turn of Angle
+}
+
+// DefaultPrecision is used when a game declares none: 1/16 unit and
+// 4096 steps per turn.
+var DefaultPrecision = Precision{Pos: 1.0 / 16, AngleSteps: 4096}
+
+// OrDefault returns p, or DefaultPrecision where p has a zero or invalid
+// field.
+func (p Precision) OrDefault() Precision {
+	if !(p.Pos > 0) || p.Pos > 1e6 {
+		p.Pos = DefaultPrecision.Pos
+	}
+	if p.AngleSteps < 4 || p.AngleSteps > 1<<20 {
+		p.AngleSteps = DefaultPrecision.AngleSteps
+	}
+	return p
 }
 
 // Score is one line of a results table.
