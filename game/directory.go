@@ -23,9 +23,9 @@ type DirectoryConfig struct {
 	Clock Clock
 	// NewRules makes the game of a new match; nil means NewArena.
 	NewRules func() Rules
-	// NewPublisher makes the publisher of a new match (given its final
-	// config); nil discards snapshots.
-	NewPublisher func(matchID string, cfg MatchConfig) Publisher
+	// NewPublisher makes the publisher of a new match, given its final
+	// config and its game's layout; nil discards snapshots.
+	NewPublisher func(matchID string, cfg MatchConfig, layout Layout) Publisher
 	// Logger is the parent logger; the zero value logs nothing.
 	Logger zerolog.Logger
 }
@@ -58,7 +58,7 @@ func NewDirectory(cfg DirectoryConfig) (*Directory, error) {
 		cfg.NewRules = func() Rules { return NewArena() }
 	}
 	if cfg.NewPublisher == nil {
-		cfg.NewPublisher = func(string, MatchConfig) Publisher { return discardPublisher{} }
+		cfg.NewPublisher = func(string, MatchConfig, Layout) Publisher { return discardPublisher{} }
 	}
 	if err := cfg.Defaults.WithDefaults(MatchConfig{}).Validate(); err != nil {
 		return nil, fmt.Errorf("match defaults: %w", err)
@@ -89,7 +89,8 @@ func (d *Directory) Create(cfg MatchConfig) (*Match, error) {
 	for d.matches[id] != nil {
 		id = newMatchID()
 	}
-	m := newMatch(id, cfg, d.cfg.NewRules(), d.cfg.NewPublisher(id, cfg), d.cfg.Clock, d.cfg.Logger)
+	rules := d.cfg.NewRules()
+	m := newMatch(id, cfg, rules, d.cfg.NewPublisher(id, cfg, rules.Layout()), d.cfg.Clock, d.cfg.Logger)
 	d.matches[id] = m
 	d.wg.Add(1)
 	go func() {

@@ -25,7 +25,7 @@ func newDirHarness(t *testing.T, cfg DirectoryConfig) *dirHarness {
 	h := &dirHarness{t: t, clock: newManualClock(), pubs: map[string]*recordingPublisher{}}
 	cfg.Clock = h.clock
 	cfg.Logger = testLogger(t)
-	cfg.NewPublisher = func(id string, _ MatchConfig) Publisher {
+	cfg.NewPublisher = func(id string, _ MatchConfig, _ Layout) Publisher {
 		p := newRecordingPublisher(false)
 		h.mu.Lock()
 		h.pubs[id] = p

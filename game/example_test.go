@@ -99,7 +99,7 @@ func Example_customRules() {
 	dir, err := game.NewDirectory(game.DirectoryConfig{
 		Defaults:     game.MatchConfig{MinPlayers: 1, ScoreLimit: 3},
 		NewRules:     func() game.Rules { return &tally{} },
-		NewPublisher: func(string, game.MatchConfig) game.Publisher { return results },
+		NewPublisher: func(string, game.MatchConfig, game.Layout) game.Publisher { return results },
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -133,7 +133,7 @@ type StepInfo struct {
 type Rules interface {
 	// Init prepares a new world.
 	Init(seed uint64, rate int, scoreLimit int)
-	// Layout describes the static world.
+	// Layout describes the static world. It may be called before Init.
 	Layout() Layout
 	// Join adds a player (ids are never reused within a match).
 	Join(id PlayerID, name string)

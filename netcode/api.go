@@ -35,8 +35,8 @@ func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
 		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
 	}
 	if h := s.hubFor(i.ID); h != nil {
-		m.Spectators = h.hist.spectators.Load()
-		m.Delay = h.hist.serverDelay.Seconds()
+		m.Spectators = h.st.Spectators.Load()
+		m.Delay = h.st.Delay().Seconds()
 	}
 	return m
 }

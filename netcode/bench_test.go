@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -56,72 +57,82 @@ func (w *benchWorld) step() *game.Snapshot {
 	return s
 }
 
-// benchHub is a hub with n subscribed sessions that have no connection:
-// the benchmark measures the tick side of the fan-out (encode once, offer
-// to every slot), which is what the match goroutine pays.
-func benchHub(n int) *hub {
-	h := newHub(&Server{cfg: Config{Spectators: SpectatorConfig{}.withDefaults()}}, "bench", game.MatchConfig{TickRate: 30})
-	subs := make([]*session, n)
-	for i := range subs {
-		subs[i] = &session{snapReady: make(chan struct{}, 1), reliable: make(chan []byte, 16), player: game.PlayerID(i + 1)}
-	}
-	h.subs.Store(&subs)
-	return h
+// benchHub is a hub with no sessions: the benchmarks below drive the
+// stream's player views directly, as the writers do.
+func benchHub(layout game.Layout) *hub {
+	return newHub(&Server{cfg: Config{Spectators: SpectatorConfig{}.withDefaults()}}, "bench", game.MatchConfig{TickRate: 30}, layout)
 }
 
-// BenchmarkTick50 is one tick of a 50-player arena match: step, snapshot,
-// encode once, offer to the 50 players' slots.
-func BenchmarkTick50(b *testing.B) {
-	w := newBenchWorld(50)
-	h := benchHub(50)
-	for i := 0; i < 90; i++ { // warm up: projectiles in flight
-		h.Publish(w.step())
+// BenchmarkTick is one tick of an arena match of n players: the step, the
+// push into the stream (match goroutine), then every player's writer
+// pulling its snapshot as a delta from the tick it acknowledged (the
+// previous one: a client that keeps up). It reports the bytes per
+// snapshot, the share of a keyframe a delta is, and allocations per tick
+// (which must not grow with n). interest=off sends every entity to every
+// player (one shared body per tick).
+func BenchmarkTick(b *testing.B) {
+	for _, n := range []int{50, 200} {
+		for _, interest := range []bool{true, false} {
+			name := fmt.Sprintf("players=%d/interest=%v", n, interest)
+			b.Run(name, func(b *testing.B) {
+				w := newBenchWorld(n)
+				w.fresh = true
+				layout := w.arena.Layout()
+				if !interest {
+					layout.ViewRadius = 0
+				}
+				h := benchHub(layout)
+				views := make([]*stream.Player, n)
+				bufs := make([][]byte, n)
+				for i := range views {
+					views[i] = h.st.NewPlayer(game.PlayerID(i+1), 1)
+				}
+				var bytes, keyBytes, snaps, keys int
+				tick := func(measure bool) {
+					h.Publish(w.step())
+					for i, v := range views {
+						before := v.Keyframes
+						var ok bool
+						if bufs[i], ok = v.Next(bufs[i][:0]); !ok {
+							continue
+						}
+						v.Ack(w.tick)
+						if !measure {
+							continue
+						}
+						if v.Keyframes != before {
+							keys++
+							keyBytes += len(bufs[i])
+						} else {
+							snaps++
+							bytes += len(bufs[i])
+						}
+					}
+				}
+				for i := 0; i < 90; i++ { // warm up: projectiles in flight
+					tick(false)
+				}
+				// One keyframe per player for the comparison.
+				for _, v := range views {
+					v.Ack(0)
+				}
+				fresh := h.st.NewPlayer(1, 1)
+				key, _ := fresh.Next(nil)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					tick(true)
+				}
+				if snaps > 0 {
+					b.ReportMetric(float64(bytes)/float64(snaps), "bytes/delta")
+					b.ReportMetric(float64(bytes)/float64(snaps)/float64(len(key))*100, "delta_%_of_keyframe")
+				}
+				b.ReportMetric(float64(len(key)), "bytes/keyframe(player_1)")
+				_ = keyBytes
+				_ = keys
+			})
+		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var bytes, ents int
-	for i := 0; i < b.N; i++ {
-		s := w.step()
-		h.Publish(s)
-		f := (*h.subs.Load())[0].slot.Load()
-		bytes += len(f.body) + 16
-		ents += len(s.Entities)
-	}
-	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/snapshot")
-	b.ReportMetric(float64(ents)/float64(b.N), "entities/snapshot")
-}
-
-// BenchmarkFanout compares the fan-out cost at different numbers of
-// sessions for the same snapshot: allocations per tick must not grow with
-// the number of players.
-func BenchmarkFanout(b *testing.B) {
-	w := newBenchWorld(50)
-	snap := w.step()
-	for _, n := range []int{1, 50, 1000} {
-		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
-			h := benchHub(n)
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				h.Publish(snap)
-			}
-			b.ReportMetric(float64(n), "sessions")
-		})
-	}
-}
-
-// BenchmarkSnapFrame is the per-player part a writer pays per tick: the
-// player's head (ack) and the shared body copied into its buffer.
-func BenchmarkSnapFrame(b *testing.B) {
-	w := newBenchWorld(50)
-	snap := w.step()
-	var enc wire.SnapEncoder
-	body := enc.Encode(snap)
-	var buf []byte
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		buf = append(wire.AppendSnapHeader(buf[:0], snap.AckFor(game.PlayerID(i%50+1))), body...)
-	}
-	_ = buf
 }
 
 // BenchmarkSpectatorFanout is one tick for n SSE spectators of a 50-player
@@ -134,19 +145,19 @@ func BenchmarkSpectatorFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("spectators=%d", n), func(b *testing.B) {
 			w := newBenchWorld(50)
 			w.fresh = true
-			h := newHistory(30, 10*time.Second, 0)
-			push := func() { h.push(w.step(), nil) }
+			st := stream.New(stream.Config{Rate: 30, Keep: 10 * time.Second, Layout: w.arena.Layout()})
+			push := func() { st.Push(w.step()) }
 			push()
-			curs := make([]*cursor, n)
+			curs := make([]*stream.Cursor, n)
 			bufs := make([][]byte, n)
-			evs := make([][]specEvent, n)
+			evs := make([][]stream.Event, n)
 			for i := range curs {
-				curs[i] = &cursor{h: h, f: wire.FormatJSON, k: 1, lag: 60}
+				curs[i] = st.NewCursor(wire.FormatJSON, 1, 0, 0)
 			}
 			now := time.Unix(0, 0).Add(time.Hour)
 			step := func() {
 				for i, c := range curs {
-					evs[i], _ = c.step(now, evs[i][:0])
+					evs[i], _ = c.Step(now, evs[i][:0])
 					bufs[i] = bufs[i][:0]
 					for _, e := range evs[i] {
 						bufs[i] = appendSSE(bufs[i], e)

@@ -50,6 +50,11 @@ type Config struct {
 	// 120. InputBurst is the burst; zero means 60.
 	InputRate  float64
 	InputBurst int
+	// ViewRadius overrides the game's interest radius (world units): a
+	// player is sent the entities within it. Zero keeps the game's
+	// (game.Layout.ViewRadius); negative turns interest management off
+	// (every player is sent every entity).
+	ViewRadius float64
 	// ReliableQueue bounds each session's queue of reliable messages; zero
 	// means 16.
 	ReliableQueue int

@@ -147,12 +147,13 @@ func (l *link) deadline() int64 {
 	return max(l.lastIn.Load()+int64(d), l.notBefore.Load())
 }
 
-// appendPing appends the next ping to buf, carrying the server clock and
-// the smoothed RTT so far, and records it as sent. Writer only.
-func (l *link) appendPing(buf []byte, now time.Time) []byte {
+// appendPing appends the next ping to buf, carrying the server clock, the
+// smoothed RTT so far and the snapshot divisor in force (0 for spectators),
+// and records it as sent. Writer only.
+func (l *link) appendPing(buf []byte, now time.Time, every int) []byte {
 	l.pingID++
 	l.pingSent(l.pingID, now)
-	return wire.AppendPing(buf, l.pingID, now.UnixMilli(), float64(l.rtt())/float64(time.Millisecond))
+	return wire.AppendPing(buf, l.pingID, now.UnixMilli(), float64(l.rtt())/float64(time.Millisecond), every)
 }
 
 // pingSent records ping id as written at now.

@@ -6,27 +6,19 @@ import (
 	"sync/atomic"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
-// frame is one tick's snapshot, encoded once and shared by every session.
-// Immutable.
-type frame struct {
-	snap *game.Snapshot // for the per-player ack
-	body []byte         // shared body of the snap message
-}
-
-// hub is the fan-out of one match: it implements game.Publisher.
+// hub is one match's link to its sessions: it implements game.Publisher.
+// Every tick goes into the match's stream (stream.Stream), which player
+// writers and spectator cursors pull from; the hub itself only carries the
+// reliable messages (welcome, roster, end) and knows which session holds
+// which seat.
 type hub struct {
 	srv   *Server
 	match string
-	enc   wire.SnapEncoder // match goroutine only
-
-	// hist records ticks for spectators once the first one arrives
-	// (watched), so that unwatched matches keep no history.
-	hist    *history
-	watched atomic.Bool
-	roster  []game.PlayerInfo // the latest roster; match goroutine only
+	st    *stream.Stream
 
 	// subs is copy-on-write: Publish reads it without a lock, in a stable
 	// order (a map's order would reshuffle every tick and add 5–25 ms to the
@@ -41,34 +33,34 @@ type hub struct {
 	closed     bool
 }
 
-func newHub(srv *Server, match string, cfg game.MatchConfig) *hub {
-	h := &hub{srv: srv, match: match, hist: newHistory(cfg.TickRate, srv.cfg.Spectators.History, cfg.SpectatorDelay)}
+func newHub(srv *Server, match string, cfg game.MatchConfig, layout game.Layout) *hub {
+	switch r := srv.cfg.ViewRadius; {
+	case r < 0:
+		layout.ViewRadius = 0
+	case r > 0:
+		layout.ViewRadius = r
+	}
+	h := &hub{srv: srv, match: match, st: stream.New(stream.Config{
+		Rate: cfg.TickRate, Keep: srv.cfg.Spectators.History, Delay: cfg.SpectatorDelay, Layout: layout,
+	})}
 	h.subs.Store(&[]*session{})
 	return h
 }
 
 // Publish implements game.Publisher. It runs on the match goroutine and
-// never blocks: one encode, then an offer to each session's slot.
+// never blocks: the tick goes into the stream (whose push wakes every
+// writer), and a changed roster or the end is queued on every session.
 func (h *hub) Publish(snap *game.Snapshot) {
-	f := &frame{snap: snap, body: h.enc.Encode(snap)}
 	if snap.Roster != nil || snap.End != nil {
 		h.broadcastReliable(snap)
 	}
-	for _, s := range *h.subs.Load() {
-		s.offer(f)
-	}
-	if snap.Roster != nil {
-		h.roster = snap.Roster
-	}
-	if h.watched.Load() {
-		h.hist.push(snap, h.roster)
-	}
+	h.st.Push(snap)
 }
 
-// watch returns the match's history, recording from now on.
-func (h *hub) watch() *history {
-	h.watched.Store(true)
-	return h.hist
+// watch returns the match's stream, keeping its whole history from now on.
+func (h *hub) watch() *stream.Stream {
+	h.st.Watch()
+	return h.st
 }
 
 func (h *hub) broadcastReliable(snap *game.Snapshot) {
@@ -98,7 +90,7 @@ func (h *hub) attach(s *session, res game.JoinResult, token string, resumed bool
 	if h.closed {
 		return game.ErrMatchEnded
 	}
-	s.sendReliable(wire.EncodeWelcome(res, token, resumed))
+	s.sendReliable(wire.EncodeWelcomeEvery(res, token, resumed, s.view.Every()))
 	if h.rosterMsg != nil && h.rosterTick >= res.Tick {
 		s.sendReliable(h.rosterMsg)
 	}
@@ -132,6 +124,6 @@ func (h *hub) Close() {
 	for _, s := range subs {
 		s.matchOver()
 	}
-	h.hist.close()
+	h.st.Close()
 	h.srv.hubClosed(h)
 }

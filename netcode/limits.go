@@ -79,6 +79,10 @@ const (
 	// (1,200 at 120/s, i.e. twice the limit for ten seconds). A resend
 	// after a resume that exceeds its credit stays well below it.
 	floodInputFactor = 10
+	// ackRate is the ack messages per second (and burst) a connection may
+	// send; clients send at most 10 (docs/protocol.md). Over it they are
+	// dropped and counted; floodInputFactor × it per window closes 4014.
+	ackRate = 30
 )
 
 // floodMeter counts over-limit frames in fixed windows. Reader-owned.

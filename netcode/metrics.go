@@ -19,6 +19,10 @@ type metrics struct {
 	refusals      *prometheus.CounterVec // by reason
 	disconnects   *prometheus.CounterVec // by reason
 	snapshotsSent prometheus.Counter
+	snapshots     *prometheus.CounterVec // by kind: keyframe, delta
+	snapshotBytes *prometheus.CounterVec // by kind
+	acks          *prometheus.CounterVec // by result: ok, stale, unsent, rate_limited
+	lowered       prometheus.Counter
 	inputs        *prometheus.CounterVec // by result
 	ticksLate     prometheus.Counter
 	ticksSkipped  prometheus.Counter
@@ -61,6 +65,18 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		snapshotsSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_snapshots_sent_total", Help: "Snapshot frames written to players.",
 		}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_snapshots_total", Help: "Snapshot frames written to players, by kind (keyframe, delta).",
+		}, []string{"kind"}),
+		snapshotBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_snapshot_bytes_total", Help: "Bytes of snapshot frames written to players (WebSocket payload), by kind (keyframe, delta).",
+		}, []string{"kind"}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_acks_total", Help: "Snapshot acknowledgements received, by result (ok, stale, unsent, rate_limited).",
+		}, []string{"result"}),
+		lowered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_snapshot_rate_lowered_total", Help: "Times a session's snapshot rate was halved because its link could not carry it.",
+		}),
 		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_inputs_total", Help: "Player inputs received, by result (queued, rate_limited, dropped).",
 		}, []string{"result"}),
@@ -78,7 +94,7 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
 	m.zero()
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -107,6 +123,13 @@ func (m *metrics) zero() {
 	}
 	for _, r := range []string{"ok", "invalid", "expired", "used", "gone"} {
 		m.resumes.WithLabelValues(r)
+	}
+	for _, k := range []string{"keyframe", "delta"} {
+		m.snapshots.WithLabelValues(k)
+		m.snapshotBytes.WithLabelValues(k)
+	}
+	for _, r := range []string{"ok", "stale", "unsent", reasonRateLimited} {
+		m.acks.WithLabelValues(r)
 	}
 	for _, r := range []string{"queued", "dropped", reasonRateLimited} {
 		m.inputs.WithLabelValues(r)

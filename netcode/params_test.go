@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -280,10 +281,10 @@ func TestSpectatorDelayFloor(t *testing.T) {
 	const hz = 30
 	t0 := time.Unix(1_700_000_000, 0)
 	tickTime := func(tick uint64) time.Time { return t0.Add(time.Duration(tick) * time.Second / hz) }
-	h := newHistory(hz, 10*time.Second, time.Second)
+	st := stream.New(stream.Config{Rate: hz, Keep: 10 * time.Second, Delay: time.Second})
 	const last = 10 * hz // the newest tick: 10 s after t0
 	for tick := uint64(1); tick <= last; tick++ {
-		h.push(&game.Snapshot{Match: "m", Tick: tick, Time: tickTime(tick), State: game.StateRunning}, nil)
+		st.Push(&game.Snapshot{Match: "m", Tick: tick, Time: tickTime(tick), State: game.StateRunning})
 	}
 	now := tickTime(last)
 	for _, tc := range []struct {
@@ -300,17 +301,14 @@ func TestSpectatorDelayFloor(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", tc.query, err)
 		}
-		c := newCursor(h, wire.FormatJSON, sr)
-		if c.delay != tc.delay {
-			t.Fatalf("%q: cursor delay %v, want %v", tc.query, c.delay, tc.delay)
-		}
-		evs, _ := c.step(now, nil)
-		if len(evs) == 0 || evs[0].kind != wire.SpecKeyframe {
+		c := st.NewCursor(wire.FormatJSON, sr.k, sr.delay, sr.after)
+		evs, _ := c.Step(now, nil)
+		if len(evs) == 0 || evs[0].Kind != wire.SpecKeyframe {
 			t.Fatalf("%q: first events %+v, want a keyframe", tc.query, evs)
 		}
 		newest := last - uint64(tc.delay*hz/time.Second) // the newest tick the delay permits
-		if got := evs[0].id; got > newest || got+c.k <= newest {
-			t.Fatalf("%q: first keyframe of tick %d; the delay permits up to %d (k=%d)", tc.query, got, newest, c.k)
+		if got := evs[0].ID; got > newest || got+sr.k <= newest {
+			t.Fatalf("%q: first keyframe of tick %d; the delay permits up to %d (k=%d)", tc.query, got, newest, sr.k)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -35,17 +36,17 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	streamDeadlines(w, time.Now().Add(wait+s.cfg.WriteTimeout))
 	defer release()
-	cur.lag = ^uint64(0) // a poller is never "behind": it takes what is held
+	cur.NeverBehind() // a poller is never "behind": it takes what is held
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	later := time.NewTimer(time.Hour)
 	defer later.Stop()
-	var evs []specEvent
+	var evs []stream.Event
 	for {
-		notify := cur.h.view().notify
+		notify := cur.Changed()
 		var nextAt time.Time
-		evs, nextAt = cur.step(time.Now(), evs)
-		if len(evs) > 0 || cur.done {
+		evs, nextAt = cur.Step(time.Now(), evs)
+		if len(evs) > 0 || cur.Done() {
 			break
 		}
 		if !nextAt.IsZero() {
@@ -68,7 +69,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 
 // writePoll answers {"events":[{"id":…,"event":"…","data":{…}},…],
 // "next":<tick>,"done":<bool>}: pass next as after= in the next request.
-func writePoll(w http.ResponseWriter, evs []specEvent, cur *cursor) {
+func writePoll(w http.ResponseWriter, evs []stream.Event, cur *stream.Cursor) {
 	b := make([]byte, 0, 256+len(evs)*512)
 	b = append(b, `{"events":[`...)
 	for i, e := range evs {
@@ -76,21 +77,21 @@ func writePoll(w http.ResponseWriter, evs []specEvent, cur *cursor) {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		if e.id != 0 {
+		if e.ID != 0 {
 			b = append(b, `"id":`...)
-			b = strconv.AppendUint(b, e.id, 10)
+			b = strconv.AppendUint(b, e.ID, 10)
 			b = append(b, ',')
 		}
 		b = append(b, `"event":"`...)
-		b = append(b, e.kind...)
+		b = append(b, e.Kind...)
 		b = append(b, `","data":`...)
-		b = append(b, e.data...)
+		b = append(b, e.Data...)
 		b = append(b, '}')
 	}
 	b = append(b, `],"next":`...)
-	b = strconv.AppendUint(b, cur.sent, 10)
+	b = strconv.AppendUint(b, cur.Sent(), 10)
 	b = append(b, `,"done":`...)
-	b = strconv.AppendBool(b, cur.done)
+	b = strconv.AppendBool(b, cur.Done())
 	b = append(b, "}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

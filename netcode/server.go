@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -28,6 +29,8 @@ type Server struct {
 
 	// Hot-path counters, resolved once.
 	snapshotsSent, inputsQueued, inputsDropped, inputsRateLimited prometheus.Counter
+	snapKeyframes, snapDeltas, snapKeyBytes, snapDeltaBytes       prometheus.Counter
+	acks                                                          [4]prometheus.Counter // by stream.AckResult (AckNone: rate limited)
 	controlDropped                                                prometheus.Counter
 
 	clients *clients // per-client connection, seat and creation limits
@@ -68,8 +71,8 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	dcfg := cfg.Directory
 	dcfg.Logger = cfg.Logger
-	dcfg.NewPublisher = func(id string, mc game.MatchConfig) game.Publisher {
-		h := newHub(s, id, mc)
+	dcfg.NewPublisher = func(id string, mc game.MatchConfig, layout game.Layout) game.Publisher {
+		h := newHub(s, id, mc, layout)
 		s.hubs.Store(id, h)
 		return h
 	}
@@ -87,6 +90,14 @@ func NewServer(cfg Config) (*Server, error) {
 		return float64(n)
 	})
 	s.snapshotsSent = s.metrics.snapshotsSent
+	s.snapKeyframes = s.metrics.snapshots.WithLabelValues("keyframe")
+	s.snapDeltas = s.metrics.snapshots.WithLabelValues("delta")
+	s.snapKeyBytes = s.metrics.snapshotBytes.WithLabelValues("keyframe")
+	s.snapDeltaBytes = s.metrics.snapshotBytes.WithLabelValues("delta")
+	s.acks = [4]prometheus.Counter{
+		stream.AckOK: s.metrics.acks.WithLabelValues("ok"), stream.AckNone: s.metrics.acks.WithLabelValues(reasonRateLimited),
+		stream.AckStale: s.metrics.acks.WithLabelValues("stale"), stream.AckUnsent: s.metrics.acks.WithLabelValues("unsent"),
+	}
 	s.inputsQueued = s.metrics.inputs.WithLabelValues("queued")
 	s.inputsDropped = s.metrics.inputs.WithLabelValues("dropped")
 	s.inputsRateLimited = s.metrics.inputs.WithLabelValues(reasonRateLimited)

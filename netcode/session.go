@@ -10,8 +10,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -37,9 +39,11 @@ type session struct {
 	seated   atomic.Bool
 	playerID atomic.Uint32 // mirrors player for logs from any goroutine
 
-	// Latest-wins snapshot slot: stored by the hub, taken by the writer.
-	slot      atomic.Pointer[frame]
-	snapReady chan struct{} // cap 1: "the slot has something"
+	// view is the session's cursor on the match's stream: the writer pulls
+	// the newest tick from it as a delta from the tick the client
+	// acknowledged (the reader records acks). Set with the fields above.
+	view  *stream.Player
+	every int // the send divisor the client asked for (join or resume)
 	// Reliable messages (welcome, roster, end): bounded; overflow → 4007.
 	reliable chan []byte
 
@@ -59,11 +63,16 @@ type session struct {
 	budget     *seatBudget     // the seat's input limit and resume credit (limits.go)
 	control    *controlLimiter // pongs and suspends
 	inputFlood floodMeter      // over-limit inputs
+	ackLimit   *rate.Limiter   // ack messages (acks inside inputs are free)
+	ackFlood   floodMeter      // over-limit ack messages
 	resumed    bool            // seated by a resume (to be confirmed by the first frame)
 	client     netip.Addr      // set by handlePlay before run: the per-client limits' key
 	seatHeld   bool            // counted in the client's seats
 	// Writer-owned.
-	wbuf []byte
+	wbuf                 []byte
+	lowered              int       // the server's divisor (pace); 0 or 1: none
+	slowN                int       // slow snapshot writes since slowSince
+	slowSince, calmSince time.Time // pacing windows
 }
 
 func newSession(srv *Server, conn *peer) *session {
@@ -72,7 +81,6 @@ func newSession(srv *Server, conn *peer) *session {
 		conn:       conn,
 		log:        srv.log,
 		started:    time.Now(),
-		snapReady:  make(chan struct{}, 1),
 		reliable:   make(chan []byte, srv.cfg.ReliableQueue),
 		over:       make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -80,22 +88,13 @@ func newSession(srv *Server, conn *peer) *session {
 		dec:        wire.NewDecoder(),
 		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		control:    newControlLimiter(srv.cfg.Limits),
+		ackLimit:   rate.NewLimiter(ackRate, ackRate),
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	// Until it joins, the join timeout (4008) governs the socket, not the
 	// heartbeat; seat lifts this.
 	s.notBefore.Store(s.started.Add(srv.cfg.JoinTimeout + time.Second).UnixNano())
 	return s
-}
-
-// offer puts a snapshot in the latest-wins slot (replacing a stale one).
-// Called from the match goroutine; never blocks, never allocates.
-func (s *session) offer(f *frame) {
-	s.slot.Store(f)
-	select {
-	case s.snapReady <- struct{}{}:
-	default:
-	}
 }
 
 // sendReliable queues a reliable message; a full queue means the client
@@ -219,6 +218,9 @@ func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
 	s.player, s.epoch, s.match, s.hub = res.Player, res.Epoch, m, h
 	s.playerID.Store(uint32(res.Player))
 	token := s.srv.tokens.issue(res.Match, res.Player, res.Epoch)
+	if h != nil {
+		s.view = h.st.NewPlayer(res.Player, s.every)
+	}
 	if h == nil || h.attach(s, res, token, resumed) != nil {
 		m.Leave(res.Player, res.Epoch)
 		s.refuse(joinRefusal(game.ErrMatchEnded))

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -23,6 +24,14 @@ func (s *session) hello(ctx context.Context) bool {
 	defer timer.Stop()
 	if s.readMsg(ctx) != nil {
 		return false
+	}
+	if s.msg.T == wire.TypeJoin || s.msg.T == wire.TypeResume {
+		every, err := s.msg.JoinEvery()
+		if err != nil {
+			s.refuse(err)
+			return false
+		}
+		s.every = every
 	}
 	switch s.msg.T {
 	case wire.TypeJoin:
@@ -170,12 +179,45 @@ func (s *session) readLoop(ctx context.Context) {
 				s.refuse(err)
 				return
 			}
+			if !s.ack() {
+				return
+			}
 			in.Epoch = s.epoch
 			if !s.input(in) {
 				return
 			}
+		case wire.TypeAck:
+			ok := s.ackLimit.Allow()
+			if !ok {
+				s.srv.acks[stream.AckNone].Inc()
+				if s.ackFlood.over(time.Now(), floodInputFactor*ackRate) {
+					s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many ack messages")
+					return
+				}
+				continue
+			}
+			if !s.ack() {
+				return
+			}
 		}
 	}
+}
+
+// ack records the snapshot acknowledgement of an input or an ack message:
+// the newest tick the client applied becomes the baseline of the next
+// delta if this connection sent it and it is newer than the one held;
+// otherwise it is ignored and counted. A tick out of range is refused with
+// 4002. It returns false when the session is over.
+func (s *session) ack() bool {
+	t, err := s.msg.AckTick()
+	if err != nil {
+		s.refuse(err)
+		return false
+	}
+	if r := s.view.Ack(t); r != stream.AckNone {
+		s.srv.acks[r].Inc()
+	}
+	return true
 }
 
 // controlFrame handles a pong or a suspend within the control-frame rate

@@ -10,13 +10,17 @@ import (
 )
 
 // writeLoop is the only writer: reliable messages first, then pings and
-// the latest snapshot; when the match is over it flushes and closes.
+// the newest tick of the match's stream; when the match is over it flushes
+// and closes.
 //
-// While the client is behind (its oldest unanswered ping is older than
-// BehindAfter, heartbeat.go) no snapshot is written: the slot keeps only
-// the newest, which is sent when the client catches up. What the client
-// gets is never older than what it had not yet read, plus the kernel's
-// bounded buffers (TuneListener).
+// Snapshots are pulled, latest wins: after each write the writer takes the
+// stream's newest due tick, encoded as a delta from the tick the client
+// acknowledged, so a writer that fell behind skips the ticks in between
+// (their events travel in the next snapshot) and nothing queues. While the
+// client is behind (its oldest unanswered ping is older than BehindAfter,
+// heartbeat.go) no snapshot is written; what is sent when it catches up is
+// the newest tick. What the client gets is never older than what it had
+// not yet read, plus the kernel's bounded buffers (TuneListener).
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
 	for {
@@ -33,15 +37,14 @@ func (s *session) writeLoop() {
 			continue
 		default:
 		}
-		snapReady := s.snapReady
-		if s.behind.Load() {
-			snapReady = nil
-		} else if f := s.slot.Swap(nil); f != nil {
-			// Left in the slot while the client was behind.
-			if s.writeSnap(f) != nil {
+		var changed <-chan struct{}
+		if !s.behind.Load() {
+			changed = s.hub.st.Changed() // before Next: a push in between wakes us
+			if sent, err := s.writeSnap(); err != nil {
 				return
+			} else if sent {
+				continue
 			}
-			continue
 		}
 		select {
 		case <-s.stop:
@@ -54,7 +57,7 @@ func (s *session) writeLoop() {
 			if s.ping() != nil {
 				return
 			}
-		case <-snapReady: // the slot is taken at the top of the loop
+		case <-changed: // the new tick is taken at the top of the loop
 		case <-s.caughtUp:
 		case <-s.over:
 			if s.drainReliable() != nil {
@@ -66,20 +69,69 @@ func (s *session) writeLoop() {
 	}
 }
 
-// writeSnap writes a snapshot with this player's input ack.
-func (s *session) writeSnap(f *frame) error {
-	s.wbuf = append(wire.AppendSnapHeader(s.wbuf[:0], f.snap.AckFor(s.player)), f.body...)
-	if err := s.write(s.wbuf); err != nil {
-		return err
+// writeSnap writes the newest due tick, if there is one, as a delta from
+// the client's acknowledged tick (or a keyframe), with this player's input
+// ack.
+func (s *session) writeSnap() (bool, error) {
+	key := s.view.Keyframes
+	var ok bool
+	if s.wbuf, ok = s.view.Next(s.wbuf[:0]); !ok {
+		return false, nil
 	}
+	start := time.Now()
+	if err := s.write(s.wbuf); err != nil {
+		return false, err
+	}
+	s.pace(start, time.Now())
 	s.srv.snapshotsSent.Inc()
-	return nil
+	if s.view.Keyframes != key {
+		s.srv.snapKeyframes.Inc()
+		s.srv.snapKeyBytes.Add(float64(len(s.wbuf)))
+	} else {
+		s.srv.snapDeltas.Inc()
+		s.srv.snapDeltaBytes.Add(float64(len(s.wbuf)))
+	}
+	return true, nil
+}
+
+// Pacing: a snapshot write that blocks for longer than a tick means the
+// link carries less than the stream (the kernel's send buffer is full,
+// TuneListener). slowWrites such writes within a second double the
+// session's divisor (every 2nd, 4th … tick, up to maxLowered); a calm
+// period halves it again. The client learns the divisor from each ping.
+const (
+	slowWrites = 3
+	maxLowered = 8
+	calmAfter  = 5 * time.Second
+)
+
+// pace updates the session's divisor after a snapshot write. Writer only.
+func (s *session) pace(start, end time.Time) {
+	tick := time.Second / time.Duration(max(s.hub.st.Rate(), 1))
+	if end.Sub(start) > tick {
+		if end.Sub(s.slowSince) > time.Second {
+			s.slowSince, s.slowN = end, 0
+		}
+		if s.slowN++; s.slowN >= slowWrites && s.lowered < maxLowered {
+			s.lowered = max(s.lowered*2, 2)
+			s.view.Lower(s.lowered)
+			s.slowN, s.calmSince = 0, end
+			s.srv.metrics.lowered.Inc()
+		}
+		s.calmSince = end
+		return
+	}
+	if s.lowered > 1 && end.Sub(s.calmSince) > calmAfter {
+		s.lowered /= 2
+		s.view.Lower(s.lowered)
+		s.calmSince = end
+	}
 }
 
 // ping writes a heartbeat ping carrying the server clock and the smoothed
 // RTT so far.
 func (s *session) ping() error {
-	s.wbuf = s.appendPing(s.wbuf[:0], time.Now())
+	s.wbuf = s.appendPing(s.wbuf[:0], time.Now(), s.view.Every())
 	return s.write(s.wbuf)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -40,14 +41,14 @@ func (s *Server) refuseSSEDraining(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 	b := append([]byte("retry: "), strconv.FormatInt(s.cfg.Spectators.Retry.Milliseconds(), 10)...)
 	b = append(b, '\n')
-	b = appendSSE(b, specEvent{kind: wire.SpecError,
-		data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseGoingAway, "server shutting down")})
+	b = appendSSE(b, stream.Event{Kind: wire.SpecError,
+		Data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseGoingAway, "server shutting down")})
 	_, _ = w.Write(b)
 	s.metrics.refusals.WithLabelValues(reasonShutdown).Inc()
 }
 
 // streamSSE writes the stream until it ends; it returns the reason.
-func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) string {
+func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *stream.Cursor) string {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -67,11 +68,11 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 	defer keep.Stop()
 	later := time.NewTimer(time.Hour)
 	defer later.Stop()
-	var evs []specEvent
+	var evs []stream.Event
 	for {
-		notify := cur.h.view().notify // before step: a push in between wakes us
+		notify := cur.Changed() // before the step: a push in between wakes us
 		var nextAt time.Time
-		evs, nextAt = cur.step(time.Now(), evs[:0])
+		evs, nextAt = cur.Step(time.Now(), evs[:0])
 		if len(evs) > 0 {
 			buf = buf[:0]
 			for _, e := range evs {
@@ -83,14 +84,14 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 			keep.Reset(s.cfg.Spectators.KeepAlive)
 		}
 		switch {
-		case cur.tooSlow:
-			buf = appendSSE(buf[:0], specEvent{kind: wire.SpecError,
-				data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseTooSlow, "too slow: cannot keep up with the stream")})
+		case cur.TooSlow():
+			buf = appendSSE(buf[:0], stream.Event{Kind: wire.SpecError,
+				Data: wire.AppendSpecError(nil, wire.FormatJSON, wire.CloseTooSlow, "too slow: cannot keep up with the stream")})
 			_ = s.writeSSE(w, rc, buf)
 			return reasonTooSlow
-		case cur.done:
+		case cur.Done():
 			return reasonMatchOver
-		case len(evs) >= maxBatch:
+		case len(evs) >= stream.MaxBatch:
 			continue // more to catch up
 		}
 		if !nextAt.IsZero() {
@@ -114,16 +115,16 @@ func (s *Server) streamSSE(w http.ResponseWriter, r *http.Request, cur *cursor) 
 
 // appendSSE appends one event in the event-stream format. The data is
 // JSON without newlines, so it fits one data line.
-func appendSSE(b []byte, e specEvent) []byte {
-	if e.id != 0 {
+func appendSSE(b []byte, e stream.Event) []byte {
+	if e.ID != 0 {
 		b = append(b, "id: "...)
-		b = strconv.AppendUint(b, e.id, 10)
+		b = strconv.AppendUint(b, e.ID, 10)
 		b = append(b, '\n')
 	}
 	b = append(b, "event: "...)
-	b = append(b, e.kind...)
+	b = append(b, e.Kind...)
 	b = append(b, "\ndata: "...)
-	b = append(b, e.data...)
+	b = append(b, e.Data...)
 	return append(b, "\n\n"...)
 }
 

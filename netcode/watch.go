@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -128,9 +129,9 @@ func (wt *watcher) readLoop(ctx context.Context) {
 // While the spectator is behind (unanswered pings, heartbeat.go) the
 // cursor stands still; when it catches up, the cursor's own policy applies
 // (too far behind the live edge: skip to a keyframe, counted).
-func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
+func (wt *watcher) writeLoop(cur *stream.Cursor, readerDone <-chan struct{}) {
 	s := wt.srv
-	var evs []specEvent
+	var evs []stream.Event
 	later := time.NewTimer(time.Hour)
 	defer later.Stop()
 	for {
@@ -143,22 +144,22 @@ func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
 		}
 		var notify <-chan struct{}
 		if !wt.behind.Load() {
-			notify = cur.h.view().notify
+			notify = cur.Changed()
 			var nextAt time.Time
-			evs, nextAt = cur.step(time.Now(), evs[:0])
+			evs, nextAt = cur.Step(time.Now(), evs[:0])
 			for _, e := range evs {
-				if wt.write(e.data) != nil {
+				if wt.write(e.Data) != nil {
 					return
 				}
 			}
 			switch {
-			case cur.tooSlow:
+			case cur.TooSlow():
 				wt.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: cannot keep up with the stream")
 				return
-			case cur.done:
+			case cur.Done():
 				wt.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
 				return
-			case len(evs) >= maxBatch:
+			case len(evs) >= stream.MaxBatch:
 				continue
 			}
 			if !nextAt.IsZero() {
@@ -183,7 +184,7 @@ func (wt *watcher) writeLoop(cur *cursor, readerDone <-chan struct{}) {
 }
 
 func (wt *watcher) ping() error {
-	wt.wbuf = wt.appendPing(wt.wbuf[:0], time.Now())
+	wt.wbuf = wt.appendPing(wt.wbuf[:0], time.Now(), 0)
 	return wt.write(wt.wbuf)
 }
 

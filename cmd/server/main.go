@@ -52,6 +52,7 @@ type config struct {
 	scoreLimit     int
 	emptyTimeout   time.Duration
 	writeTimeout   time.Duration
+	viewRadius     float64
 	joinTimeout    time.Duration
 	shutdownGrace  time.Duration
 	logLevel       string
@@ -92,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.hbInterval, "heartbeat-interval", time.Second, "time between heartbeat pings")
 	fs.DurationVar(&c.deadAfter, "dead-after", 5*time.Second, "a session that sends nothing for this long is dead")
 	fs.DurationVar(&c.suspendedDead, "suspended-dead-after", 60*time.Second, "the same, while the client says its tab is hidden")
+	fs.Float64Var(&c.viewRadius, "view-radius", 0, "interest radius in world units: a player is sent the entities within it (0: the game's, 450 in the arena; -1: off, everything to everyone)")
 	fs.DurationVar(&c.behindAfter, "behind-after", 2*time.Second, "a client whose oldest unanswered ping is this old gets no snapshots until it catches up")
 	fs.DurationVar(&c.slowAfter, "slow-after", 5*time.Second, "a client behind for this long is closed with 4007 too slow")
 	fs.DurationVar(&c.grace, "grace", 20*time.Second, "how long a lost player's seat is held for a resume")
@@ -196,6 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		},
 		WriteTimeout: cfg.writeTimeout,
 		JoinTimeout:  cfg.joinTimeout,
+		ViewRadius:   cfg.viewRadius,
 		Static:       static.Handler(),
 		Logger:       log,
 	})

@@ -1,0 +1,108 @@
+package stream
+
+import (
+	"slices"
+
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// grid is a tick's spatial index for interest queries: the entities
+// bucketed by square cells of the interest radius, so that a query looks
+// at the 3×3 cells around a point instead of every entity. Built once per
+// tick, by the first player that needs it, and shared.
+type grid struct {
+	cells []cellItem // sorted by (cell, index)
+}
+
+type cellItem struct {
+	cell uint64
+	idx  int32
+}
+
+func cellOf(x, y int32, r int64) (int64, int64) {
+	return floorDiv(int64(x), r), floorDiv(int64(y), r)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) {
+		q--
+	}
+	return q
+}
+
+func cellKey(cx, cy int64) uint64 { return uint64(uint32(int32(cx)))<<32 | uint64(uint32(int32(cy))) }
+
+func (e *entry) gridFor(r int64) *grid {
+	e.gridOnce.Do(func() {
+		items := make([]cellItem, len(e.rows))
+		for i := range e.rows {
+			cx, cy := cellOf(e.rows[i].F[wire.FieldX], e.rows[i].F[wire.FieldY], r)
+			items[i] = cellItem{cell: cellKey(cx, cy), idx: int32(i)}
+		}
+		slices.SortFunc(items, func(a, b cellItem) int {
+			switch {
+			case a.cell < b.cell:
+				return -1
+			case a.cell > b.cell:
+				return 1
+			}
+			return int(a.idx - b.idx)
+		})
+		e.grid.cells = items
+	})
+	return &e.grid
+}
+
+// viewOf appends to dst the rows that player id sees at this tick: every
+// entity within r (wire units, Euclidean) of its avatar, which is always
+// included. A player without an avatar sees nothing. r == 0: everything.
+// idx is scratch space.
+func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.Row, []int32) {
+	if r == 0 {
+		return append(dst, e.rows...), idx
+	}
+	me, ok := slices.BinarySearchFunc(e.rows, id, func(r wire.Row, id uint32) int {
+		switch {
+		case r.ID < id:
+			return -1
+		case r.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return dst, idx
+	}
+	g := e.gridFor(r)
+	px, py := int64(e.rows[me].F[wire.FieldX]), int64(e.rows[me].F[wire.FieldY])
+	cx, cy := cellOf(int32(px), int32(py), r)
+	idx = idx[:0]
+	r2 := r * r
+	for dx := int64(-1); dx <= 1; dx++ {
+		for dy := int64(-1); dy <= 1; dy++ {
+			k := cellKey(cx+dx, cy+dy)
+			i, _ := slices.BinarySearchFunc(g.cells, k, func(c cellItem, k uint64) int {
+				switch {
+				case c.cell < k:
+					return -1
+				case c.cell > k:
+					return 1
+				}
+				return 0
+			})
+			for ; i < len(g.cells) && g.cells[i].cell == k; i++ {
+				row := &e.rows[g.cells[i].idx]
+				ddx, ddy := int64(row.F[wire.FieldX])-px, int64(row.F[wire.FieldY])-py
+				if ddx*ddx+ddy*ddy <= r2 {
+					idx = append(idx, g.cells[i].idx)
+				}
+			}
+		}
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		dst = append(dst, e.rows[i])
+	}
+	return dst, idx
+}

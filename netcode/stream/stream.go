@@ -1,0 +1,231 @@
+// Package stream is the per-match snapshot stream: one ring of recent ticks
+// that every reader pulls from. The match goroutine only pushes (O(1), no
+// encoding beyond quantizing the entities once); player writers pull "the
+// newest tick as a delta from the tick this client acknowledged"
+// (Player), spectator transports pull "the next ticks as deltas from the
+// one I sent" (Cursor). Encodings are made lazily by the first reader that
+// needs them and cached on the tick's entry, keyed by (baseline, format,
+// view), so readers that share a baseline and a view share the bytes.
+//
+// Concurrency: Push and Close are called from the match goroutine; every
+// other method may be called from any goroutine. A Player or a Cursor
+// belongs to one reader goroutine (Player.Ack may come from another).
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// Config describes one match's stream.
+type Config struct {
+	Rate   int           // ticks per second
+	Keep   time.Duration // history kept for spectators once watched
+	Delay  time.Duration // the match's broadcast delay (spectators)
+	Layout game.Layout   // precision and interest radius
+}
+
+// playerKeep is how much history an unwatched match keeps: enough for
+// player baselines (an ack arrives within an RTT; a client more than this
+// behind gets a keyframe).
+const playerKeep = 2 * time.Second
+
+// Stream is one match's ring of recent ticks.
+type Stream struct {
+	rate   int
+	delay  time.Duration
+	quant  wire.Quant
+	radius int64 // interest radius in wire units; 0: everybody sees everything
+
+	mu      sync.RWMutex
+	ring    []*entry // ring[tick % len]
+	first   uint64   // oldest tick held (0: none yet)
+	last    uint64   // newest tick held
+	keep    uint64   // ticks held (len(ring) once watched)
+	ended   *entry   // the entry whose snapshot carries End
+	closed  bool
+	notify  chan struct{} // closed (and replaced) at every push and at close
+	roster  []game.PlayerInfo
+	watched bool
+
+	// Spectators counts the spectators of this match (the server's limits).
+	Spectators atomic.Int64
+}
+
+// entry is one tick. Its snapshot and rows are immutable; encodings are
+// filled once, under the entry's lock.
+type entry struct {
+	snap   *game.Snapshot
+	roster []game.PlayerInfo // the roster as of this tick
+	rows   []wire.Row        // the entities in wire units, sorted by id
+
+	gridOnce sync.Once
+	grid     grid
+
+	mu     sync.Mutex
+	bodies map[bodyKey][]byte // player bodies of the whole view (no interest)
+	key    [wire.NumFormats][]byte
+	match  [wire.NumFormats][]byte
+	end    [wire.NumFormats][]byte
+	deltas map[deltaKey][]byte
+}
+
+type bodyKey struct{ base, evFrom uint64 }
+
+type deltaKey struct {
+	k uint64
+	f wire.Format
+}
+
+// New returns an empty stream.
+func New(cfg Config) *Stream {
+	rate := max(cfg.Rate, 1)
+	n := int((cfg.Keep+cfg.Delay)*time.Duration(rate)/time.Second) + 1
+	keep := uint64(playerKeep*time.Duration(rate)/time.Second) + 1
+	s := &Stream{
+		rate:   rate,
+		delay:  cfg.Delay,
+		quant:  wire.NewQuant(cfg.Layout.Precision),
+		ring:   make([]*entry, max(n, int(keep))),
+		keep:   keep,
+		notify: make(chan struct{}),
+	}
+	if cfg.Layout.ViewRadius > 0 {
+		s.radius = max(int64(cfg.Layout.ViewRadius/s.quant.Pos+0.5), 1)
+	}
+	if cfg.Delay > 0 { // a delayed match is meant to be watched: keep it all
+		s.keep = uint64(len(s.ring))
+	}
+	return s
+}
+
+// Rate is the match's tick rate.
+func (s *Stream) Rate() int { return s.rate }
+
+// Delay is the match's broadcast delay.
+func (s *Stream) Delay() time.Duration { return s.delay }
+
+// Quant is the wire precision of the match.
+func (s *Stream) Quant() wire.Quant { return s.quant }
+
+// Push records a tick. Called from the match goroutine: quantizes the
+// entities once, no other encoding.
+func (s *Stream) Push(snap *game.Snapshot) {
+	e := &entry{snap: snap, rows: s.quant.AppendRows(make([]wire.Row, 0, len(snap.Entities)), snap.Entities)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if snap.Roster != nil {
+		s.roster = snap.Roster
+	}
+	e.roster = s.roster
+	n := uint64(len(s.ring))
+	if s.first != 0 && snap.Tick > s.last+1 { // never happens with the match loop; stay consistent
+		for t := s.last + 1; t < snap.Tick && t < s.last+1+n; t++ {
+			s.ring[t%n] = nil
+		}
+		s.first = snap.Tick
+	}
+	s.ring[snap.Tick%n] = e
+	if s.first == 0 {
+		s.first = snap.Tick
+	}
+	s.last = snap.Tick
+	for s.last-s.first >= s.keep {
+		s.ring[s.first%n] = nil // for the collector
+		s.first++
+	}
+	if snap.End != nil {
+		s.ended = e
+	}
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
+// Close marks the end of the match: no more ticks. Readers finish what is
+// held.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.notify)
+	}
+}
+
+// Watch makes the stream keep its whole ring (spectator history and
+// broadcast delay) from now on.
+func (s *Stream) Watch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watched = true
+	s.keep = uint64(len(s.ring))
+}
+
+// Changed returns a channel closed at the next push or at close. Take it
+// before looking at the head, so that no push is missed.
+func (s *Stream) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.notify
+}
+
+// Head returns the newest tick held (0: none) and whether the stream is
+// closed.
+func (s *Stream) Head() (uint64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last, s.closed
+}
+
+// view is a consistent look at the ring's bounds.
+type view struct {
+	first, last uint64
+	closed      bool
+	ended       *entry
+	notify      <-chan struct{}
+}
+
+func (s *Stream) view() view {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return view{first: s.first, last: s.last, closed: s.closed, ended: s.ended, notify: s.notify}
+}
+
+// entry returns the entry of tick t, or nil when it is not held.
+func (s *Stream) entry(t uint64) *entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.first == 0 || t < s.first || t > s.last {
+		return nil
+	}
+	return s.ring[t%uint64(len(s.ring))]
+}
+
+// events appends the events of the ticks in (from, to] that are held, in
+// order; from == 0 means only to's.
+func (s *Stream) events(dst [][]game.Event, from, to uint64) [][]game.Event {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if from == 0 || from >= to {
+		from = to - 1
+	}
+	n := uint64(len(s.ring))
+	for t := max(from+1, s.first); t <= to && t <= s.last; t++ {
+		if e := s.ring[t%n]; e != nil && len(e.snap.Events) > 0 {
+			dst = append(dst, e.snap.Events)
+		}
+	}
+	return dst
+}
+
+// head is a snapshot's header fields on the wire.
+func head(snap *game.Snapshot, base uint64) wire.SnapHead {
+	return wire.SnapHead{Tick: snap.Tick, Base: base, Time: snap.Time.UnixMilli(), State: snap.State, Left: snap.Left.Milliseconds()}
+}

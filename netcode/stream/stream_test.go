@@ -1,0 +1,272 @@
+package stream
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+var testLayout = game.Layout{W: 1600, H: 900, Precision: game.Precision{Pos: 0.5, AngleSteps: 1024}, ViewRadius: 300}
+
+// world is a random world that evolves tick by tick: entities appear,
+// move (some fast, some teleport), change fields and disappear.
+type world struct {
+	rng  *rand.Rand
+	tick uint64
+	ents []game.Entity
+	next uint32
+}
+
+func newWorld(seed uint64, players int) *world {
+	w := &world{rng: rand.New(rand.NewPCG(seed, seed^0x9e37)), next: game.FirstObjectID}
+	for i := 1; i <= players; i++ {
+		w.ents = append(w.ents, game.Entity{ID: uint32(i), Kind: game.KindPlayer, X: w.coord(1600), Y: w.coord(900), HP: 100})
+	}
+	return w
+}
+
+func (w *world) coord(n float64) float32 { return float32(w.rng.Float64() * n) }
+
+func (w *world) step() *game.Snapshot {
+	w.tick++
+	var evs []game.Event
+	out := w.ents[:0]
+	for _, e := range w.ents {
+		switch r := w.rng.IntN(100); {
+		case e.Kind == game.KindProjectile && r < 5:
+			continue // gone
+		case r < 3:
+			e.X, e.Y = w.coord(1600), w.coord(900) // teleport (respawn)
+			evs = append(evs, game.Event{Kind: game.EventRespawn, A: e.ID})
+		case r < 80:
+			e.X += float32(w.rng.NormFloat64() * 15)
+			e.Y += float32(w.rng.NormFloat64() * 15)
+			e.Angle = float32(math.Remainder(float64(e.Angle)+w.rng.NormFloat64()*0.3, 2*math.Pi))
+		}
+		if w.rng.IntN(50) == 0 {
+			e.HP -= 25
+			e.Flags ^= game.FlagProtected
+		}
+		out = append(out, e)
+	}
+	w.ents = out
+	for i := w.rng.IntN(3); i > 0; i-- { // new projectiles
+		w.ents = append(w.ents, game.Entity{ID: w.next, Kind: game.KindProjectile, X: w.coord(1600), Y: w.coord(900), Score: 1})
+		evs = append(evs, game.Event{Kind: game.EventShot, A: 1, B: w.next})
+		w.next++
+	}
+	return &game.Snapshot{Tick: w.tick, Time: time.UnixMilli(int64(1_700_000_000_000 + w.tick*50)), State: game.StateRunning,
+		Entities: slices.Clone(w.ents), Events: evs}
+}
+
+// oracle is the view a player must hold at a tick: brute force over every
+// entity (no grid), in wire units.
+func oracle(q wire.Quant, ents []game.Entity, me uint32, radius float64) []wire.Row {
+	rows := q.AppendRows(nil, ents)
+	if radius == 0 {
+		return rows
+	}
+	r := int64(radius/q.Pos + 0.5)
+	i := slices.IndexFunc(rows, func(r wire.Row) bool { return r.ID == me })
+	if i < 0 {
+		return nil
+	}
+	var out []wire.Row
+	for _, row := range rows {
+		dx, dy := int64(row.F[wire.FieldX]-rows[i].F[wire.FieldX]), int64(row.F[wire.FieldY]-rows[i].F[wire.FieldY])
+		if dx*dx+dy*dy <= r*r {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// TestPlayerViewsProperty drives a stream with random worlds and a player
+// with a random ack pattern (drops, stale acks, long gaps, acks of ticks
+// never sent): the view the client rebuilds from what it receives always
+// equals the oracle's view for the tick, and never holds an entity outside
+// the radius.
+func TestPlayerViewsProperty(t *testing.T) {
+	for _, radius := range []float64{0, 300} {
+		for seed := uint64(1); seed <= 20; seed++ {
+			layout := testLayout
+			layout.ViewRadius = radius
+			st := New(Config{Rate: 20, Keep: 2 * time.Second, Layout: layout})
+			w := newWorld(seed, 12)
+			rng := rand.New(rand.NewPCG(seed, 7))
+			p := st.NewPlayer(1, 1+rng.IntN(3)*(int(seed)%2))
+			var views wire.Views
+			var f wire.SnapFrame
+			var buf []byte
+			lastTick, keyframes, deltas := uint64(0), 0, 0
+			for i := 0; i < 300; i++ {
+				snap := w.step()
+				st.Push(snap)
+				if rng.IntN(10) == 0 { // the writer is late: ticks pile up
+					continue
+				}
+				var ok bool
+				if buf, ok = p.Next(buf[:0]); !ok {
+					continue
+				}
+				if err := wire.DecodeSnap(buf, &f); err != nil {
+					t.Fatalf("seed %d tick %d: decode: %v", seed, snap.Tick, err)
+				}
+				if f.Tick <= lastTick {
+					t.Fatalf("seed %d: tick %d after %d", seed, f.Tick, lastTick)
+				}
+				lastTick = f.Tick
+				if f.Base == 0 {
+					keyframes++
+				} else {
+					deltas++
+				}
+				got, err := views.Apply(&f)
+				if err != nil {
+					t.Fatalf("seed %d tick %d base %d: apply: %v", seed, f.Tick, f.Base, err)
+				}
+				e := st.entry(f.Tick)
+				if want := oracle(st.quant, e.snap.Entities, 1, radius); !slices.Equal(got, want) {
+					t.Fatalf("seed %d tick %d (base %d): view differs:\n got %v\nwant %v", seed, f.Tick, f.Base, got, want)
+				}
+				switch a := rng.IntN(10); { // the client's ack pattern
+				case a < 5:
+					p.Ack(views.Newest())
+				case a == 5:
+					p.Ack(views.Newest() + 1 + uint64(rng.IntN(5))) // never sent
+				case a == 6:
+					p.Ack(max(views.Newest(), 3) - 2) // stale or unsent
+				case a == 7 && rng.IntN(20) == 0:
+					for j := 0; j < 60; j++ { // a long gap: the baseline leaves the ring
+						st.Push(w.step())
+					}
+				}
+			}
+			if deltas == 0 {
+				t.Fatalf("seed %d: no delta in %d snapshots", seed, keyframes)
+			}
+		}
+	}
+}
+
+// TestInterestEnterLeave: an entity entering the radius arrives as a whole
+// row on the tick it enters, one leaving is in gone, and nothing outside
+// the radius is ever sent.
+func TestInterestEnterLeave(t *testing.T) {
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+	p := st.NewPlayer(1, 1)
+	q := st.Quant()
+	me := game.Entity{ID: 1, Kind: game.KindPlayer, X: 100, Y: 100}
+	var buf []byte
+	var f wire.SnapFrame
+	var views wire.Views
+	push := func(tick uint64, other float32) *wire.SnapFrame {
+		t.Helper()
+		st.Push(&game.Snapshot{Tick: tick, Time: time.UnixMilli(int64(tick)), Entities: []game.Entity{me, {ID: 2, Kind: game.KindPlayer, X: other, Y: 100}}})
+		var ok bool
+		if buf, ok = p.Next(buf[:0]); !ok {
+			t.Fatalf("tick %d: nothing sent", tick)
+		}
+		if err := wire.DecodeSnap(buf, &f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := views.Apply(&f); err != nil {
+			t.Fatal(err)
+		}
+		p.Ack(f.Tick)
+		return &f
+	}
+	if f := push(1, 1000); len(f.Rows) != 1 || f.Rows[0].ID != 1 || f.Base != 0 {
+		t.Fatalf("far entity sent: %+v", f.Rows)
+	}
+	if f := push(2, 900); len(f.Rows) != 0 || len(f.Gone) != 0 {
+		t.Fatalf("tick 2: nothing changed in view, got rows %+v gone %v", f.Rows, f.Gone)
+	}
+	f3 := push(3, 350) // 250 units away: inside 300
+	if f3.Base != 2 || len(f3.Rows) != 1 || f3.Rows[0].ID != 2 || f3.Rows[0].Mask != wire.MaskWhole {
+		t.Fatalf("entering entity not whole: base %d rows %+v", f3.Base, f3.Rows)
+	}
+	if got := q.Entity(wire.Row{ID: 2, F: f3.Rows[0].V}); got.X != 350 || got.Y != 100 {
+		t.Fatalf("entering entity at %v,%v", got.X, got.Y)
+	}
+	f4 := push(4, 360)
+	if len(f4.Rows) != 1 || f4.Rows[0].Mask != 1<<wire.FieldX || f4.Rows[0].V[0] != 20 {
+		t.Fatalf("moving entity: want a delta of x by 20 half-units, got %+v", f4.Rows)
+	}
+	f5 := push(5, 401) // 301 away: out
+	if len(f5.Rows) != 0 || !slices.Equal(f5.Gone, []uint32{2}) {
+		t.Fatalf("leaving entity: rows %+v gone %v", f5.Rows, f5.Gone)
+	}
+}
+
+// TestSharedBodies: without interest, players with the same baseline get
+// the same body bytes (one encoding), and their per-player ack differs.
+func TestSharedBodies(t *testing.T) {
+	layout := testLayout
+	layout.ViewRadius = 0
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: layout})
+	w := newWorld(3, 4)
+	st.Push(w.step())
+	a, b := st.NewPlayer(1, 1), st.NewPlayer(2, 1)
+	fa, _ := a.Next(nil)
+	fb, _ := b.Next(nil)
+	e := st.entry(1)
+	if len(e.bodies) != 1 {
+		t.Fatalf("bodies cached: %d, want 1 shared", len(e.bodies))
+	}
+	body := e.bodies[bodyKey{0, 0}]
+	if !slices.Equal(fa[len(fa)-len(body):], body) || !slices.Equal(fb[len(fb)-len(body):], body) {
+		t.Fatal("frames do not end with the shared body")
+	}
+}
+
+// TestPlayerNextAllocs: a player's writer encodes into its own buffer
+// without allocating once warmed up, whatever the number of players: the
+// allocations of a tick are the push's alone.
+func TestPlayerNextAllocs(t *testing.T) {
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+	w := newWorld(5, 50)
+	players := make([]*Player, 50)
+	bufs := make([][]byte, 50)
+	for i := range players {
+		players[i] = st.NewPlayer(game.PlayerID(i+1), 1)
+	}
+	round := func() {
+		st.Push(w.step())
+		for i, p := range players {
+			var ok bool
+			bufs[i], ok = p.Next(bufs[i][:0])
+			if ok {
+				p.Ack(w.tick)
+			}
+		}
+	}
+	for i := 0; i < 30; i++ {
+		round()
+	}
+	snaps := make([]*game.Snapshot, 200)
+	for i := range snaps {
+		snaps[i] = w.step()
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		for j, p := range players {
+			var ok bool
+			if bufs[j], ok = p.Next(bufs[j][:0]); ok {
+				p.Ack(snaps[i].Tick - 1)
+			}
+		}
+		st.Push(snaps[i])
+		i++
+	})
+	// The push allocates the entry, its rows and the notify channel; the
+	// first player builds the tick's grid (items). Fifty players add nothing.
+	if allocs > 8 {
+		t.Fatalf("%.1f allocations per tick with 50 players: the writers allocate", allocs)
+	}
+}
