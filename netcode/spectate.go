@@ -88,4 +88,3 @@ func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format,
 	}
 	return st.NewCursor(f, sr.k, sr.delay, sr.after), release, true
 }
-
