@@ -11,7 +11,8 @@ import (
 // This file is the client side of the codec: what the Go client and the
 // bots send, and how they read server frames.
 
-// EncodeJoin encodes a join message; match "" means auto.
+// EncodeJoin encodes a join message; match "" means auto. "every" is
+// omitted: the server sends every tick.
 func EncodeJoin(name, match string) []byte {
 	b := []byte{0x83}
 	b = appendStr(b, "t")
@@ -22,17 +23,47 @@ func EncodeJoin(name, match string) []byte {
 	return appendStr(b, match)
 }
 
-// InputMsg is what a client sends each frame.
+// EncodeJoinEvery encodes a join that asks for a snapshot every every
+// ticks only. 0 and 1 write the plain join of EncodeJoin; other values are
+// written as they are (the server refuses those out of 1…60).
+func EncodeJoinEvery(name, match string, every int) []byte {
+	if every == 1 || every == 0 {
+		return EncodeJoin(name, match)
+	}
+	b := []byte{0x84}
+	b = appendStr(b, "t")
+	b = appendStr(b, TypeJoin)
+	b = appendStr(b, "name")
+	b = appendStr(b, name)
+	b = appendStr(b, "match")
+	b = appendStr(b, match)
+	b = appendStr(b, "every")
+	return appendInt(b, int64(every))
+}
+
+// InputMsg is what a client sends each frame. Ack is the newest tick the
+// client has applied (0: none), the baseline the server may diff against.
 type InputMsg struct {
 	Seq     uint32
 	MX, MY  float64
 	Aim     float64
 	Buttons uint8
+	Ack     uint64
 }
 
-// AppendInput appends an encoded input message to dst.
+// AppendAck appends an acknowledgement: {t: "ack", tick}. A client sends it
+// when it applied a newer snapshot and sent no input for 100 ms.
+func AppendAck(dst []byte, tick uint64) []byte {
+	dst = append(dst, 0x82)
+	dst = appendStr(dst, "t")
+	dst = appendStr(dst, TypeAck)
+	dst = appendStr(dst, "tick")
+	return appendUint(dst, tick)
+}
+
+// AppendInput appends an encoded input message to dst (with "ack").
 func AppendInput(dst []byte, in InputMsg) []byte {
-	dst = append(dst, 0x86)
+	dst = append(dst, 0x87)
 	dst = appendStr(dst, "t")
 	dst = appendStr(dst, TypeInput)
 	dst = appendStr(dst, "seq")
@@ -44,7 +75,9 @@ func AppendInput(dst []byte, in InputMsg) []byte {
 	dst = appendStr(dst, "aim")
 	dst = appendFloat64(dst, in.Aim)
 	dst = appendStr(dst, "buttons")
-	return appendUint(dst, uint64(in.Buttons))
+	dst = appendUint(dst, uint64(in.Buttons))
+	dst = appendStr(dst, "ack")
+	return appendUint(dst, in.Ack)
 }
 
 func appendFloat64(b []byte, f float64) []byte {

@@ -21,6 +21,7 @@ const (
 	TypePong    = "pong"
 	TypeSuspend = "suspend"
 	TypeResume  = "resume"
+	TypeAck     = "ack"
 )
 
 // ClientMsg is every client → server message in one fixed struct: the
@@ -40,6 +41,10 @@ type ClientMsg struct {
 	Time  Number `msgpack:"time,omitempty"`  // pong: the client's clock, Unix ms
 	On    bool   `msgpack:"on,omitempty"`    // suspend: tab hidden
 	Token string `msgpack:"token,omitempty"` // resume
+	// Wire v2 acknowledgements and send rate.
+	Ack   int64 `msgpack:"ack"`   // input: the newest tick applied
+	Tick  int64 `msgpack:"tick"`  // ack: the newest tick applied
+	Every int64 `msgpack:"every"` // join: a snapshot every N ticks
 }
 
 // Decoder decodes client frames. It reuses its buffers: one Decoder per
@@ -79,7 +84,7 @@ func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
 		return refuse(CloseBadMessage, "malformed message: %v", shorten(err.Error()))
 	}
 	switch m.T {
-	case TypeJoin, TypeInput, TypePong, TypeSuspend, TypeResume:
+	case TypeJoin, TypeInput, TypePong, TypeSuspend, TypeResume, TypeAck:
 		return nil
 	}
 	// Quote, then shorten: quoting can make each byte four (\x00), and the
@@ -112,6 +117,38 @@ func (m *ClientMsg) Input(p game.PlayerID) (game.Input, error) {
 		Player: p, Seq: uint32(m.Seq),
 		MoveX: float64(m.MX), MoveY: float64(m.MY), Aim: aim, Buttons: uint8(m.Buttons),
 	}, nil
+}
+
+// MaxAckTick is the largest tick an acknowledgement may name: 2^53, the
+// largest integer every client language holds exactly.
+const MaxAckTick = 1 << 53
+
+// AckTick returns the tick acknowledged by an "ack" message (tick) or an
+// input (ack); 0 means none. Out of 0…2^53 it refuses with CloseBadInput.
+func (m *ClientMsg) AckTick() (uint64, error) {
+	v := m.Ack
+	if m.T == TypeAck {
+		v = m.Tick
+	}
+	if v < 0 || v > MaxAckTick {
+		return 0, refuse(CloseBadInput, "bad ack: tick must be 0…2^53")
+	}
+	return uint64(v), nil
+}
+
+// MaxEvery is the largest send divisor a join may ask for.
+const MaxEvery = 60
+
+// JoinEvery returns the send divisor a join asks for: absent or 0 means 1;
+// 1…60 are accepted; anything else is refused with CloseBadMessage.
+func (m *ClientMsg) JoinEvery() (int, error) {
+	switch {
+	case m.Every == 0:
+		return 1, nil
+	case m.Every < 1 || m.Every > MaxEvery:
+		return 0, refuse(CloseBadMessage, "bad join: every must be 1…60")
+	}
+	return int(m.Every), nil
 }
 
 // inRange is false for NaN and infinities too.

@@ -28,6 +28,7 @@ func TestWelcomeRoundTrip(t *testing.T) {
 		Arena:  Arena{W: 1600, H: 900, Obstacles: [][4]float64{{100, 200, 50, 60.5}, {0.25, 800, 1e3, 1}}},
 		Roster: []RosterEntry{{ID: 7, Name: "bob"}, {ID: 1<<24 - 1, Name: "Zoë 🎮"}, {ID: 1, Name: strings.Repeat("x", 24)}},
 		Token:  "tok-en_1", Resumed: true, Ack: 41,
+		Quant: WireQuant{Pos: 1.0 / 16, Angle: 4096}, Every: 1,
 	}
 	frame := EncodeWelcome(res, "tok-en_1", true)
 	var got Welcome
@@ -331,13 +332,12 @@ func TestSnapEncoderResultStable(t *testing.T) {
 }
 
 func TestPeekType(t *testing.T) {
-	var enc SnapEncoder
 	frames := map[string][]byte{
 		TypeWelcome: EncodeWelcome(game.JoinResult{Player: 1, Match: "m"}, "t", false),
-		TypePing:    AppendPing(nil, 1, 2, 3.5),
+		TypePing:    AppendPing(nil, 1, 2, 3.5, 2),
 		TypeRoster:  EncodeRoster([]game.PlayerInfo{{ID: 1, Name: "a"}}),
 		TypeEnd:     EncodeEnd(&game.Result{Reason: "time"}),
-		TypeSnap:    snapFrame(&enc, 1, testSnapshot(2, 2, 2)),
+		TypeSnap:    AppendSnapBody(AppendSnapPrefix(nil, 1), SnapHead{Tick: 1}, nil, nil, nil),
 		TypeJoin:    EncodeJoin("bob", ""),
 		TypeInput:   AppendInput(nil, InputMsg{Seq: 1}),
 		"dance":     mp(map[string]any{"t": "dance"}),

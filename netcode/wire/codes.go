@@ -3,7 +3,7 @@ package wire
 import "fmt"
 
 // Subprotocol is the WebSocket subprotocol of this version of the protocol.
-const Subprotocol = "tickstream.v1"
+const Subprotocol = "tickstream.v2"
 
 // Limits of client frames.
 const (

@@ -39,7 +39,7 @@ func Example_input() {
 	// So is a frame whose declared lengths do not fit it.
 	fmt.Println(dec.Decode([]byte{0x81, 0xa1, 'k', 0xdd, 0xff, 0xff, 0xff, 0xff}, &m))
 	// Output:
-	// 60 bytes
+	// 65 bytes
 	// input from player 7: seq=42 move=(1, -0.5) aim=1.5708 fire=true
 	// 4002: bad input: mx and my must be -1…1
 	// 4000: malformed message: truncated

@@ -34,6 +34,24 @@ type Welcome struct {
 	Resumed bool `msgpack:"resumed"`
 	// Ack is the last input sequence applied for this seat.
 	Ack uint32 `msgpack:"ack"`
+	// Quant is the wire precision of entity rows.
+	Quant WireQuant `msgpack:"quant"`
+	// Radius is the interest radius in world units (0: everything).
+	Radius float64 `msgpack:"radius"`
+	// Every is the send divisor: a snapshot every Every ticks.
+	Every int `msgpack:"every"`
+}
+
+// WireQuant is the precision of entity rows in a welcome: world units per
+// step of x and y, steps per turn of angle.
+type WireQuant struct {
+	Pos   float64 `msgpack:"pos"`
+	Angle int32   `msgpack:"angle"`
+}
+
+// Quantizer returns the quantizer the welcome declares.
+func (w *Welcome) Quantizer() Quant {
+	return NewQuant(game.Precision{Pos: w.Quant.Pos, AngleSteps: int(w.Quant.Angle)})
 }
 
 // Arena is the static layout in a welcome.
@@ -112,11 +130,20 @@ func rosterEntries(r []game.PlayerInfo) []RosterEntry {
 	return out
 }
 
-// EncodeWelcome encodes the answer to a join or a resume.
+// EncodeWelcome encodes the answer to a join or a resume, for a session
+// sent every tick.
 func EncodeWelcome(res game.JoinResult, token string, resumed bool) []byte {
+	return EncodeWelcomeEvery(res, token, resumed, 1)
+}
+
+// EncodeWelcomeEvery encodes the answer to a join or a resume for a
+// session sent a snapshot every every ticks.
+func EncodeWelcomeEvery(res game.JoinResult, token string, resumed bool, every int) []byte {
+	q := NewQuant(res.Layout.Precision)
 	w := Welcome{
 		T: TypeWelcome, Player: uint32(res.Player), Match: res.Match, Rate: res.TickRate, Tick: res.Tick,
 		Token: token, Resumed: resumed, Ack: res.LastSeq,
+		Quant: WireQuant{Pos: q.Pos, Angle: q.AngleSteps}, Radius: res.Layout.ViewRadius, Every: every,
 		Arena:  Arena{W: res.Layout.W, H: res.Layout.H, Obstacles: make([][4]float64, len(res.Layout.Obstacles))},
 		Roster: rosterEntries(res.Roster),
 	}
@@ -272,12 +299,15 @@ type Ping struct {
 	ID   uint32  `msgpack:"id"`
 	Time int64   `msgpack:"time"`
 	RTT  float64 `msgpack:"rtt"`
+	// Every is the session's current send divisor (net stats).
+	Every int `msgpack:"every"`
 }
 
-// AppendPing appends a ping frame: id, the server's clock (Unix ms) and the
-// smoothed RTT measured so far (ms, 0 before the first pong).
-func AppendPing(dst []byte, id uint32, serverMS int64, rttMS float64) []byte {
-	dst = append(dst, 0x84)
+// AppendPing appends a ping frame: id, the server's clock (Unix ms), the
+// smoothed RTT measured so far (ms, 0 before the first pong) and the
+// session's current send divisor.
+func AppendPing(dst []byte, id uint32, serverMS int64, rttMS float64, every int) []byte {
+	dst = append(dst, 0x85)
 	dst = appendStr(dst, "t")
 	dst = appendStr(dst, TypePing)
 	dst = appendStr(dst, "id")
@@ -285,5 +315,7 @@ func AppendPing(dst []byte, id uint32, serverMS int64, rttMS float64) []byte {
 	dst = appendStr(dst, "time")
 	dst = appendInt(dst, serverMS)
 	dst = appendStr(dst, "rtt")
-	return appendFloat64(dst, rttMS)
+	dst = appendFloat64(dst, rttMS)
+	dst = appendStr(dst, "every")
+	return appendInt(dst, int64(every))
 }

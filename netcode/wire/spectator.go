@@ -41,6 +41,7 @@ type treeWriter interface {
 	uint(u uint64)
 	int(i int64)
 	float(v float32)
+	float64(v float64)
 	bytes() []byte
 }
 
@@ -61,15 +62,16 @@ func (w *mpWriter) beginMap(n int) {
 		w.b = append(w.b, 0xde, byte(n>>8), byte(n))
 	}
 }
-func (w *mpWriter) key(k string)     { w.b = appendStr(w.b, k) }
-func (w *mpWriter) endMap()          {}
-func (w *mpWriter) beginArray(n int) { w.b = appendArrayLen(w.b, n) }
-func (w *mpWriter) endArray()        {}
-func (w *mpWriter) str(s string)     { w.b = appendStr(w.b, s) }
-func (w *mpWriter) uint(u uint64)    { w.b = appendUint(w.b, u) }
-func (w *mpWriter) int(i int64)      { w.b = appendInt(w.b, i) }
-func (w *mpWriter) float(v float32)  { w.b = appendFloat32(w.b, v) }
-func (w *mpWriter) bytes() []byte    { return w.b }
+func (w *mpWriter) key(k string)      { w.b = appendStr(w.b, k) }
+func (w *mpWriter) endMap()           {}
+func (w *mpWriter) beginArray(n int)  { w.b = appendArrayLen(w.b, n) }
+func (w *mpWriter) endArray()         {}
+func (w *mpWriter) str(s string)      { w.b = appendStr(w.b, s) }
+func (w *mpWriter) uint(u uint64)     { w.b = appendUint(w.b, u) }
+func (w *mpWriter) int(i int64)       { w.b = appendInt(w.b, i) }
+func (w *mpWriter) float(v float32)   { w.b = appendFloat32(w.b, v) }
+func (w *mpWriter) float64(v float64) { w.b = appendFloat64(w.b, v) }
+func (w *mpWriter) bytes() []byte     { return w.b }
 
 // jsonWriter writes compact JSON; comma tracks whether the current
 // container needs a comma before its next element.
@@ -116,6 +118,14 @@ func (w *jsonWriter) float(v float32) {
 	}
 	w.b = strconv.AppendFloat(w.b, float64(v), 'f', -1, 32)
 }
+func (w *jsonWriter) float64(v float64) {
+	w.sep()
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		w.b = append(w.b, '0')
+		return
+	}
+	w.b = strconv.AppendFloat(w.b, v, 'g', -1, 64)
+}
 func (w *jsonWriter) bytes() []byte { return w.b }
 
 const hexDigits = "0123456789abcdef"
@@ -148,19 +158,6 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
-}
-
-func writeEntity(w treeWriter, e *game.Entity) {
-	w.beginArray(8)
-	w.uint(uint64(e.ID))
-	w.uint(uint64(e.Kind))
-	w.float(e.X)
-	w.float(e.Y)
-	w.float(e.Angle)
-	w.int(int64(e.HP))
-	w.int(int64(e.Score))
-	w.uint(uint64(e.Flags))
-	w.endArray()
 }
 
 func writeRoster(w treeWriter, r []game.PlayerInfo) {
@@ -205,59 +202,111 @@ func beginEvent(w treeWriter, f Format, kind string, n int) {
 }
 
 // writeHead writes the keys every keyframe and delta has.
-func writeHead(w treeWriter, s *game.Snapshot) {
+func writeHead(w treeWriter, h *SnapHead) {
 	w.key("tick")
-	w.uint(s.Tick)
+	w.uint(h.Tick)
 	w.key("time")
-	w.int(s.Time.UnixMilli())
+	w.int(h.Time)
 	w.key("state")
-	w.str(s.State.String())
+	w.str(h.State.String())
 	w.key("left")
-	w.int(s.Left.Milliseconds())
+	w.int(h.Left)
 }
 
-// AppendSpecKeyframe appends a keyframe: the whole state at s, with the
-// events of its tick and the full roster.
-func AppendSpecKeyframe(dst []byte, f Format, s *game.Snapshot, roster []game.PlayerInfo) []byte {
-	w := newTreeWriter(f, dst)
-	beginEvent(w, f, SpecKeyframe, 7)
-	writeHead(w, s)
+// writeRows writes "ents" and, unless keyframe, "gone": the rows of cur
+// against base in the one row codec of the protocol (the same as snap
+// frames: [idDelta, mask, values…], ids as running sums).
+func writeRows(w treeWriter, base, cur []Row, keyframe bool) {
+	if keyframe {
+		base = nil
+	}
+	nrows, ngone := diffRowCounts(base, cur)
 	w.key("ents")
-	w.beginArray(len(s.Entities))
-	for i := range s.Entities {
-		writeEntity(w, &s.Entities[i])
+	w.beginArray(nrows)
+	d := rowDiff{base: base, cur: cur}
+	var prev uint32
+	for {
+		c, b, mask, ok := d.nextRow()
+		if !ok {
+			break
+		}
+		if mask == MaskWhole {
+			w.beginArray(2 + NumFields)
+			w.uint(uint64(c.ID - prev))
+			w.uint(MaskWhole)
+			for _, v := range c.F {
+				w.int(int64(v))
+			}
+		} else {
+			w.beginArray(2 + popcount7(mask))
+			w.uint(uint64(c.ID - prev))
+			w.uint(uint64(mask))
+			for i := 0; i < NumFields; i++ {
+				if mask&(1<<i) != 0 {
+					w.int(int64(c.F[i]) - int64(b.F[i]))
+				}
+			}
+		}
+		w.endArray()
+		prev = c.ID
 	}
 	w.endArray()
+	if keyframe {
+		return
+	}
+	w.key("gone")
+	w.beginArray(ngone)
+	d = rowDiff{base: base, cur: cur}
+	prev = 0
+	for {
+		id, ok := d.nextGone()
+		if !ok {
+			break
+		}
+		w.uint(uint64(id - prev))
+		prev = id
+	}
+	w.endArray()
+}
+
+// AppendSpecKeyframe appends a keyframe: the head h (h.Base is not
+// written), the quantization, the whole view cur, the events evs (of one
+// or more ticks, flattened in order) and the full roster.
+func AppendSpecKeyframe(dst []byte, f Format, h SnapHead, q Quant, cur []Row, evs [][]game.Event, roster []game.PlayerInfo) []byte {
+	w := newTreeWriter(f, dst)
+	beginEvent(w, f, SpecKeyframe, 8)
+	writeHead(w, &h)
+	w.key("quant")
+	w.beginMap(2)
+	w.key("pos")
+	w.float64(q.Pos)
+	w.key("angle")
+	w.int(int64(q.AngleSteps))
+	w.endMap()
+	writeRows(w, nil, cur, true)
 	w.key("ev")
-	writeEvents(w, [][]game.Event{s.Events})
+	writeEvents(w, evs)
 	w.key("roster")
 	writeRoster(w, roster)
 	w.endMap()
 	return w.bytes()
 }
 
-// AppendSpecDelta appends the changes from base to s: entities new or
-// changed (whole rows), ids gone, the events of every tick after base up to
-// s (evs), and the roster when it changed in between (nil: unchanged).
-func AppendSpecDelta(dst []byte, f Format, base, s *game.Snapshot, evs [][]game.Event, roster []game.PlayerInfo) []byte {
+// AppendSpecDelta appends the changes from the view base (at h.Base, the
+// tick this spectator was sent before) to cur: rows new or changed, ids
+// gone, the events of every tick after h.Base up to h.Tick (evs), and the
+// roster when it changed in between (nil: unchanged, the key is omitted).
+func AppendSpecDelta(dst []byte, f Format, h SnapHead, base, cur []Row, evs [][]game.Event, roster []game.PlayerInfo) []byte {
 	w := newTreeWriter(f, dst)
-	changed, gone := diffCounts(base.Entities, s.Entities)
 	n := 8
 	if roster != nil {
 		n++
 	}
 	beginEvent(w, f, SpecDelta, n)
-	writeHead(w, s)
+	writeHead(w, &h)
 	w.key("base")
-	w.uint(base.Tick)
-	w.key("ents")
-	w.beginArray(changed)
-	diff(base.Entities, s.Entities, func(e *game.Entity) { writeEntity(w, e) }, nil)
-	w.endArray()
-	w.key("gone")
-	w.beginArray(gone)
-	diff(base.Entities, s.Entities, nil, func(id uint32) { w.uint(uint64(id)) })
-	w.endArray()
+	w.uint(h.Base)
+	writeRows(w, base, cur, false)
 	w.key("ev")
 	writeEvents(w, evs)
 	if roster != nil {
@@ -266,38 +315,6 @@ func AppendSpecDelta(dst []byte, f Format, base, s *game.Snapshot, evs [][]game.
 	}
 	w.endMap()
 	return w.bytes()
-}
-
-// diff walks two entity lists sorted by id: changed gets every entity of
-// cur that is new or differs from old; gone gets every id of old missing
-// from cur.
-func diff(old, cur []game.Entity, changed func(*game.Entity), gone func(uint32)) {
-	i, j := 0, 0
-	for i < len(old) || j < len(cur) {
-		switch {
-		case j == len(cur) || (i < len(old) && old[i].ID < cur[j].ID):
-			if gone != nil {
-				gone(old[i].ID)
-			}
-			i++
-		case i == len(old) || cur[j].ID < old[i].ID:
-			if changed != nil {
-				changed(&cur[j])
-			}
-			j++
-		default:
-			if old[i] != cur[j] && changed != nil {
-				changed(&cur[j])
-			}
-			i++
-			j++
-		}
-	}
-}
-
-func diffCounts(old, cur []game.Entity) (changed, gone int) {
-	diff(old, cur, func(*game.Entity) { changed++ }, func(uint32) { gone++ })
-	return changed, gone
 }
 
 // AppendSpecMatch appends a match event: the match's state and roster at
