@@ -191,11 +191,11 @@ func TestInterestEnterLeave(t *testing.T) {
 	if f3.Base != 2 || len(f3.Rows) != 1 || f3.Rows[0].ID != 2 || f3.Rows[0].Mask != wire.MaskWhole {
 		t.Fatalf("entering entity not whole: base %d rows %+v", f3.Base, f3.Rows)
 	}
-	if got := q.Entity(wire.Row{ID: 2, F: f3.Rows[0].V}); got.X != 350 || got.Y != 100 {
+	if got := q.Entity(wire.Row{ID: 2, F: [wire.NumFields]int32{int32(f3.Rows[0].V[0]), int32(f3.Rows[0].V[1]), int32(f3.Rows[0].V[2])}}); got.X != 350 || got.Y != 100 {
 		t.Fatalf("entering entity at %v,%v", got.X, got.Y)
 	}
 	f4 := push(4, 360)
-	if len(f4.Rows) != 1 || f4.Rows[0].Mask != 1<<wire.FieldX || f4.Rows[0].V[0] != 20 {
+	if len(f4.Rows) != 1 || f4.Rows[0].Mask != 1<<wire.FieldX || f4.Rows[0].V[wire.FieldX] != 20 {
 		t.Fatalf("moving entity: want a delta of x by 20 half-units, got %+v", f4.Rows)
 	}
 	f5 := push(5, 401) // 301 away: out
