@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"slices"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -72,22 +72,23 @@ type specData struct {
 	Time   int64        `json:"time"`
 	State  string       `json:"state"`
 	Base   uint64       `json:"base"`
-	Ents   [][8]float64 `json:"ents"`
-	Gone   []uint64     `json:"gone"`
-	Roster []any        `json:"roster"`
+	Ents   [][]int64 `json:"ents"`
+	Gone   []int64   `json:"gone"`
+	Roster []any     `json:"roster"`
 }
 
 // specState applies keyframes and deltas as a client must.
 type specState struct {
 	tick uint64
-	ents map[uint64][8]float64
+	ents []wire.Row
 }
 
 func (st *specState) apply(t *testing.T, kind string, d specData) {
 	t.Helper()
+	base := st.ents
 	switch kind {
 	case wire.SpecKeyframe:
-		st.ents = map[uint64][8]float64{}
+		base = nil
 	case wire.SpecDelta:
 		if d.Base != st.tick {
 			t.Fatalf("delta of tick %d against base %d, but the state is at %d", d.Tick, d.Base, st.tick)
@@ -98,11 +99,12 @@ func (st *specState) apply(t *testing.T, kind string, d specData) {
 	if d.Tick <= st.tick {
 		t.Fatalf("tick %d after %d", d.Tick, st.tick)
 	}
-	for _, e := range d.Ents {
-		st.ents[uint64(e[0])] = e
+	rows, gone, err := wire.SpecRows(d.Ents, d.Gone, nil, nil)
+	if err != nil {
+		t.Fatalf("%s of tick %d: %v", kind, d.Tick, err)
 	}
-	for _, id := range d.Gone {
-		delete(st.ents, id)
+	if st.ents, err = wire.ApplyRows(nil, base, rows, gone); err != nil {
+		t.Fatalf("%s of tick %d: %v", kind, d.Tick, err)
 	}
 	st.tick = d.Tick
 }
@@ -194,7 +196,7 @@ func TestSSEResumeWithoutGap(t *testing.T) {
 	}
 	var fresh specState
 	fresh.apply(t, ev.Event, key)
-	if st.tick != key.Tick || !maps.Equal(st.ents, fresh.ents) {
+	if st.tick != key.Tick || !slices.Equal(st.ents, fresh.ents) {
 		t.Fatalf("state rebuilt from deltas at tick %d differs from the keyframe of tick %d:\n%v\n%v", st.tick, key.Tick, st.ents, fresh.ents)
 	}
 }
