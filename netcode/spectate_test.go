@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -68,10 +68,10 @@ func (ts *testServer) sseStream(t *testing.T, ctx context.Context, match, query,
 
 // specData is the JSON of a keyframe or delta.
 type specData struct {
-	Tick   uint64       `json:"tick"`
-	Time   int64        `json:"time"`
-	State  string       `json:"state"`
-	Base   uint64       `json:"base"`
+	Tick   uint64    `json:"tick"`
+	Time   int64     `json:"time"`
+	State  string    `json:"state"`
+	Base   uint64    `json:"base"`
 	Ents   [][]int64 `json:"ents"`
 	Gone   []int64   `json:"gone"`
 	Roster []any     `json:"roster"`
