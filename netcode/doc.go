@@ -1,6 +1,7 @@
 // Package netcode carries matches to players: the /play WebSocket endpoint,
-// sessions, the per-match fan-out (hub), the HTTP JSON API, health and
-// metrics. The wire format lives in netcode/wire and the Go client in
+// sessions, the per-match hub, spectator transports, the HTTP JSON API,
+// health and metrics. The per-match snapshot stream lives in
+// netcode/stream, the wire format in netcode/wire and the Go client in
 // netcode/client; docs/protocol.md is the contract.
 //
 // Concurrency contract:
@@ -10,15 +11,19 @@
 //     goroutine) and its writer, which is the only goroutine that writes to
 //     the connection. The handler returns only after both have stopped.
 //   - A hub's Publish runs on the match goroutine and never blocks: it
-//     encodes the tick once and offers the shared bytes to each session's
-//     latest-wins slot. Reliable messages go to a small bounded queue per
-//     session; overflow closes that session with 4007 "too slow".
+//     pushes the tick into the match's stream (which wakes every writer)
+//     and queues reliable messages (roster, end) on a small bounded queue
+//     per session; overflow closes that session with 4007 "too slow".
+//     Each writer pulls its own snapshot from the stream: the newest tick,
+//     as a delta from the tick its client acknowledged.
 //   - Every write has a deadline, enforced by one reaper goroutine per
 //     server (the heartbeat scanner) rather than a timer per write; a write
 //     stuck past it drops the connection (no close frame can follow).
 //
 // Overload policies (each counted by reason, reasons.go):
-//   - Snapshots: latest-wins, below the socket too. TuneListener bounds
+//   - Snapshots: latest-wins (the writer pulls the newest tick), below
+//     the socket too; a link that cannot carry the stream gets every 2nd
+//     … 8th tick (pace). TuneListener bounds
 //     each connection's kernel send buffer (SO_SNDBUF 64 KiB,
 //     TCP_NOTSENT_LOWAT 16 KiB); a client whose oldest unanswered ping is
 //     older than HeartbeatConfig.BehindAfter (2 s) is behind and gets no
