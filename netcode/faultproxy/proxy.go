@@ -1,7 +1,8 @@
 // Package faultproxy is an in-process TCP proxy for fault tests: it
 // forwards connections to a target and can cut them (both sides see the
 // close at once), blackhole them (bytes stop flowing but no side sees a
-// close: a half-open link), or delay every chunk by a fixed latency.
+// close: a half-open link), delay every chunk by a fixed latency, or limit
+// the bandwidth towards the client (a slow mobile link).
 //
 // It listens on loopback only. All methods may be called concurrently.
 package faultproxy
@@ -19,6 +20,7 @@ type Proxy struct {
 	ln     net.Listener
 
 	latency atomic.Int64                  // ns added to every forwarded chunk
+	down    atomic.Int64                  // bytes per second towards the client (0: unlimited)
 	gate    atomic.Pointer[chan struct{}] // non-nil while blackholed; closed when lifted
 	refuse  atomic.Bool                   // close new connections at once
 
@@ -64,6 +66,15 @@ func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
 // SetLatency delays every forwarded chunk, in both directions, by d.
 func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
+
+// SetDownstream limits every connection's traffic towards the client to
+// bytesPerSec (0: unlimited). While limited, the proxy holds at most
+// throttleQueue bytes per connection, so the server's socket fills up and
+// the server sees a slow reader, as behind a real slow link.
+func (p *Proxy) SetDownstream(bytesPerSec int) { p.down.Store(int64(bytesPerSec)) }
+
+// throttleQueue is the most a throttled direction holds in the proxy.
+const throttleQueue = 4 << 10
 
 // Refuse makes the proxy close new connections at once (the server looks
 // down) until called with false.
@@ -132,8 +143,8 @@ func (p *Proxy) acceptLoop() {
 		p.links[l] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(l, c, s)
-		go p.pipe(l, s, c)
+		go p.pipe(l, c, s, false)
+		go p.pipe(l, s, c, true)
 	}
 }
 
@@ -159,7 +170,7 @@ type chunk struct {
 // pipe copies src to dst: a reader that stamps each chunk with its due
 // time, and a writer that delivers it then (a delay line, so that latency
 // does not cut throughput).
-func (p *Proxy) pipe(l *link, src, dst net.Conn) {
+func (p *Proxy) pipe(l *link, src, dst net.Conn, down bool) {
 	defer p.wg.Done()
 	defer func() {
 		l.cut()
@@ -169,9 +180,30 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn) {
 	}()
 	q := make(chan chunk, 1024)
 	writerDone := make(chan struct{})
+	var queued atomic.Int64 // bytes read and not yet written
+	var sent int64          // bytes written since sentSince, while throttled
+	var sentSince time.Time
 	go func() {
 		defer close(writerDone)
 		for c := range q {
+			if bps := p.down.Load(); down && bps > 0 {
+				// Pace: the bytes written so far may not run ahead of
+				// the rate.
+				if sentSince.IsZero() {
+					sentSince = time.Now()
+				}
+				due := sentSince.Add(time.Duration(sent * int64(time.Second) / bps))
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-l.done:
+						return
+					}
+				}
+				sent += int64(len(c.b))
+			} else {
+				sent, sentSince = 0, time.Time{}
+			}
 			if d := time.Until(c.due); d > 0 {
 				select {
 				case <-time.After(d):
@@ -182,7 +214,9 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn) {
 			if !p.pass(l) {
 				return
 			}
-			if _, err := dst.Write(c.b); err != nil {
+			_, err := dst.Write(c.b)
+			queued.Add(-int64(len(c.b)))
+			if err != nil {
 				l.cut()
 				return
 			}
@@ -193,8 +227,20 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn) {
 		if !p.pass(l) {
 			return
 		}
-		buf := make([]byte, 32<<10)
+		size := 32 << 10
+		if down && p.down.Load() > 0 {
+			size = 1 << 10
+			for queued.Load() >= throttleQueue { // hold back: the sender must feel it
+				select {
+				case <-time.After(time.Millisecond):
+				case <-l.done:
+					return
+				}
+			}
+		}
+		buf := make([]byte, size)
 		n, err := src.Read(buf)
+		queued.Add(int64(n))
 		if n > 0 {
 			select {
 			case q <- chunk{b: buf[:n], due: time.Now().Add(time.Duration(p.latency.Load()))}:
