@@ -303,10 +303,15 @@ export class ProtocolError extends Error {}
  * decodeServer decodes one binary frame from the server. Missing keys take
  * their zero value, unknown keys are ignored; a message of an unknown type
  * is returned as Unknown (later versions add messages); a frame that is not
- * a map throws ProtocolError.
+ * a msgpack map, or a `snap` that breaks the row codec, throws ProtocolError.
  */
 export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Unknown {
-  const m = decoder.decode(data);
+  let m: unknown;
+  try {
+    m = decoder.decode(data);
+  } catch (err) {
+    throw new ProtocolError(`not one msgpack value: ${(err as Error).message}`);
+  }
   if (!isMap(m)) throw new ProtocolError("message is not a map");
   switch (m.t) {
     case "welcome":
