@@ -43,13 +43,15 @@ test: static vet test-go test-ts test-fuzz test-browser
 test-go:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
-# The client's codec (static/src/protocol.ts) against the golden vectors:
-# type check with the tests, bundle the runner for Node, run it.
+# The client under Node: its codec (static/src/protocol.ts) against the
+# golden vectors, and the player link's acks (net.ts, fake WebSocket). Type
+# check with the tests, bundle them for Node, run them.
 test-ts: static/node_modules/.stamp
 	cd static && npx tsc --noEmit -p test
-	cd static && npx esbuild test/golden.test.ts --bundle --platform=node --target=node20 --log-level=warning \
-		--outfile=node_modules/.tmp/golden.test.js
+	cd static && npx esbuild test/golden.test.ts test/net.test.ts --bundle --platform=node --target=node20 \
+		--log-level=warning --outdir=node_modules/.tmp
 	node static/node_modules/.tmp/golden.test.js $(GOLDEN)
+	node static/node_modules/.tmp/net.test.js
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
