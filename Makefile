@@ -1,5 +1,6 @@
 # Tickstream. `make run` builds everything and starts the server on :8080;
-# `make test` runs every test (Go with -race, a short fuzz run, the browser test):
+# `make test` runs every test (Go with -race, the client's golden vectors,
+# a short fuzz run, the browser test):
 # behaviour only, never a wall-clock threshold. `make bench` measures: the Go
 # benchmarks, then the load scenarios (`make load`), whose figures go to
 # docs/benchmarks.md; `make load LOAD_STRICT=1` also fails on their thresholds.
@@ -8,8 +9,10 @@ ADDR    ?= :8080
 FUZZTIME ?= 10s
 BIN     := bin/server
 TS_SRC  := $(wildcard static/src/*.ts) static/tsconfig.json static/package.json
+# Wire v2 golden vectors, written by the Go codec's tests, checked by the client.
+GOLDEN  ?= netcode/wire/testdata/golden_v2.json
 
-.PHONY: all build run test test-go test-fuzz test-browser bench load static vet clean
+.PHONY: all build run test test-go test-ts test-fuzz test-browser bench load static vet clean
 
 all: build
 
@@ -35,10 +38,20 @@ vet:
 	$(GO) vet -tags browser ./tests/
 	$(GO) vet -tags load ./tests/
 
-test: static vet test-go test-fuzz test-browser
+test: static vet test-go test-ts test-fuzz test-browser
 
 test-go:
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+# The client under Node: its codec (static/src/protocol.ts) against the
+# golden vectors, and the player link's acks (net.ts, fake WebSocket). Type
+# check with the tests, bundle them for Node, run them.
+test-ts: static/node_modules/.stamp
+	cd static && npx tsc --noEmit -p test
+	cd static && npx esbuild test/golden.test.ts test/net.test.ts --bundle --platform=node --target=node20 \
+		--log-level=warning --outdir=node_modules/.tmp
+	node static/node_modules/.tmp/golden.test.js $(GOLDEN)
+	node static/node_modules/.tmp/net.test.js
 
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/

@@ -17,7 +17,7 @@ func TestHandler(t *testing.T) {
 	}{
 		{"GET", "/", 200, "text/html; charset=utf-8", `<canvas id="canvas"`},
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
-		{"GET", "/dist/app.js", 200, "text/javascript; charset=utf-8", "tickstream"},
+		{"GET", "/dist/app.js", 200, "text/javascript; charset=utf-8", "tickstream.v2"},
 		{"GET", "/watch", 200, "text/html; charset=utf-8", `src="/dist/watch.js"`},
 		{"HEAD", "/watch", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/watch?match=abc&transport=sse", 200, "text/html; charset=utf-8", `id="matches"`},
@@ -124,7 +124,7 @@ func TestWatchPageLinksBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tickstream.v1", "/api/matches/", "watch", "events", "poll", "EventSource", "tickstreamWatch"} {
+	for _, want := range []string{"tickstream.v2", "/api/matches/", "watch", "events", "poll", "EventSource", "tickstreamWatch"} {
 		if !strings.Contains(string(js), want) {
 			t.Errorf("dist/watch.js lacks %q (rebuild with npm run build)", want)
 		}

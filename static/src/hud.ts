@@ -13,6 +13,8 @@ export interface HudState {
   score: number;
   /** Round-trip time from the latest ping, ms; 0 when not measured. */
   rtt: number;
+  /** The server sends every Nth tick (0 or 1: every tick). */
+  every: number;
 }
 
 const REASONS: Record<string, string> = {
@@ -55,6 +57,7 @@ export class Hud {
           s.state === "running" ? `${formatLeft(s.left)} left` : "",
           `score ${s.score}`,
           formatRTT(s.rtt),
+          s.every > 1 ? `1/${s.every} ticks` : "",
         ].filter(Boolean).join(" · ")
       : "";
     if (text !== this.last) {

@@ -14,8 +14,10 @@ import {
   Entity,
   EVENT_SHOT,
   FLAG_DISCONNECTED,
+  Join,
   KIND_PLAYER,
   KIND_PROJECTILE,
+  MAX_EVERY,
   RosterEntry,
   Snap,
   Welcome,
@@ -55,6 +57,26 @@ export interface Debug {
   away: number[];
   /** Your projectiles this page has seen (from shot events and entities). */
   shots: number;
+  /** Wire v2: the baseline tick of the last snapshot (0: a keyframe). */
+  base: number;
+  /** Snapshots applied since Play: keyframes and deltas. */
+  keyframes: number;
+  deltas: number;
+  /** Snapshots refused (malformed or not applicable to the views held). */
+  badSnaps: number;
+  /** The newest tick applied and the newest acknowledged (this connection). */
+  applied: number;
+  acked: number;
+  /** `ack` messages sent since Play. */
+  acksSent: number;
+  /** Baseline views held. */
+  views: number;
+  /** The server's send divisor (from welcome, then pings). */
+  every: number;
+  /** Interest radius in world units (0: sees everything). */
+  radius: number;
+  /** Entities in the last snapshot (what is in view). */
+  ents: number;
 }
 
 /** How long "reconnected" stays on screen. */
@@ -138,8 +160,13 @@ function play(rawName: string): void {
   showOverlay("", null);
   showForm(false);
   setStatus("connecting…");
-  const match = new URLSearchParams(location.search).get("match") ?? "";
-  const c: Player = new Player(playURL(), { name, match }, {
+  const params = new URLSearchParams(location.search);
+  const match = params.get("match") ?? "";
+  const join: Join = { name, match };
+  // ?every=N asks for a snapshot every Nth tick (1…60).
+  const every = Number(params.get("every") ?? "");
+  if (Number.isInteger(every) && every >= 1 && every <= MAX_EVERY) join.every = every;
+  const c: Player = new Player(playURL(), join, {
     onWelcome(w: Welcome) {
       if (conn !== c) return;
       welcome = w;
@@ -258,7 +285,7 @@ function frame(now: number): void {
     const m = controls.movement();
     if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now)) controls.sent();
   }
-  renderer.draw({ arena, snap, me: welcome?.player ?? 0, meAway: reconnecting, names });
+  renderer.draw({ arena, snap, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names });
   hud.update(
     welcome
       ? {
@@ -269,6 +296,7 @@ function frame(now: number): void {
           left: snap?.left ?? 0,
           score: me?.score ?? 0,
           rtt: conn?.isOpen ? conn.rtt : 0,
+          every: conn?.every ?? 0,
         }
       : null,
   );
@@ -297,6 +325,17 @@ function debug(): Debug {
       snap ? snap.ents.filter((e) => e.kind === KIND_PLAYER && (e.flags & FLAG_DISCONNECTED) !== 0).map((e) => e.id) : [],
     ) as number[],
     shots,
+    base: snap?.base ?? 0,
+    keyframes: conn?.keyframes ?? 0,
+    deltas: conn?.deltas ?? 0,
+    badSnaps: conn?.badSnaps ?? 0,
+    applied: conn?.applied ?? 0,
+    acked: conn?.acked ?? 0,
+    acksSent: conn?.acksSent ?? 0,
+    views: conn?.viewsHeld ?? 0,
+    every: conn?.every ?? 0,
+    radius: conn?.radius ?? 0,
+    ents: snap?.ents.length ?? 0,
   });
 }
 

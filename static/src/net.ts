@@ -7,6 +7,13 @@
 // again with exponential backoff and full jitter, sends `resume {token}`
 // first, and on the new welcome sends again, in order, every input above
 // the welcome's `ack`, so that each input is applied exactly once.
+//
+// Snapshots (wire v2) are deltas against a tick this connection
+// acknowledged: the link keeps the baseline views (protocol.ts, Views),
+// reset on every new connection, applies each frame and hands the page the
+// whole view (Snap). Every input carries the newest tick applied as `ack`;
+// when no input went out for ACK_QUIET_MS after a newer snapshot, an `ack`
+// message goes out instead (at most one per ACK_QUIET_MS).
 
 import {
   BUTTON_FIRE,
@@ -19,17 +26,23 @@ import {
   Input,
   Join,
   MAX_SEQ,
+  ProtocolError,
+  Quant,
   Roster,
   SUBPROTOCOL,
   Snap,
+  SnapFrame,
+  Views,
   Welcome,
   decodeServer,
+  encodeAck,
   encodeInput,
   encodeJoin,
   encodePong,
   encodeResume,
   encodeSuspend,
   isResumable,
+  snapView,
 } from "./protocol";
 
 /** The server allows 120 inputs/s per seat; stay just under it. */
@@ -55,6 +68,12 @@ const AIM_EPSILON = 1e-3;
  * limit (docs/protocol.md, "Defaults"): more would be dropped anyway.
  */
 export const MAX_PENDING = 1024;
+
+/**
+ * A newer snapshot applied and no input sent for this long: send an `ack`
+ * message. Also the least time between two ack messages (≤ 10 per second).
+ */
+export const ACK_QUIET_MS = 100;
 
 /** No frame at all from the server for this long: the link is lost. */
 export const SILENCE_MS = 3000;
@@ -161,10 +180,29 @@ export class Player {
   private readonly watchdog: ReturnType<typeof setInterval>;
   private readonly unknownTypes = new Set<string>();
 
+  /** Baseline views of the connection in use (reset on each welcome). */
+  private readonly views = new Views();
+  private quant: Quant = { pos: 1, angle: 1 };
+  /** The newest tick acknowledged on this connection (input or ack message). */
+  private ackedTick = 0;
+  private lastAckAt = -Infinity;
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
+
   /** Counters and measurements (read by the page). */
   resumes = 0;
   drops = 0;
   rtt = 0;
+  /** The server's send divisor for this session (from welcome, then pings). */
+  every = 0;
+  /** Interest radius in world units from the welcome (0: sees everything). */
+  radius = 0;
+  /** `ack` messages sent. */
+  acksSent = 0;
+  /** Snapshots refused (malformed, or not applicable to the views held). */
+  badSnaps = 0;
+  /** Snapshots applied since Play, keyframes among them. */
+  keyframes = 0;
+  deltas = 0;
 
   constructor(private readonly url: string, join: Join, private readonly h: Handlers) {
     this.ws = this.open(encodeJoin(join));
@@ -199,6 +237,21 @@ export class Player {
     return this.pendingInputs.length;
   }
 
+  /** The newest snapshot tick applied on this connection (0: none). */
+  get applied(): number {
+    return this.views.newest;
+  }
+
+  /** The newest tick acknowledged to the server on this connection. */
+  get acked(): number {
+    return this.ackedTick;
+  }
+
+  /** Baseline views held. */
+  get viewsHeld(): number {
+    return this.views.size;
+  }
+
   /**
    * input offers the controls' state of this animation frame. When it is
    * taken it is numbered, kept until acknowledged and sent now if connected
@@ -224,7 +277,7 @@ export class Player {
     this.pendingInputs.push(inp);
     if (this.pendingInputs.length > MAX_PENDING) this.pendingInputs.shift();
     if (live) {
-      this.ws!.send(encodeInput(inp));
+      this.sendInput(this.ws!, inp);
       this.lastSentAt = t;
     }
     return true;
@@ -241,6 +294,70 @@ export class Player {
   close(): void {
     if (this.state === "closed") return;
     this.shutdown();
+  }
+
+  /** sendInput sends inp with the newest tick applied as its ack. */
+  private sendInput(ws: WebSocket, inp: Input): void {
+    const ack = this.views.newest;
+    ws.send(encodeInput({ ...inp, ack }));
+    if (ack > this.ackedTick) this.ackedTick = ack;
+  }
+
+  // ---- snapshots and acks ------------------------------------------------
+
+  /** newConnection forgets the views and acks of the previous connection. */
+  private newConnection(w: Welcome): void {
+    this.views.reset();
+    this.ackedTick = 0;
+    this.lastAckAt = -Infinity;
+    this.quant = w.quant;
+    this.radius = w.radius;
+    this.every = w.every;
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+  }
+
+  private snap(f: SnapFrame): void {
+    let view;
+    try {
+      view = this.views.apply(f);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      // Not acknowledged: the server keeps basing on the last tick acked
+      // (or sends a keyframe once that one left its ring).
+      if (this.badSnaps++ < 10) console.warn(`tickstream: ignoring snapshot of tick ${f.tick}:`, err.message);
+      return;
+    }
+    if (f.base === 0) this.keyframes++;
+    else this.deltas++;
+    this.trim(f.ack);
+    this.scheduleAck();
+    this.h.onSnap(snapView(f, view, this.quant));
+  }
+
+  /** scheduleAck arms the ack timer when a tick newer than the one acked was applied. */
+  private scheduleAck(): void {
+    if (this.ackTimer !== null || this.views.newest <= this.ackedTick) return;
+    const due = Math.max(this.lastSentAt, this.lastAckAt) + ACK_QUIET_MS;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendAck();
+    }, Math.max(0, due - now()));
+  }
+
+  private sendAck(): void {
+    if (!this.isOpen) return;
+    const tick = this.views.newest;
+    if (tick <= this.ackedTick) return; // an input carried it
+    const t = now();
+    if (t < Math.max(this.lastSentAt, this.lastAckAt) + ACK_QUIET_MS) {
+      this.scheduleAck(); // an input went out meanwhile
+      return;
+    }
+    this.ws!.send(encodeAck(tick));
+    this.ackedTick = tick;
+    this.lastAckAt = t;
+    this.acksSent++;
   }
 
   // ---- sockets ----------------------------------------------------------
@@ -304,11 +421,13 @@ export class Player {
       case "ping":
         ws.send(encodePong(msg.id, Date.now()));
         this.rtt = msg.rtt;
+        if (msg.every > 0) this.every = msg.every;
         break;
       case "welcome":
         this.welcomed = true;
         this.state = "connected";
         this.token = msg.token;
+        this.newConnection(msg);
         this.lastTaken = null;
         this.trim(msg.ack);
         if (this.suspended) ws.send(encodeSuspend(true));
@@ -318,8 +437,7 @@ export class Player {
         this.h.onRoster(msg);
         break;
       case "snap":
-        this.trim(msg.ack);
-        this.h.onSnap(msg);
+        this.snap(msg);
         break;
       case "end":
         this.ended = true;
@@ -445,9 +563,11 @@ export class Player {
     this.token = w.token;
     this.resumes++;
     this.attemptNo = 0;
-    // Send again, in order, every input the server has not applied.
+    this.newConnection(w);
+    // Send again, in order, every input the server has not applied (with
+    // ack 0: nothing was applied on this connection yet).
     this.trim(w.ack);
-    for (const inp of this.pendingInputs) ws.send(encodeInput(inp));
+    for (const inp of this.pendingInputs) this.sendInput(ws, inp);
     this.lastSentAt = now();
     // The server stood the avatar still while away: send the controls'
     // state again on the next frame even if it did not change.
@@ -516,6 +636,8 @@ export class Player {
     clearInterval(this.watchdog);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
     if (this.attempt) this.drop(this.attempt.ws, "left");
     this.attempt = null;
     for (const z of [...this.zombies]) this.drop(z, "left");

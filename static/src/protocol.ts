@@ -1,13 +1,17 @@
-// Tickstream wire protocol, version 1 (docs/protocol.md is the contract).
+// Tickstream wire protocol, version 2 (docs/protocol.md is the contract).
 //
 // Every message is one binary WebSocket frame holding a msgpack map with
-// string keys; the key `t` names the message type. This file only turns
-// bytes into typed values and back: it knows nothing about sockets or pages.
+// string keys; the key `t` names the message type. This file turns bytes
+// into typed values and back, and holds the entity row codec shared by
+// players (`snap`) and spectators (keyframe/delta events): rows in wire
+// units (quantized integers), whole or as differences against a baseline
+// view, and Views, the baselines a player connection keeps. It knows
+// nothing about sockets or pages.
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
 
 /** WebSocket subprotocol; the protocol version is part of the name. */
-export const SUBPROTOCOL = "tickstream.v1";
+export const SUBPROTOCOL = "tickstream.v2";
 
 /** Longest display name the server accepts, in characters after trimming. */
 export const MAX_NAME_LENGTH = 24;
@@ -63,7 +67,12 @@ export interface Join {
   name: string;
   /** Match id to join; "" joins automatically. */
   match: string;
+  /** Send only every Nth tick (1…60); absent: every tick (the server's default). */
+  every?: number;
 }
+
+/** Highest `every` a join may ask for. */
+export const MAX_EVERY = 60;
 
 export interface Input {
   seq: number;
@@ -73,10 +82,21 @@ export interface Input {
   /** Aim in radians, −π … π; 0 = +x, π/2 = +y (down). */
   aim: number;
   buttons: number;
+  /** The newest snapshot tick applied on this connection (0: none). Set
+   * when the input is sent, not when it is taken: a resent input carries
+   * the ack of the connection it is sent on. */
+  ack?: number;
 }
 
 export function encodeJoin(j: Join): Uint8Array<ArrayBuffer> {
-  return encoder.encode({ t: "join", name: j.name, match: j.match });
+  if (j.every === undefined) return encoder.encode({ t: "join", name: j.name, match: j.match });
+  const every = Math.round(clamp(j.every, 1, MAX_EVERY)) || 1;
+  return encoder.encode({ t: "join", name: j.name, match: j.match, every });
+}
+
+/** encodeAck tells the server the newest snapshot tick applied. */
+export function encodeAck(tick: number): Uint8Array<ArrayBuffer> {
+  return encoder.encode({ t: "ack", tick: uintOrZero(tick) });
 }
 
 /** encodeResume asks for a held seat back (first message instead of join). */
@@ -102,6 +122,7 @@ export function encodeInput(i: Input): Uint8Array<ArrayBuffer> {
     my: clamp(i.my, -1, 1),
     aim: clamp(i.aim, -Math.PI, Math.PI),
     buttons: i.buttons & BUTTON_FIRE,
+    ack: uintOrZero(i.ack ?? 0),
   });
 }
 
@@ -154,7 +175,23 @@ export interface Welcome {
   resumed: boolean;
   /** Last input seq applied for this seat (0 on a join). */
   ack: number;
+  /** Wire precision of entity rows (see dequantize). */
+  quant: Quant;
+  /** Interest radius in world units: entities farther from your avatar
+   * are not sent. 0: you see everything. */
+  radius: number;
+  /** The server's send divisor for this session (a snap every Nth tick). */
+  every: number;
 }
+
+/** Wire precision: world units per step of x and y, steps per full turn of angle. */
+export interface Quant {
+  pos: number;
+  angle: number;
+}
+
+/** The reference game's precision (game.Layout.Precision of the arena). */
+export const DEFAULT_QUANT: Readonly<Quant> = Object.freeze({ pos: 0.5, angle: 1024 });
 
 /** The server's heartbeat; answered at once with a pong. */
 export interface Ping {
@@ -164,6 +201,8 @@ export interface Ping {
   time: number;
   /** Smoothed round-trip time measured by the server, ms (0 before the first pong). */
   rtt: number;
+  /** The server's current send divisor for this session (0: not said). */
+  every: number;
 }
 
 export interface Roster {
@@ -190,18 +229,48 @@ export interface GameEvent {
   b: number;
 }
 
-export type MatchState = "waiting" | "running" | "ended" | string;
+export type MatchState = "waiting" | "running" | "ended" | "closed" | string;
 
+/** Match states by their wire number in `snap` (index = value). */
+export const MATCH_STATES: readonly MatchState[] = ["waiting", "running", "ended", "closed"];
+
+/**
+ * Snap is the world as one player sees it at one tick: the result of
+ * applying a SnapFrame to its baseline, dequantized. This is what the page
+ * draws.
+ */
 export interface Snap {
   t: "snap";
+  /** Last input seq applied for this player. */
   ack: number;
   tick: number;
+  /** The baseline tick the frame was applied to (0: a keyframe). */
+  base: number;
   /** Server time of the tick, Unix milliseconds. */
   time: number;
   state: MatchState;
   /** Milliseconds left before the time limit (0 while waiting). */
   left: number;
+  /** Every entity in view, sorted by id. */
   ents: Entity[];
+  ev: GameEvent[];
+}
+
+/** SnapFrame is a `snap` message as it arrives: rows against `base`. */
+export interface SnapFrame {
+  t: "snap";
+  /** Last input seq applied for this player. */
+  ack: number;
+  tick: number;
+  /** Baseline tick; 0 = keyframe (applied to an empty view). */
+  base: number;
+  /** Tick time, Unix ms. */
+  time: number;
+  state: MatchState;
+  /** Milliseconds before the time limit. */
+  left: number;
+  /** Rows (whole or differences) and ids gone, against the baseline. */
+  rows: RowSet;
   ev: GameEvent[];
 }
 
@@ -219,7 +288,7 @@ export interface End {
   scores: Score[];
 }
 
-export type ServerMessage = Welcome | Ping | Roster | Snap | End;
+export type ServerMessage = Welcome | Ping | Roster | SnapFrame | End;
 
 /** A server message of a type this client does not know (to be ignored). */
 export interface Unknown {
@@ -234,10 +303,15 @@ export class ProtocolError extends Error {}
  * decodeServer decodes one binary frame from the server. Missing keys take
  * their zero value, unknown keys are ignored; a message of an unknown type
  * is returned as Unknown (later versions add messages); a frame that is not
- * a map throws ProtocolError.
+ * a msgpack map, or a `snap` that breaks the row codec, throws ProtocolError.
  */
 export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Unknown {
-  const m = decoder.decode(data);
+  let m: unknown;
+  try {
+    m = decoder.decode(data);
+  } catch (err) {
+    throw new ProtocolError(`not one msgpack value: ${(err as Error).message}`);
+  }
   if (!isMap(m)) throw new ProtocolError("message is not a map");
   switch (m.t) {
     case "welcome":
@@ -252,22 +326,16 @@ export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Un
         token: str(m.token),
         resumed: m.resumed === true,
         ack: num(m.ack),
+        quant: quant(m.quant),
+        radius: num(m.radius),
+        every: num(m.every),
       };
     case "ping":
-      return { t: "ping", id: num(m.id), time: num(m.time), rtt: num(m.rtt) };
+      return { t: "ping", id: num(m.id), time: num(m.time), rtt: num(m.rtt), every: num(m.every) };
     case "roster":
       return { t: "roster", players: roster(m.players) };
     case "snap":
-      return {
-        t: "snap",
-        ack: num(m.ack),
-        tick: num(m.tick),
-        time: num(m.time),
-        state: str(m.state),
-        left: num(m.left),
-        ents: list(m.ents).map(entity),
-        ev: list(m.ev).map(gameEvent),
-      };
+      return snapFrame(m.d);
     case "end":
       return {
         t: "end",
@@ -328,6 +396,18 @@ export function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
+/** quant reads a welcome's or keyframe's precision; a missing or unusable
+ * value falls back to the reference game's (DEFAULT_QUANT). */
+export function quant(v: unknown): Quant {
+  const m = isMap(v) ? v : {};
+  const pos = num(m.pos);
+  const angle = num(m.angle);
+  return {
+    pos: pos > 0 ? pos : DEFAULT_QUANT.pos,
+    angle: angle > 0 ? angle : DEFAULT_QUANT.angle,
+  };
+}
+
 function arena(v: unknown): Arena {
   const m = isMap(v) ? v : {};
   return {
@@ -347,20 +427,6 @@ export function roster(v: unknown): RosterEntry[] {
   });
 }
 
-export function entity(v: unknown): Entity {
-  const r = list(v);
-  return {
-    id: num(r[0]),
-    kind: num(r[1]),
-    x: num(r[2]),
-    y: num(r[3]),
-    angle: num(r[4]),
-    hp: num(r[5]),
-    score: num(r[6]),
-    flags: num(r[7]),
-  };
-}
-
 export function gameEvent(v: unknown): GameEvent {
   const r = list(v);
   return { kind: num(r[0]), a: num(r[1]), b: num(r[2]) };
@@ -371,7 +437,306 @@ export function score(v: unknown): Score {
   return { id: num(r[0]), name: str(r[1]), kills: num(r[2]), deaths: num(r[3]) };
 }
 
+function uintOrZero(v: number): number {
+  return Number.isInteger(v) && v > 0 ? v : 0;
+}
+
 function clamp(v: number, lo: number, hi: number): number {
   if (!Number.isFinite(v)) return 0;
   return v < lo ? lo : v > hi ? hi : v;
+}
+
+// ---- entity rows (docs/protocol.md, "Entity rows") -------------------------
+
+/**
+ * WireRow is one entity in wire units: [id, kind, x, y, angle, hp, score,
+ * flags], all integers (id a uint32, the rest int32). A view is an array
+ * of WireRows sorted by strictly increasing id.
+ */
+export type WireRow = readonly number[];
+
+/** Number of fields after the id in a WireRow (and in a whole row). */
+export const ROW_FIELDS = 7;
+/** Row mask of a whole row (absolute values follow). */
+export const MASK_WHOLE = 0x80;
+
+/**
+ * RowUpdate is one row of `ents` as sent: the entity id (running sum
+ * resolved), the mask, and the values (mask 0x80: the 7 absolute values;
+ * 1…127: one signed difference per set bit, in field order).
+ */
+export interface RowUpdate {
+  id: number;
+  mask: number;
+  vals: number[];
+}
+
+/** RowSet is what a snapshot or spectator delta carries against its baseline. */
+export interface RowSet {
+  rows: RowUpdate[];
+  /** Ids (absolute, increasing) in the baseline that left the view. */
+  gone: number[];
+}
+
+const MAX_UINT32 = 0xffffffff;
+const MIN_INT32 = -0x80000000;
+const MAX_INT32 = 0x7fffffff;
+
+/** int reads a msgpack/JSON integer (any form, bigint included) or refuses. */
+function int(v: unknown, what: string): number {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "bigint") return num(v);
+  throw new ProtocolError(`${what} is not an integer`);
+}
+
+function uint32(v: unknown, what: string): number {
+  const n = int(v, what);
+  if (n < 0 || n > MAX_UINT32) throw new ProtocolError(`${what} ${n} is not a uint32`);
+  return n;
+}
+
+function int32(v: unknown, what: string): number {
+  const n = int(v, what);
+  if (n < MIN_INT32 || n > MAX_INT32) throw new ProtocolError(`${what} ${n} is not an int32`);
+  return n;
+}
+
+function uint(v: unknown, what: string): number {
+  const n = int(v, what);
+  if (n < 0) throw new ProtocolError(`${what} ${n} is negative`);
+  return n;
+}
+
+function array(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw new ProtocolError(`${what} is not an array`);
+  return v;
+}
+
+function bits(mask: number): number {
+  let n = 0;
+  for (let m = mask; m !== 0; m &= m - 1) n++;
+  return n;
+}
+
+/**
+ * parseRows reads `ents` and `gone` (each an array; ids as running sums)
+ * and checks what can be checked without the baseline: row shapes, masks,
+ * value ranges, strictly increasing ids. It throws ProtocolError.
+ */
+export function parseRows(ents: unknown, gone: unknown): RowSet {
+  const rows: RowUpdate[] = [];
+  let id = 0;
+  array(ents, "ents").forEach((raw, i) => {
+    const r = array(raw, `row ${i}`);
+    if (r.length < 2) throw new ProtocolError(`row ${i} has ${r.length} elements`);
+    const d = uint32(r[0], `row ${i} id delta`);
+    if (i > 0 && d < 1) throw new ProtocolError(`row ${i}: ids not strictly increasing`);
+    id += d;
+    if (id > MAX_UINT32) throw new ProtocolError(`row ${i}: id overflows uint32`);
+    const mask = uint(r[1], `row ${i} mask`);
+    let want: number;
+    if (mask === MASK_WHOLE) want = ROW_FIELDS;
+    else if (mask >= 1 && mask < MASK_WHOLE) want = bits(mask);
+    else throw new ProtocolError(`row ${i} (id ${id}): bad mask ${mask}`);
+    if (r.length !== 2 + want) {
+      throw new ProtocolError(`row ${i} (id ${id}): mask ${mask} wants ${2 + want} elements, has ${r.length}`);
+    }
+    const vals: number[] = [];
+    for (let k = 2; k < r.length; k++) {
+      vals.push(mask === MASK_WHOLE ? int32(r[k], `row ${i} value`) : int(r[k], `row ${i} difference`));
+    }
+    rows.push({ id, mask, vals });
+  });
+  const ids: number[] = [];
+  let g = 0;
+  array(gone, "gone").forEach((raw, i) => {
+    const d = uint32(raw, `gone ${i}`);
+    if (i > 0 && d < 1) throw new ProtocolError(`gone ${i}: ids not strictly increasing`);
+    g += d;
+    if (g > MAX_UINT32) throw new ProtocolError(`gone ${i}: id overflows uint32`);
+    ids.push(g);
+  });
+  return { rows, gone: ids };
+}
+
+/**
+ * applyRows is the one row-apply function (players and spectators): from
+ * the baseline view `base` (sorted by id; [] for a keyframe) it removes
+ * `gone`, inserts or replaces whole rows and adds differences to the base
+ * row's fields. It returns the new view, sorted by id, and leaves `base`
+ * untouched. It throws ProtocolError for a gone id not in the baseline or
+ * that also has a row, a difference row whose id is not in the baseline,
+ * or a sum that overflows int32.
+ */
+export function applyRows(base: readonly WireRow[], set: RowSet): WireRow[] {
+  const { rows, gone } = set;
+  const out: WireRow[] = [];
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  for (;;) {
+    const bid = i < base.length ? base[i]![0]! : Infinity;
+    const rid = j < rows.length ? rows[j]!.id : Infinity;
+    const gid = k < gone.length ? gone[k]! : Infinity;
+    if (gid < bid) throw new ProtocolError(`gone id ${gid} is not in the baseline`);
+    if (rid < bid) {
+      const r = rows[j++]!;
+      if (r.mask !== MASK_WHOLE) throw new ProtocolError(`difference row for id ${rid}, not in the baseline`);
+      out.push([rid, ...r.vals]);
+      continue;
+    }
+    if (bid === Infinity) break;
+    const b = base[i++]!;
+    if (gid === bid) {
+      if (rid === bid) throw new ProtocolError(`id ${gid} is both gone and sent`);
+      k++;
+      continue;
+    }
+    if (rid === bid) {
+      const r = rows[j++]!;
+      out.push(r.mask === MASK_WHOLE ? [rid, ...r.vals] : addDiffs(b, r));
+      continue;
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+function addDiffs(b: WireRow, r: RowUpdate): WireRow {
+  const row = b.slice();
+  let n = 0;
+  for (let f = 0; f < ROW_FIELDS; f++) {
+    if ((r.mask & (1 << f)) === 0) continue;
+    const v = row[f + 1]! + r.vals[n++]!;
+    if (v < MIN_INT32 || v > MAX_INT32) throw new ProtocolError(`id ${r.id}: field ${f} overflows int32`);
+    row[f + 1] = v;
+  }
+  return row;
+}
+
+/** dequantize turns a WireRow into an Entity in world units. */
+export function dequantize(r: WireRow, q: Quant): Entity {
+  return {
+    id: r[0]!,
+    kind: r[1]!,
+    x: r[2]! * q.pos,
+    y: r[3]! * q.pos,
+    angle: q.angle > 0 ? (r[4]! * 2 * Math.PI) / q.angle : 0,
+    hp: r[5]!,
+    score: r[6]!,
+    flags: r[7]!,
+  };
+}
+
+/** snapFrame reads the positional body of a `snap` message (key `d`). */
+function snapFrame(d: unknown): SnapFrame {
+  const a = array(d, "snap d");
+  if (a.length !== 9) throw new ProtocolError(`snap d has ${a.length} elements, want 9`);
+  const state = uint(a[4], "snap state");
+  if (state >= MATCH_STATES.length) throw new ProtocolError(`snap state ${state} is unknown`);
+  return {
+    t: "snap",
+    ack: uint(a[0], "snap ack"),
+    tick: uint(a[1], "snap tick"),
+    base: uint(a[2], "snap base"),
+    time: int(a[3], "snap time"),
+    state: MATCH_STATES[state]!,
+    left: int(a[5], "snap left"),
+    rows: parseRows(a[6], a[7]),
+    ev: array(a[8], "snap ev").map(gameEvent),
+  };
+}
+
+/** Views held per connection beyond which the oldest are dropped (a bound
+ * against a server that never moves its baseline on). */
+export const MAX_VIEWS = 256;
+
+/**
+ * Views holds the baselines of one connection: the view (in wire units) of
+ * each tick applied that a later frame may be based on. Client rule: keep
+ * every view from the `base` of the newest frame applied onward (a keyframe
+ * drops all older); reset on a new connection.
+ */
+export class Views {
+  private readonly held = new Map<number, readonly WireRow[]>();
+  private newestTick = 0;
+  /** Frames applied since the last reset, by kind. */
+  keyframes = 0;
+  deltas = 0;
+
+  /** The newest tick applied (0: none): the one to acknowledge. */
+  get newest(): number {
+    return this.newestTick;
+  }
+
+  /** Number of views held. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** The view held for tick, if any. */
+  view(tick: number): readonly WireRow[] | undefined {
+    return this.held.get(tick);
+  }
+
+  /** reset drops every view (a new connection). */
+  reset(): void {
+    this.held.clear();
+    this.newestTick = 0;
+    this.keyframes = 0;
+    this.deltas = 0;
+  }
+
+  /** seed holds view (sorted by id) for tick, as if applied (tests). */
+  seed(tick: number, view: readonly WireRow[]): void {
+    this.held.set(tick, view);
+    if (tick > this.newestTick) this.newestTick = tick;
+  }
+
+  /**
+   * apply applies frame f to its baseline and holds the result for f.tick.
+   * It returns the new view (sorted by id, wire units) or throws
+   * ProtocolError and changes nothing: base not held, a tick not after
+   * the newest applied (or, for a delta, not after its base), or rows
+   * that do not fit the baseline.
+   */
+  apply(f: { tick: number; base: number; rows: RowSet }): readonly WireRow[] {
+    let base: readonly WireRow[] = [];
+    if (f.base !== 0) {
+      const b = this.held.get(f.base);
+      if (!b) throw new ProtocolError(`baseline tick ${f.base} is not held`);
+      if (f.tick <= f.base) throw new ProtocolError(`tick ${f.tick} is not after its baseline ${f.base}`);
+      base = b;
+    }
+    if (this.newestTick > 0 && f.tick <= this.newestTick) {
+      throw new ProtocolError(`tick ${f.tick} is not after tick ${this.newestTick}`);
+    }
+    const view = applyRows(base, f.rows);
+    const keep = f.base === 0 ? f.tick : f.base;
+    for (const t of this.held.keys()) if (t < keep) this.held.delete(t);
+    this.held.set(f.tick, view);
+    this.newestTick = f.tick;
+    if (this.held.size > MAX_VIEWS) {
+      const oldest = Math.min(...this.held.keys());
+      this.held.delete(oldest);
+    }
+    if (f.base === 0) this.keyframes++;
+    else this.deltas++;
+    return view;
+  }
+}
+
+/** snapView makes the page's Snap from a frame and the view it produced. */
+export function snapView(f: SnapFrame, view: readonly WireRow[], q: Quant): Snap {
+  return {
+    t: "snap",
+    ack: f.ack,
+    tick: f.tick,
+    base: f.base,
+    time: f.time,
+    state: f.state,
+    left: f.left,
+    ents: view.map((r) => dequantize(r, q)),
+    ev: f.ev,
+  };
 }

@@ -32,6 +32,9 @@ export interface View {
   me: number;
   /** Your own link is lost: draw your avatar as disconnected too. */
   meAway: boolean;
+  /** Interest radius in world units (0: everything is sent): a faint
+   * circle around your avatar; nothing outside it is sent. */
+  radius: number;
   names: ReadonlyMap<number, string>;
 }
 
@@ -86,6 +89,10 @@ export class Renderer {
     }
 
     if (!v.snap) return;
+    if (v.radius > 0) {
+      const me = v.snap.ents.find((e) => e.kind === KIND_PLAYER && e.id === v.me);
+      if (me) this.viewCircle(me, v.radius);
+    }
     for (const e of v.snap.ents) if (e.kind === KIND_PROJECTILE) this.projectile(e);
     // Own player last, so it is drawn on top.
     for (const e of v.snap.ents) if (e.kind === KIND_PLAYER && e.id !== v.me) this.player(e, v, false);
@@ -128,6 +135,22 @@ export class Renderer {
       c.lineTo(p.x + a.w * this.scale, p.y);
     }
     c.stroke();
+  }
+
+  /** viewCircle marks how far you see: the server sends nothing beyond. */
+  private viewCircle(me: Entity, radius: number): void {
+    const c = this.ctx;
+    const p = this.toScreen(me.x, me.y);
+    c.save();
+    c.beginPath();
+    c.arc(p.x, p.y, radius * this.scale, 0, 2 * Math.PI);
+    c.fillStyle = "rgba(88, 166, 255, 0.035)";
+    c.fill();
+    c.strokeStyle = "rgba(88, 166, 255, 0.3)";
+    c.lineWidth = 1;
+    c.setLineDash([6, 6]);
+    c.stroke();
+    c.restore();
   }
 
   private projectile(e: Entity): void {

@@ -9,17 +9,25 @@
 
 import { decode } from "@msgpack/msgpack";
 import {
+  DEFAULT_QUANT,
   End,
   Entity,
   GameEvent,
   KIND_PLAYER,
   MatchState,
+  ProtocolError,
+  Quant,
   RosterEntry,
-  entity,
+  RowSet,
+  WireRow,
+  applyRows,
+  dequantize,
   gameEvent,
   isMap,
   list,
   num,
+  parseRows,
+  quant,
   roster,
   score,
   str,
@@ -33,7 +41,10 @@ export interface Keyframe {
   state: MatchState;
   /** Milliseconds left before the time limit. */
   left: number;
-  ents: Entity[];
+  /** Wire precision of the rows of this keyframe and the deltas after it. */
+  quant: Quant;
+  /** Whole rows (mask 0x80), applied to an empty view. */
+  rows: RowSet;
   ev: GameEvent[];
   roster: RosterEntry[];
 }
@@ -44,15 +55,21 @@ export interface Delta {
   time: number;
   state: MatchState;
   left: number;
-  /** The tick this delta applies to. */
+  /** The tick this delta applies to (the one sent before it). */
   base: number;
-  /** Entities new or changed since base (whole rows). */
-  ents: Entity[];
-  /** Ids of entities removed since base. */
-  gone: number[];
+  /** Rows (whole or differences) and ids gone since base. */
+  rows: RowSet;
   ev: GameEvent[];
   /** Present only when the roster changed since base. */
   roster: RosterEntry[] | null;
+}
+
+/** A keyframe or delta whose rows are malformed (ProtocolError). */
+export interface SpecInvalid {
+  kind: "invalid";
+  event: "keyframe" | "delta";
+  tick: number;
+  why: string;
 }
 
 export interface MatchChange {
@@ -87,36 +104,37 @@ export interface SpecUnknown {
   type: string;
 }
 
-export type SpecEvent = Keyframe | Delta | MatchChange | SpecEnd | SpecError | SpecPing | SpecUnknown;
+export type SpecEvent = Keyframe | Delta | SpecInvalid | MatchChange | SpecEnd | SpecError | SpecPing | SpecUnknown;
 
-/** parseEvent reads one event's data (a decoded JSON object or msgpack map). */
+/**
+ * parseEvent reads one event's data (a decoded JSON object or msgpack map).
+ * It never throws: a keyframe or delta with malformed rows is SpecInvalid.
+ */
 export function parseEvent(kind: string, data: unknown): SpecEvent {
   const m = isMap(data) ? data : {};
   switch (kind) {
     case "keyframe":
+    case "delta": {
+      let rows: RowSet;
+      try {
+        // A missing list is an empty one (nothing in view, nothing gone).
+        rows = parseRows(m.ents ?? [], m.gone ?? []);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return { kind: "invalid", event: kind, tick: num(m.tick), why: err.message };
+      }
+      const head = { tick: num(m.tick), time: num(m.time), state: str(m.state), left: num(m.left) };
+      const ev = list(m.ev).map(gameEvent);
+      if (kind === "keyframe") return { kind, ...head, quant: quant(m.quant), rows, ev, roster: roster(m.roster) };
       return {
         kind,
-        tick: num(m.tick),
-        time: num(m.time),
-        state: str(m.state),
-        left: num(m.left),
-        ents: list(m.ents).map(entity),
-        ev: list(m.ev).map(gameEvent),
-        roster: roster(m.roster),
-      };
-    case "delta":
-      return {
-        kind,
-        tick: num(m.tick),
-        time: num(m.time),
-        state: str(m.state),
-        left: num(m.left),
+        ...head,
         base: num(m.base),
-        ents: list(m.ents).map(entity),
-        gone: list(m.gone).map(num),
-        ev: list(m.ev).map(gameEvent),
-        roster: m.roster === undefined ? null : roster(m.roster),
+        rows,
+        ev,
+        roster: m.roster === undefined || m.roster === null ? null : roster(m.roster),
       };
+    }
     case "match":
       return { kind, tick: num(m.tick), state: str(m.state), roster: roster(m.roster) };
     case "end":
@@ -150,11 +168,13 @@ export function parseFrame(data: ArrayBuffer | Uint8Array): SpecEvent {
 export type Applied = { ok: true } | { ok: false; why: string };
 
 /**
- * SpectatorState is the match as the spectator holds it: the entities of
- * one tick (`tick`), the roster and the match state. A keyframe replaces
- * everything; a delta must follow the tick held (`base` equal to it, `tick`
- * greater), else it is refused and the stream must be asked for again from
- * scratch (`restart`, then a keyframe is accepted whatever its tick).
+ * SpectatorState is the match as the spectator holds it: the view (wire
+ * rows) of one tick (`tick`), the roster and the match state. A keyframe
+ * replaces everything; a delta must follow the tick held (`base` equal to
+ * it, `tick` greater) and fit the view held (applyRows, shared with the
+ * players' snapshots), else it is refused and the stream must be asked for
+ * again from scratch (`restart`, then a keyframe is accepted whatever its
+ * tick).
  */
 export class SpectatorState {
   /** The tick held (0: none yet). */
@@ -162,13 +182,17 @@ export class SpectatorState {
   time = 0;
   state: MatchState = "";
   left = 0;
-  readonly ents = new Map<number, Entity>();
+  /** The view held, wire units, sorted by id. */
+  view: readonly WireRow[] = [];
+  /** Precision of the rows (from the last keyframe). */
+  quant: Quant = { ...DEFAULT_QUANT };
   roster: RosterEntry[] = [];
   /** Counters of what was applied. */
   keyframes = 0;
   deltas = 0;
   /** True until a keyframe arrives: deltas are refused meanwhile. */
   private fresh = true;
+  private cache: Entity[] | null = null;
 
   /** The tick to resume after (0: ask for a keyframe). */
   get resumeAfter(): number {
@@ -181,15 +205,32 @@ export class SpectatorState {
     this.fresh = true;
   }
 
+  /** seed holds view (wire units, sorted by id) at tick, as if applied (tests). */
+  seed(tick: number, view: readonly WireRow[], q: Quant): void {
+    this.fresh = false;
+    this.tick = tick;
+    this.view = view;
+    this.quant = q;
+    this.cache = null;
+  }
+
   keyframe(k: Keyframe): Applied {
     if (!this.fresh && k.tick <= this.tick) {
       return { ok: false, why: `keyframe of tick ${k.tick} after tick ${this.tick}` };
     }
+    let view: WireRow[];
+    try {
+      view = applyRows([], k.rows);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      return { ok: false, why: `keyframe of tick ${k.tick}: ${err.message}` };
+    }
     this.fresh = false;
     this.tick = k.tick;
     this.head(k);
-    this.ents.clear();
-    for (const e of k.ents) this.ents.set(e.id, e);
+    this.view = view;
+    this.quant = k.quant;
+    this.cache = null;
     this.roster = k.roster;
     this.keyframes++;
     return { ok: true };
@@ -199,10 +240,17 @@ export class SpectatorState {
     if (this.fresh) return { ok: false, why: `delta of tick ${d.tick} before any keyframe` };
     if (d.tick <= this.tick) return { ok: false, why: `delta of tick ${d.tick} after tick ${this.tick}` };
     if (d.base !== this.tick) return { ok: false, why: `delta from tick ${d.base}, but tick ${this.tick} is held` };
+    let view: WireRow[];
+    try {
+      view = applyRows(this.view, d.rows);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      return { ok: false, why: `delta of tick ${d.tick}: ${err.message}` };
+    }
     this.tick = d.tick;
     this.head(d);
-    for (const e of d.ents) this.ents.set(e.id, e);
-    for (const id of d.gone) this.ents.delete(id);
+    this.view = view;
+    this.cache = null;
     if (d.roster) this.roster = d.roster;
     this.deltas++;
     return { ok: true };
@@ -213,9 +261,10 @@ export class SpectatorState {
     this.roster = m.roster;
   }
 
-  /** Entities sorted by id (as the server sends them). */
+  /** Entities sorted by id (as the server sends them), in world units. */
   entities(): Entity[] {
-    return [...this.ents.values()].sort((a, b) => a.id - b.id);
+    if (this.cache === null) this.cache = this.view.map((r) => dequantize(r, this.quant));
+    return this.cache;
   }
 
   players(): Entity[] {

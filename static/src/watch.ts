@@ -286,7 +286,7 @@ function currentSnap(): Snap | null {
   if (!w || w.state.tick === 0) return null;
   if (snap === null) {
     const s = w.state;
-    snap = { t: "snap", ack: 0, tick: s.tick, time: s.time, state: s.state, left: s.left, ents: s.entities(), ev: [] };
+    snap = { t: "snap", ack: 0, tick: s.tick, base: 0, time: s.time, state: s.state, left: s.left, ents: s.entities(), ev: [] };
     names = new Map(s.roster.map((p) => [p.id, p.name]));
     if (endResult) for (const r of endResult.scores) if (!names.has(r.id)) names.set(r.id, r.name);
   }
@@ -315,7 +315,7 @@ let lastHud = "";
 
 function frame(): void {
   if (watcher) {
-    renderer.draw({ arena: REFERENCE_ARENA, snap: currentSnap(), me: 0, meAway: false, names });
+    renderer.draw({ arena: REFERENCE_ARENA, snap: currentSnap(), me: 0, meAway: false, radius: 0, names });
     const text = hudText();
     if (text !== lastHud) {
       hudLine.textContent = text;
@@ -338,7 +338,7 @@ function debug(): WatchDebug {
     keyframes: s?.keyframes ?? 0,
     deltas: s?.deltas ?? 0,
     players: players.length,
-    projectiles: s ? [...s.ents.values()].filter((e) => e.kind === KIND_PROJECTILE).length : 0,
+    projectiles: s ? s.entities().filter((e) => e.kind === KIND_PROJECTILE).length : 0,
     positions: Object.freeze(players.map((e) => Object.freeze({ id: e.id, x: e.x, y: e.y }))) as WatchDebug["positions"],
     names: Object.freeze((s?.roster ?? []).map((p) => p.name)) as string[],
     state: w?.ended ? "ended" : s?.state ?? "",

@@ -15,8 +15,10 @@
 //
 // Moving on passes the last tick held as `after`, so the stream continues
 // without a gap or a duplicate. A stream that has a gap anyway (a delta not
-// based on the tick held) is asked for again from scratch (no `after`: a
-// keyframe comes first). A transport forced with ?transport= is retried with
+// based on the tick held, or whose rows do not fit the view held) is asked
+// for again from scratch (no `after`: a keyframe comes first). Keyframes and
+// deltas carry entity rows in wire units (protocol.ts, parseRows/applyRows:
+// the same codec as the players' snapshots). A transport forced with ?transport= is retried with
 // backoff instead of falling back.
 
 import { CLOSE_NORMAL, CLOSE_TOO_SLOW, SUBPROTOCOL, encodePong, encodeSuspend } from "./protocol";
@@ -417,9 +419,15 @@ export class Watcher {
   private event(cur: Current, ev: SpecEvent): void {
     cur.lastAliveAt = now();
     switch (ev.kind) {
+      case "invalid":
       case "keyframe":
       case "delta": {
-        const r = ev.kind === "keyframe" ? this.state.keyframe(ev) : this.state.delta(ev);
+        const r =
+          ev.kind === "invalid"
+            ? { ok: false as const, why: `malformed ${ev.event} of tick ${ev.tick} (${ev.why})` }
+            : ev.kind === "keyframe"
+              ? this.state.keyframe(ev)
+              : this.state.delta(ev);
         if (!r.ok) {
           this.error(`${cur.name}: ${r.why}: asking again from scratch`);
           this.state.restart();
