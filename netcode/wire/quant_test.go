@@ -63,7 +63,7 @@ func TestQuantAngle(t *testing.T) {
 		{3 * math.Pi, -512}, {-3 * math.Pi, -512}, {2 * math.Pi, 0}, {-2 * math.Pi, 0},
 		{math.Pi - step, 511}, {-math.Pi + step, -511},
 		{math.Pi - step/2 + 1e-6, -512}, // rounds to 512, wraps
-		{step / 2, 1}, {-step / 2, -1}, // half away from zero
+		{step / 2, 1}, {-step / 2, -1},  // half away from zero
 		{5 * math.Pi / 2, 256}, {1e6, 0}, // 1e6 rad: checked below by formula
 		{math.NaN(), 0}, {math.Inf(1), 0}, {math.Inf(-1), 0},
 	}
