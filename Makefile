@@ -41,7 +41,8 @@ test-go:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 test-fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeSnap -fuzztime=$(FUZZTIME) ./netcode/wire/
 	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
 	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
 
