@@ -54,7 +54,8 @@ test-ts: static/node_modules/.stamp
 	node static/node_modules/.tmp/net.test.js
 
 test-fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeSnap -fuzztime=$(FUZZTIME) ./netcode/wire/
 	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
 	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
 

@@ -104,6 +104,7 @@ func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, erro
 	fs.StringVar(&mix, "mix", "sse=1", "spectator transports as weights, e.g. ws=1,sse=2,poll=1")
 	fs.StringVar(&sc.Spread, "spread", "auto", "auto, match:<id> or per-match:<N>")
 	fs.IntVar(&sc.TickRate, "tick-rate", 0, "tick rate of the matches the bots create (per-match); 0: server default")
+	fs.IntVar(&sc.Every, "every", 1, "players ask for a snapshot every N ticks only (join's every, 1…60)")
 	fs.DurationVar(&rampUp, "ramp-up", 5*time.Second, "connect everyone over this long")
 	fs.DurationVar(&duration, "duration", 30*time.Second, "measured run after the ramp-up")
 	fs.Float64Var(&sc.InputRate, "input-rate", 10, "inputs per second per player")
@@ -172,6 +173,9 @@ func overlay(sc *bots.Scenario, f bots.Scenario, set map[string]bool) {
 	}
 	if set["tick-rate"] {
 		sc.TickRate = f.TickRate
+	}
+	if set["every"] {
+		sc.Every = f.Every
 	}
 	if set["input-rate"] {
 		sc.InputRate = f.InputRate

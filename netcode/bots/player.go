@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
@@ -77,7 +78,7 @@ func (b *playerBot) run(ctx context.Context) {
 	freeze := b.r.sc.Behaviour == "chaos" && float64(b.id) < b.r.sc.FreezeRatio*float64(b.r.sc.Players)
 	for ctx.Err() == nil {
 		b.p = client.NewPlayer(client.PlayerOptions{
-			URL: r.wsBase + "/play", Name: fmt.Sprintf("bot%05d", b.id), Match: b.match,
+			URL: r.wsBase + "/play", Name: fmt.Sprintf("bot%05d", b.id), Match: b.match, Every: r.sc.Every,
 			Dial: &client.Options{BytesRead: &r.c.playerBytes, SnapHeadOnly: r.sc.Behaviour != "chase"}, Silence: -1,
 			OnState: func(s client.State) {
 				if s == client.StateResumed {
@@ -200,7 +201,7 @@ func (b *playerBot) acked(ack uint32, now time.Time, measuring bool) {
 }
 
 // aim points a chaser at the nearest other player.
-func (b *playerBot) aim(s *wire.Snap) {
+func (b *playerBot) aim(s *client.Snap) {
 	me := b.p.Welcome()
 	if me == nil {
 		return
@@ -218,7 +219,7 @@ func (b *playerBot) aim(s *wire.Snap) {
 	best := float32(math.MaxFloat32)
 	var tx, ty float32
 	for _, e := range s.Ents {
-		if e.Kind != 1 || e.ID == me.Player || e.Flags&1 != 0 {
+		if e.Kind != game.KindPlayer || e.ID == me.Player || e.Flags&game.FlagDead != 0 {
 			continue
 		}
 		if d := (e.X-mx)*(e.X-mx) + (e.Y-my)*(e.Y-my); d < best {

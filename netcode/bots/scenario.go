@@ -10,10 +10,13 @@ type Scenario struct {
 	Mix map[string]float64 `json:"mix,omitempty"`
 	// Spread: "auto" (join-or-create, the default), "match:<id>" (all in one
 	// given match), or "per-match:<N>" (create matches and put N players in each).
-	Spread   string   `json:"spread"`
-	TickRate int      `json:"tick_rate"` // for matches the bots create (per-match); 0: the server's default
-	RampUp   Duration `json:"ramp_up"`   // connect everyone over this long; default 5s
-	Duration Duration `json:"duration"`  // measured run after the ramp-up; default 30s
+	Spread   string `json:"spread"`
+	TickRate int    `json:"tick_rate"` // for matches the bots create (per-match); 0: the server's default
+	// Every asks the server for a snapshot every Every ticks only (the
+	// join's "every", 1…60); 0 or 1: every tick.
+	Every    int      `json:"every,omitempty"`
+	RampUp   Duration `json:"ramp_up"`  // connect everyone over this long; default 5s
+	Duration Duration `json:"duration"` // measured run after the ramp-up; default 30s
 	// InputRate is inputs per second per player; default 10.
 	InputRate float64 `json:"input_rate"`
 	// Behaviour: "idle", "wander" (default), "chase", "chaos".

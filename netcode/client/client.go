@@ -12,14 +12,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
+
+// AckQuiet is how long a client waits after its last input before it
+// acknowledges a newer snapshot with an "ack" message (inputs carry the
+// ack themselves); it also spaces acks (at most 10 a second).
+const AckQuiet = 100 * time.Millisecond
 
 // Options configure Dial. The zero value is usable.
 type Options struct {
@@ -32,9 +39,12 @@ type Options struct {
 	// BytesRead, when set, is added the size of every frame received
 	// (bots count their traffic with it).
 	BytesRead *atomic.Int64
-	// SnapHeadOnly decodes only the head of snapshots (ack, tick, time,
-	// state, left): Snap.Ents and Snap.Ev stay nil. Ten times cheaper;
-	// for bots that do not look at the world.
+	// SnapHeadOnly decodes only the head of snapshots (ack, tick, base,
+	// time, state, left): Snap.Ents, Snap.Rows and Snap.Ev stay nil. For
+	// bots that do not look at the world. Such a client still acknowledges
+	// every snapshot's tick as if it had applied it: it never needs a
+	// baseline itself, and its acks make the server send it the deltas a
+	// real client gets (the load it measures is then the real one).
 	SnapHeadOnly bool
 }
 
@@ -43,18 +53,33 @@ type Client struct {
 	conn *websocket.Conn
 	dec  *wire.MessageDecoder // reader only
 
-	mu   sync.Mutex // guards seq and wbuf (the sending side)
-	seq  uint32
-	wbuf []byte
+	mu       sync.Mutex // guards the sending side: seq, wbuf, the ack state
+	seq      uint32
+	wbuf     []byte
+	ackSent  uint64      // newest tick acknowledged to the server
+	lastSend time.Time   // of the last input or ack
+	ackTimer *time.Timer // pending ack, nil if none
+	closed   atomic.Bool // no more acks (Close and CloseNow take no lock: a write may hold it)
 
 	// AutoPong answers pings inside Next (the default); tests that play a
 	// dead client turn it off.
-	AutoPong  atomic.Bool
+	AutoPong atomic.Bool
+	// AutoAck sends an "ack" message when a newer snapshot was applied and
+	// no input went for AckQuiet (the default); tests of the server's
+	// baseline choice turn it off. Inputs carry the ack regardless.
+	AutoAck   atomic.Bool
 	rtt       atomic.Int64 // the server's smoothed RTT from the last ping, ns
 	pings     atomic.Int64
 	bytesRead *atomic.Int64 // optional
 	headOnly  bool
 	rbuf      []byte // reader only: the frame being read, reused
+
+	// Reader only: the baselines of this connection and the decoding state.
+	views wire.Views
+	frame wire.SnapFrame
+	quant wire.Quant
+	// applied is the newest tick applied (acknowledged by the next input).
+	applied atomic.Uint64
 }
 
 // Dial opens a WebSocket to url (ws://host:port/play) with the protocol's
@@ -83,8 +108,10 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		limit = 1 << 20
 	}
 	conn.SetReadLimit(limit)
-	c := &Client{conn: conn, dec: wire.NewMessageDecoder(), bytesRead: opts.BytesRead, headOnly: opts.SnapHeadOnly}
+	c := &Client{conn: conn, dec: wire.NewMessageDecoder(), bytesRead: opts.BytesRead, headOnly: opts.SnapHeadOnly,
+		quant: wire.NewQuant(game.Precision{})}
 	c.AutoPong.Store(true)
+	c.AutoAck.Store(true)
 	return c, nil
 }
 
@@ -102,6 +129,12 @@ func (e *HTTPError) Unwrap() error { return e.Err }
 // Join sends join (match "" = auto) and waits for the welcome.
 func (c *Client) Join(ctx context.Context, name, match string) (*wire.Welcome, error) {
 	return c.hello(ctx, wire.EncodeJoin(name, match))
+}
+
+// JoinEvery is Join asking for a snapshot every every ticks only (1…60;
+// 0 or 1: every tick).
+func (c *Client) JoinEvery(ctx context.Context, name, match string, every int) (*wire.Welcome, error) {
+	return c.hello(ctx, wire.EncodeJoinEvery(name, match, every))
 }
 
 // Resume asks for a seat back with the token of an earlier welcome and
@@ -146,7 +179,8 @@ func (c *Client) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
 // Pings is the number of pings received.
 func (c *Client) Pings() int64 { return c.pings.Load() }
 
-// Input sends an input; a zero Seq takes the next sequence number. It
+// Input sends an input; a zero Seq takes the next sequence number. Its Ack
+// is set to the newest tick applied on this connection (Applied). It
 // returns the sequence number sent.
 func (c *Client) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 	c.mu.Lock()
@@ -157,9 +191,67 @@ func (c *Client) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 	} else if in.Seq > c.seq {
 		c.seq = in.Seq
 	}
+	in.Ack = c.applied.Load()
+	c.ackSent = max(c.ackSent, in.Ack)
+	c.lastSend = time.Now()
 	c.wbuf = wire.AppendInput(c.wbuf[:0], in)
 	return in.Seq, c.conn.Write(ctx, websocket.MessageBinary, c.wbuf)
 }
+
+// Applied is the newest snapshot tick applied on this connection (0:
+// none): what the client acknowledges.
+func (c *Client) Applied() uint64 { return c.applied.Load() }
+
+// Quant is the quantization of the welcome (the default before it).
+// Reader only.
+func (c *Client) Quant() wire.Quant { return c.quant }
+
+// ackWriteTimeout bounds the write of an ack from the timer.
+const ackWriteTimeout = 5 * time.Second
+
+// noteApplied records a newly applied tick and acknowledges it when no
+// input went for AckQuiet, at once or from a timer.
+func (c *Client) noteApplied(tick uint64) {
+	c.applied.Store(tick)
+	if !c.AutoAck.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ackLocked()
+}
+
+// ackLocked sends an ack if one is due, or arms the timer for when it is.
+// c.mu held.
+func (c *Client) ackLocked() {
+	tick := c.applied.Load()
+	if c.closed.Load() || tick <= c.ackSent || c.ackTimer != nil {
+		return
+	}
+	if wait := AckQuiet - time.Since(c.lastSend); wait > 0 {
+		c.ackTimer = time.AfterFunc(wait, c.ackFired)
+		return
+	}
+	c.ackSent = tick
+	c.lastSend = time.Now()
+	c.wbuf = wire.AppendAck(c.wbuf[:0], tick)
+	ctx, cancel := context.WithTimeout(context.Background(), ackWriteTimeout)
+	_ = c.conn.Write(ctx, websocket.MessageBinary, c.wbuf) // a failed write shows on the reader
+	cancel()
+}
+
+func (c *Client) ackFired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ackTimer = nil
+	if c.AutoAck.Load() {
+		c.ackLocked()
+	}
+}
+
+// stopAcks stops acknowledging; a timer armed fires once more and does
+// nothing.
+func (c *Client) stopAcks() { c.closed.Store(true) }
 
 // SendRaw sends one binary frame as it is (tests use it for bad input).
 func (c *Client) SendRaw(ctx context.Context, frame []byte) error {
@@ -185,9 +277,36 @@ type Message struct {
 	Type    string
 	Welcome *wire.Welcome
 	Roster  *wire.Roster
-	Snap    *wire.Snap
+	Snap    *Snap
 	End     *wire.End
 	Ping    *wire.Ping // already answered when AutoPong is on
+}
+
+// Snap is a snapshot applied to the client's baselines: the whole view at
+// Tick. Its slices are the caller's (never reused by the client).
+type Snap struct {
+	Ack   uint32 // last input sequence applied for this player
+	Tick  uint64
+	Base  uint64 // the baseline the frame was a delta against (0: keyframe)
+	Time  int64  // Unix ms
+	State string // waiting, running, ended, closed
+	Left  int64  // ms before the time limit
+	// Ents is the view, dequantized with the welcome's precision, sorted by
+	// id; nil with Options.SnapHeadOnly.
+	Ents []game.Entity
+	// Rows is the same view in wire units.
+	Rows []wire.Row
+	Ev   []wire.EventRow
+}
+
+// Entity returns the entity id of the view.
+func (s *Snap) Entity(id uint32) (game.Entity, bool) {
+	for _, e := range s.Ents {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return game.Entity{}, false
 }
 
 // ErrUnknownMessage is returned for a server message type this client does
@@ -211,8 +330,10 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	var v any
 	switch t {
 	case wire.TypeSnap:
-		m.Snap = &wire.Snap{}
-		v = m.Snap
+		if m.Snap, err = c.snap(b); err != nil {
+			return Message{}, fmt.Errorf("client: decode %s: %w", t, err)
+		}
+		return m, nil
 	case wire.TypeWelcome:
 		m.Welcome = &wire.Welcome{}
 		v = m.Welcome
@@ -228,13 +349,14 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	default:
 		return m, fmt.Errorf("%w %q", ErrUnknownMessage, t)
 	}
-	if m.Snap != nil && c.headOnly {
-		err = wire.DecodeSnapHead(b, m.Snap)
-	} else {
-		err = c.dec.Decode(b, v)
-	}
-	if err != nil {
+	if err = c.dec.Decode(b, v); err != nil {
 		return Message{}, fmt.Errorf("client: decode %s: %w", t, err)
+	}
+	if m.Welcome != nil {
+		// A welcome starts a connection's snapshots: keyframe first.
+		c.quant = m.Welcome.Quantizer()
+		c.views.Reset()
+		c.applied.Store(0)
 	}
 	if m.Ping != nil {
 		if err := c.pinged(ctx, m.Ping); err != nil {
@@ -242,6 +364,43 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 		}
 	}
 	return m, nil
+}
+
+// snap decodes a snap frame and applies it to the connection's views (the
+// head only with SnapHeadOnly), then acknowledges its tick.
+func (c *Client) snap(b []byte) (*Snap, error) {
+	f := &c.frame
+	if c.headOnly {
+		if err := wire.DecodeSnapHead(b, f); err != nil {
+			return nil, err
+		}
+		if f.Tick > c.applied.Load() {
+			c.noteApplied(f.Tick) // see Options.SnapHeadOnly
+		}
+		return c.snapHead(f), nil
+	}
+	if err := wire.DecodeSnap(b, f); err != nil {
+		return nil, err
+	}
+	view, err := c.views.Apply(f)
+	if err != nil {
+		return nil, err
+	}
+	s := c.snapHead(f)
+	s.Rows = slices.Clone(view)
+	s.Ents = make([]game.Entity, len(view))
+	for i, r := range view {
+		s.Ents[i] = c.quant.Entity(r)
+	}
+	if len(f.Ev) > 0 {
+		s.Ev = slices.Clone(f.Ev)
+	}
+	c.noteApplied(f.Tick)
+	return s, nil
+}
+
+func (c *Client) snapHead(f *wire.SnapFrame) *Snap {
+	return &Snap{Ack: f.Ack, Tick: f.Tick, Base: f.Base, Time: f.Time, State: game.State(f.State).String(), Left: f.Left}
 }
 
 // pinged notes a ping's RTT and answers it when AutoPong is on.
@@ -307,10 +466,16 @@ func (c *Client) NextRaw(ctx context.Context) (string, []byte, error) {
 }
 
 // Close closes the connection normally.
-func (c *Client) Close() error { return c.conn.Close(websocket.StatusNormalClosure, "bye") }
+func (c *Client) Close() error {
+	c.stopAcks()
+	return c.conn.Close(websocket.StatusNormalClosure, "bye")
+}
 
 // CloseNow drops the connection without a close handshake.
-func (c *Client) CloseNow() error { return c.conn.CloseNow() }
+func (c *Client) CloseNow() error {
+	c.stopAcks()
+	return c.conn.CloseNow()
+}
 
 // CloseCode returns the close code in an error from Next, or -1.
 func CloseCode(err error) wire.CloseCode { return wire.CloseCode(websocket.CloseStatus(err)) }

@@ -17,6 +17,9 @@ type PlayerOptions struct {
 	URL   string // ws://host:port/play
 	Name  string
 	Match string // "" = auto
+	// Every asks for a snapshot every Every ticks only (1…60); 0 or 1:
+	// every tick.
+	Every int
 	Dial  *Options
 	// MinBackoff and MaxBackoff bound the wait between resume attempts
 	// (exponential, with full jitter); zero means 100 ms and 2 s.
@@ -166,7 +169,7 @@ func (p *Player) Run(ctx context.Context, handle func(Message)) error {
 	if err != nil {
 		return err
 	}
-	w, err := c.Join(ctx, p.opts.Name, p.opts.Match)
+	w, err := c.JoinEvery(ctx, p.opts.Name, p.opts.Match, p.opts.Every)
 	if err != nil {
 		c.CloseNow()
 		return err

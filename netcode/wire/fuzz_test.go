@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"unicode/utf8"
 
@@ -24,6 +25,9 @@ func fuzzSeeds() [][]byte {
 		AppendInput(nil, InputMsg{Seq: 2, MX: math.NaN(), Aim: 3.2, Buttons: 2}),
 		inputFrame(map[string]any{"mx": 1, "my": float32(-0.5), "aim": float32(math.Pi)}),
 		mp(map[string]any{"t": "dance"}),
+		AppendAck(nil, 12345),
+		AppendInput(nil, InputMsg{Seq: 5, Ack: 1 << 40}),
+		EncodeJoinEvery("bob", "", 3),
 		hx("c1"),
 		nil,
 	}
@@ -119,8 +123,30 @@ func FuzzDecode(f *testing.F) {
 			if err != nil || in2 != in {
 				t.Fatalf("re-encoded input = %+v, %v, want %+v", in2, err, in)
 			}
+		case TypeAck:
+			tick, err := m.AckTick()
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != CloseBadInput {
+					t.Fatalf("AckTick() of %+v = %v", m, err)
+				}
+				return
+			}
+			var m2 ClientMsg
+			if err := d.Decode(AppendAck(nil, tick), &m2); err != nil {
+				t.Fatalf("re-encoded ack refused: %v", err)
+			}
+			if t2, err := m2.AckTick(); err != nil || t2 != tick {
+				t.Fatalf("re-encoded ack = %d, %v, want %d", t2, err, tick)
+			}
+		case TypePong, TypeSuspend, TypeResume:
 		default:
 			t.Fatalf("Decode accepted type %q", m.T)
+		}
+		if m.T == TypeJoin {
+			if e, err := m.JoinEvery(); err == nil && (e < 1 || e > MaxEvery) {
+				t.Fatalf("JoinEvery accepted %d", e)
+			}
 		}
 	})
 }
@@ -168,6 +194,84 @@ func FuzzCheck(f *testing.F) {
 			}
 			if err := Check(b, depth+1); err != nil {
 				t.Fatalf("Check(% x) accepted at depth %d, refused at %d: %v", b, depth, depth+1, err)
+			}
+		}
+	})
+}
+
+// FuzzDecodeSnap: DecodeSnap, DecodeSnapHead and ApplyRows never panic on
+// any input; an accepted frame applies to views sorted with unique ids,
+// its head decodes the same alone, and re-encoding its view against the
+// same baseline gives back the same view.
+func FuzzDecodeSnap(f *testing.F) {
+	frames, bases := goldenFrames(f)
+	for _, fr := range frames {
+		f.Add(fr)
+	}
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	// Every golden baseline is tried against every input.
+	var all [][]Row
+	for _, b := range bases {
+		if b != nil {
+			all = append(all, b)
+		}
+	}
+	var sf, head, again SnapFrame
+	var dst []Row
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		err := DecodeSnap(frame, &sf)
+		herr := DecodeSnapHead(frame, &head)
+		if err != nil {
+			if !errors.Is(err, ErrBadSnap) {
+				t.Fatalf("DecodeSnap error %v does not wrap ErrBadSnap", err)
+			}
+			return
+		}
+		if herr != nil {
+			t.Fatalf("DecodeSnap accepts % x, DecodeSnapHead refuses: %v", frame, herr)
+		}
+		if head.Ack != sf.Ack || head.Tick != sf.Tick || head.Base != sf.Base || head.Time != sf.Time || head.State != sf.State || head.Left != sf.Left {
+			t.Fatalf("head %+v, full %+v", head, sf)
+		}
+		for i := 1; i < len(sf.Rows); i++ {
+			if sf.Rows[i].ID <= sf.Rows[i-1].ID {
+				t.Fatalf("decoded row ids not increasing: %v", sf.Rows)
+			}
+		}
+		for _, base := range append([][]Row{nil}, all...) {
+			var err error
+			dst, err = ApplyRows(dst[:0], base, sf.Rows, sf.Gone)
+			if err != nil {
+				continue
+			}
+			for i := 1; i < len(dst); i++ {
+				if dst[i].ID <= dst[i-1].ID {
+					t.Fatalf("applied view not sorted/unique: %v", dst)
+				}
+			}
+			h := SnapHead{Tick: sf.Tick, Base: sf.Base, Time: sf.Time, State: game.State(sf.State), Left: sf.Left}
+			if h.Base != 0 && base == nil {
+				h.Base = 0 // a delta that applies to nothing is a keyframe's view
+			}
+			var evs []game.Event
+			for _, e := range sf.Ev {
+				evs = append(evs, game.Event{Kind: e.Kind, A: e.A, B: e.B})
+			}
+			re := AppendSnapBody(AppendSnapPrefix(nil, sf.Ack), h, base, dst, [][]game.Event{evs})
+			if err := DecodeSnap(re, &again); err != nil {
+				t.Fatalf("re-encoded frame refused: %v", err)
+			}
+			if h.Base == 0 {
+				base = nil
+			}
+			got, err := ApplyRows(nil, base, again.Rows, again.Gone)
+			if err != nil || !slices.Equal(got, dst) {
+				t.Fatalf("re-encoded view %v, %v; want %v", got, err, dst)
+			}
+			if !slices.Equal(again.Ev, sf.Ev) && len(again.Ev)+len(sf.Ev) > 0 {
+				t.Fatalf("re-encoded events %v, want %v", again.Ev, sf.Ev)
 			}
 		}
 	})

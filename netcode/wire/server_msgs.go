@@ -45,8 +45,8 @@ type Welcome struct {
 // WireQuant is the precision of entity rows in a welcome: world units per
 // step of x and y, steps per turn of angle.
 type WireQuant struct {
-	Pos   float64 `msgpack:"pos"`
-	Angle int32   `msgpack:"angle"`
+	Pos   float64 `msgpack:"pos" json:"pos"`
+	Angle int32   `msgpack:"angle" json:"angle"`
 }
 
 // Quantizer returns the quantizer the welcome declares.

@@ -5,7 +5,7 @@ import "github.com/tickstream/tickstream/game"
 // Wire v2 player snapshots: a per-player prefix (the map, "t": "snap",
 // "d" and the positional array's first element, ack) and a body shared by
 // every player with the same tick, baseline, view and events. See
-// docs/protocol.md, "Snapshots".
+// docs/protocol.md, "snap".
 
 // SnapHead is the head of a snapshot: tick, baseline (0 = keyframe), tick
 // time (Unix ms), match state and ms left before the time limit.
