@@ -76,7 +76,7 @@ func (ts *testServer) join(t *testing.T, ctx context.Context, name, match string
 }
 
 // nextSnap reads until a snapshot arrives, skipping reliable messages.
-func nextSnap(t *testing.T, ctx context.Context, c *client.Client) *wire.Snap {
+func nextSnap(t *testing.T, ctx context.Context, c *client.Client) *client.Snap {
 	t.Helper()
 	for {
 		m, err := c.Next(ctx)
@@ -98,14 +98,7 @@ func waitClose(ctx context.Context, c *client.Client) error {
 	}
 }
 
-func entity(s *wire.Snap, id uint32) (wire.Entity, bool) {
-	for _, e := range s.Ents {
-		if e.ID == id {
-			return e, true
-		}
-	}
-	return wire.Entity{}, false
-}
+func entity(s *client.Snap, id uint32) (game.Entity, bool) { return s.Entity(id) }
 
 // counter reads a counter's (or a gauge's) value by one label value,
 // summed over every series that carries it.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -68,7 +69,7 @@ func TestInputsAppliedInOrderAndAcknowledged(t *testing.T) {
 		}
 		last = seq
 	}
-	untilAck := func(seq uint32) *wire.Snap {
+	untilAck := func(seq uint32) *client.Snap {
 		var prev uint32
 		for {
 			snap := nextSnap(t, ctx, c)

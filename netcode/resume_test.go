@@ -74,7 +74,7 @@ func TestResumeWithinGraceKeepsSeat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var before wire.Entity
+	var before game.Entity
 	for {
 		s := nextSnap(t, ctx, c)
 		if s.Ack == 5 {

@@ -34,6 +34,7 @@ type Player struct {
 	mu      sync.Mutex
 	sent    [sentRing]uint64 // ticks sent, by tick % sentRing
 	acked   uint64           // newest valid ack (0: none)
+	floor   uint64           // the last keyframe sent: the client holds nothing older
 	every   uint64           // requested divisor
 	lowered uint64           // the server's divisor (≥ every) for a slow link
 
@@ -65,7 +66,9 @@ func (p *Player) Ack(t uint64) AckResult {
 	switch {
 	case p.sent[t%sentRing] != t:
 		return AckUnsent
-	case t <= p.acked:
+	case t <= p.acked || t < p.floor:
+		// An ack older than the last keyframe names a view the client
+		// dropped when it applied the keyframe.
 		return AckStale
 	}
 	p.acked = t
@@ -150,6 +153,9 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	p.lastSent = t
 	p.mu.Lock()
 	p.sent[t%sentRing] = t
+	if base == 0 {
+		p.floor = t
+	}
 	p.mu.Unlock()
 	return dst, true
 }

@@ -132,15 +132,15 @@ func (s *Stream) Push(snap *game.Snapshot) {
 		}
 		s.first = snap.Tick
 	}
-	s.ring[snap.Tick%n] = e
 	if s.first == 0 {
 		s.first = snap.Tick
 	}
-	s.last = snap.Tick
-	for s.last-s.first >= s.keep {
+	for snap.Tick-s.first >= s.keep { // make room first: the slot may be the oldest's
 		s.ring[s.first%n] = nil // for the collector
 		s.first++
 	}
+	s.ring[snap.Tick%n] = e
+	s.last = snap.Tick
 	if snap.End != nil {
 		s.ended = e
 	}

@@ -270,3 +270,37 @@ func TestPlayerNextAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per tick with 50 players: the writers allocate", allocs)
 	}
 }
+
+// TestRingBounds: whatever the kept window (shorter than, equal to or
+// longer than the ring), every tick between the oldest and the newest held
+// is there, and the window holds what it should.
+func TestRingBounds(t *testing.T) {
+	for _, keep := range []time.Duration{0, time.Second, 2 * time.Second, 5 * time.Second} {
+		st := New(Config{Rate: 10, Keep: keep})
+		var held uint64
+		for tick := uint64(1); tick <= 200; tick++ {
+			st.Push(&game.Snapshot{Tick: tick, Time: time.UnixMilli(int64(tick) * 100)})
+			if tick == 100 {
+				st.Watch()
+			}
+			v := st.view()
+			if v.last != tick {
+				t.Fatalf("keep %v: last %d after pushing %d", keep, v.last, tick)
+			}
+			for u := v.first; u <= v.last; u++ {
+				if e := st.entry(u); e == nil || e.snap.Tick != u {
+					t.Fatalf("keep %v tick %d: entry %d missing (first %d)", keep, tick, u, v.first)
+				}
+			}
+			limit := uint64(21) // 2 s at 10 Hz + 1 before watching
+			if tick > 100 {
+				limit = uint64(max(len(st.ring), 21)) // then it grows to the whole ring
+			}
+			want := min(held+1, limit)
+			held = want
+			if got := v.last - v.first + 1; got != want {
+				t.Fatalf("keep %v tick %d: %d ticks held, want %d", keep, tick, got, want)
+			}
+		}
+	}
+}
