@@ -22,12 +22,18 @@ type testRules struct {
 	*game.Arena
 	extra int
 	over  *atomic.Bool
+	ticks *int // extra entities move every tick when set (deltas carry them all)
 }
 
 func (r testRules) AppendSnapshot(ents []game.Entity, evs []game.Event) ([]game.Entity, []game.Event) {
 	ents, evs = r.Arena.AppendSnapshot(ents, evs)
+	var t int
+	if r.ticks != nil {
+		*r.ticks++
+		t = *r.ticks
+	}
 	for i := 0; i < r.extra; i++ {
-		ents = append(ents, game.Entity{ID: uint32(game.FirstObjectID*2 + i), Kind: 3, X: float32(i), Y: 1, HP: 1})
+		ents = append(ents, game.Entity{ID: uint32(game.FirstObjectID*2 + i), Kind: 3, X: float32((i + 7*t) % 1600), Y: 1, HP: 1})
 	}
 	return ents, evs
 }
@@ -235,7 +241,7 @@ func TestUpgradeRefusals(t *testing.T) {
 	}
 	req := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 	code, b = ts.doHeaders(t, "/play", req)
-	if code != 400 || !strings.Contains(string(b), "subprotocol tickstream.v1 required") {
+	if code != 400 || !strings.Contains(string(b), "subprotocol tickstream.v2 required") {
 		t.Fatalf("upgrade without subprotocol: %d %s", code, b)
 	}
 }

@@ -49,8 +49,9 @@ func frozenClient(t *testing.T, addr, match string) net.Conn {
 func TestFrozenClientDoesNotSlowOthers(t *testing.T) {
 	ts := newTestServer(t, netcode.Config{
 		WriteTimeout: 400 * time.Millisecond,
+		ViewRadius:   -1, // everybody sees the 1500 extra entities
 		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), extra: 1500} // ~40 KB snapshots
+			return testRules{Arena: game.NewArena(), extra: 1500, ticks: new(int)} // ~40 KB snapshots
 		}},
 	})
 	ctx := testCtx(t, 30*time.Second)

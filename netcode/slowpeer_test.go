@@ -211,9 +211,10 @@ func TestRTTMeasuredBeyondPingInterval(t *testing.T) {
 // closed and keeps getting snapshots.
 func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
 	ts := newTestServer(t, netcode.Config{
-		Heartbeat: netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, SlowAfter: time.Second},
+		ViewRadius: -1,
+		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, SlowAfter: time.Second},
 		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), extra: 200} // ~5 KB snapshots
+			return testRules{Arena: game.NewArena(), extra: 200, ticks: new(int)} // ~5 KB snapshots
 		}},
 	})
 	proxy, url := proxied(t, ts)
@@ -281,11 +282,12 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 func slowReader(t *testing.T, viaProxy bool, extra, chunk int) {
 	const tickRate = 30
 	ts := newTestServer(t, netcode.Config{
-		Heartbeat: netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: 500 * time.Millisecond},
+		ViewRadius: -1,
+		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: 500 * time.Millisecond},
 		Directory: game.DirectoryConfig{
 			Defaults: game.MatchConfig{TickRate: tickRate},
 			NewRules: func() game.Rules {
-				return testRules{Arena: game.NewArena(), extra: extra}
+				return testRules{Arena: game.NewArena(), extra: extra, ticks: new(int)}
 			}},
 	})
 	url := ts.url
