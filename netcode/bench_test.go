@@ -85,7 +85,7 @@ func BenchmarkTick(b *testing.B) {
 				views := make([]*stream.Player, n)
 				bufs := make([][]byte, n)
 				for i := range views {
-					views[i] = h.st.NewPlayer(game.PlayerID(i+1), 1)
+					views[i] = h.st.NewPlayer(game.PlayerID(i+1), 1, 0)
 				}
 				var bytes, keyBytes, snaps, keys int
 				tick := func(measure bool) {
@@ -116,7 +116,7 @@ func BenchmarkTick(b *testing.B) {
 				for _, v := range views {
 					v.Ack(0)
 				}
-				fresh := h.st.NewPlayer(1, 1)
+				fresh := h.st.NewPlayer(1, 1, 0)
 				key, _ := fresh.Next(nil)
 				b.ReportAllocs()
 				b.ResetTimer()

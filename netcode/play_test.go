@@ -11,7 +11,7 @@ import (
 )
 
 func TestTwoPlayersSeeEachOtherMove(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{})
+	ts := newTestServer(t, netcode.Config{ViewRadius: -1}) // they may spawn out of each other's view
 	ctx := testCtx(t, 20*time.Second)
 	a, wa := ts.join(t, ctx, "alice", "")
 	b, wb := ts.join(t, ctx, "bob", "")

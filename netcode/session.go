@@ -219,7 +219,7 @@ func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
 	s.playerID.Store(uint32(res.Player))
 	token := s.srv.tokens.issue(res.Match, res.Player, res.Epoch)
 	if h != nil {
-		s.view = h.st.NewPlayer(res.Player, s.every)
+		s.view = h.st.NewPlayer(res.Player, s.every, res.Tick)
 	}
 	if h == nil || h.attach(s, res, token, resumed) != nil {
 		m.Leave(res.Player, res.Epoch)

@@ -257,8 +257,9 @@ func TestLongPollResume(t *testing.T) {
 			t.Fatalf("tick %d missing", tick)
 		}
 	}
-	// Two seconds later the tick is out of the 1 s history: a keyframe.
-	time.Sleep(2 * time.Second)
+	// Three seconds later the tick is out of the history (1 s, but a match
+	// always holds 2 s of ticks for player baselines): a keyframe.
+	time.Sleep(3 * time.Second)
 	if a := poll(after); len(a.Events) == 0 || a.Events[0].Event != wire.SpecKeyframe {
 		t.Fatalf("poll from past the history: %+v", a)
 	}

@@ -49,9 +49,11 @@ type Player struct {
 	Keyframes, Deltas uint64
 }
 
-// NewPlayer returns the view of player id, sent every Nth tick (1…MaxEvery).
-func (s *Stream) NewPlayer(id game.PlayerID, every int) *Player {
-	return &Player{s: s, id: id, every: uint64(min(max(every, 1), MaxEvery))}
+// NewPlayer returns the view of player id, sent every Nth tick
+// (1…MaxEvery), from tick from on: the tick that seated the player (an
+// older one would show the world before its join or resume).
+func (s *Stream) NewPlayer(id game.PlayerID, every int, from uint64) *Player {
+	return &Player{s: s, id: id, every: uint64(min(max(every, 1), MaxEvery)), lastSent: from - min(from, 1)}
 }
 
 // Ack records the client's acknowledgement of tick t: the newest tick it

@@ -99,7 +99,7 @@ func TestPlayerViewsProperty(t *testing.T) {
 			st := New(Config{Rate: 20, Keep: 2 * time.Second, Layout: layout})
 			w := newWorld(seed, 12)
 			rng := rand.New(rand.NewPCG(seed, 7))
-			p := st.NewPlayer(1, 1+rng.IntN(3)*(int(seed)%2))
+			p := st.NewPlayer(1, 1+rng.IntN(3)*(int(seed)%2), 0)
 			var views wire.Views
 			var f wire.SnapFrame
 			var buf []byte
@@ -159,7 +159,7 @@ func TestPlayerViewsProperty(t *testing.T) {
 // the radius is ever sent.
 func TestInterestEnterLeave(t *testing.T) {
 	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
-	p := st.NewPlayer(1, 1)
+	p := st.NewPlayer(1, 1, 0)
 	q := st.Quant()
 	me := game.Entity{ID: 1, Kind: game.KindPlayer, X: 100, Y: 100}
 	var buf []byte
@@ -212,7 +212,7 @@ func TestSharedBodies(t *testing.T) {
 	st := New(Config{Rate: 20, Keep: time.Second, Layout: layout})
 	w := newWorld(3, 4)
 	st.Push(w.step())
-	a, b := st.NewPlayer(1, 1), st.NewPlayer(2, 1)
+	a, b := st.NewPlayer(1, 1, 0), st.NewPlayer(2, 1, 0)
 	fa, _ := a.Next(nil)
 	fb, _ := b.Next(nil)
 	e := st.entry(1)
@@ -234,7 +234,7 @@ func TestPlayerNextAllocs(t *testing.T) {
 	players := make([]*Player, 50)
 	bufs := make([][]byte, 50)
 	for i := range players {
-		players[i] = st.NewPlayer(game.PlayerID(i+1), 1)
+		players[i] = st.NewPlayer(game.PlayerID(i+1), 1, 0)
 	}
 	round := func() {
 		st.Push(w.step())
