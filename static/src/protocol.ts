@@ -636,7 +636,7 @@ function snapFrame(d: unknown): SnapFrame {
   if (state >= MATCH_STATES.length) throw new ProtocolError(`snap state ${state} is unknown`);
   return {
     t: "snap",
-    ack: uint(a[0], "snap ack"),
+    ack: uint32(a[0], "snap ack"),
     tick: uint(a[1], "snap tick"),
     base: uint(a[2], "snap base"),
     time: int(a[3], "snap time"),

@@ -102,7 +102,9 @@ function checkDequantized(name: string, view: readonly WireRow[], q: Quant): voi
 
 function decodeSnap(hex: string): SnapFrame {
   const msg = decodeServer(fromHex(hex));
-  if (msg.t !== "snap") throw new Error(`decoded a ${show(msg.t)} message, not a snap`);
+  // The snap decoder refuses a frame that is not a snap (decodeServer itself
+  // returns other types, as later versions add messages).
+  if (msg.t !== "snap") throw new ProtocolError(`decoded a ${show(msg.t)} message, not a snap`);
   return msg;
 }
 
