@@ -66,7 +66,8 @@ var rttText = regexp.MustCompile(`rtt (<1|[0-9]+) ms`)
 
 func TestBrowserResume(t *testing.T) {
 	chromiumPath(t) // fail fast without a browser
-	srv := startServer(t, serverBinary(t), "-dead-after", deadAfter.String(), "-grace", grace.String())
+	// No view radius: the page must see the ghost wherever it spawns.
+	srv := startServer(t, serverBinary(t), "-dead-after", deadAfter.String(), "-grace", grace.String(), "-view-radius", "-1")
 	proxy, err := faultproxy.New(srv.Addr)
 	if err != nil {
 		t.Fatalf("fault proxy: %v", err)
