@@ -68,6 +68,12 @@ type clientState struct {
 	Seq          int64   `json:"seq"`
 	Away         []int   `json:"away"`
 	Shots        int     `json:"shots"`
+	// Wire v2: snapshots applied as keyframes and as deltas, the newest
+	// tick acknowledged, and refused snapshots.
+	Keyframes int   `json:"keyframes"`
+	Deltas    int   `json:"deltas"`
+	Acked     int64 `json:"acked"`
+	BadSnaps  int   `json:"badSnaps"`
 }
 
 func (s clientState) String() string {
@@ -368,6 +374,12 @@ func TestBrowserPlay(t *testing.T) {
 	}
 	if after.Ack <= 0 {
 		t.Errorf("ack = %d; want > 0 after sending inputs", after.Ack)
+	}
+	// The page acknowledged ticks, so the server sent deltas from them, and
+	// the page rebuilt every view without refusing one.
+	if after.Deltas <= before.Deltas || after.Acked <= before.Tick-30 || after.BadSnaps != 0 {
+		t.Errorf("wire v2: deltas %d → %d, acked %d (tick %d), refused %d; want deltas applied from acknowledged ticks and none refused",
+			before.Deltas, after.Deltas, after.Acked, after.Tick, after.BadSnaps)
 	}
 	if !after.Connected {
 		t.Errorf("disconnected: %s", after)
