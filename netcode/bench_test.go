@@ -96,7 +96,7 @@ func BenchmarkTick(b *testing.B) {
 						if bufs[i], ok = v.Next(bufs[i][:0]); !ok {
 							continue
 						}
-						v.Ack(w.tick)
+						v.Ack(w.tick, time.Now(), time.Second)
 						if !measure {
 							continue
 						}
@@ -114,7 +114,7 @@ func BenchmarkTick(b *testing.B) {
 				}
 				// One keyframe per player for the comparison.
 				for _, v := range views {
-					v.Ack(0)
+					v.Ack(0, time.Now(), 0)
 				}
 				fresh := h.st.NewPlayer(1, 1, 0)
 				key, _ := fresh.Next(nil)

@@ -122,6 +122,7 @@ type link struct {
 
 	// Measurements, written by the reader on each pong.
 	srtt   atomic.Int64 // smoothed RTT, ns
+	minRTT atomic.Int64 // the smallest RTT sample, ns: the path without queueing
 	rttvar atomic.Int64 // RTT variation (jitter), ns
 	offset atomic.Int64 // client clock minus server clock, ns (smoothed)
 	pongs  atomic.Int64
@@ -212,6 +213,9 @@ func (l *link) pong(id uint32, clientMS float64, now time.Time) time.Duration {
 	}
 	// RFC 6298 smoothing: srtt += (sample - srtt)/8, rttvar += (|srtt - sample| - rttvar)/4.
 	first := l.pongs.Add(1) == 1
+	if m := l.minRTT.Load(); first || sample < m {
+		l.minRTT.Store(sample)
+	}
 	if first {
 		l.srtt.Store(sample)
 		l.rttvar.Store(sample / 2)
@@ -248,6 +252,10 @@ func abs(x int64) int64 {
 
 // rtt returns the smoothed RTT.
 func (l *link) rtt() time.Duration { return time.Duration(l.srtt.Load()) }
+
+// baseRTT is the smallest RTT measured: the smoothed RTT of a link whose
+// queue fills up grows with the queue, this does not (pacing uses it).
+func (l *link) baseRTT() time.Duration { return time.Duration(l.minRTT.Load()) }
 
 // verdict is what one scan of a link found; the caller acts on it (so
 // that the scan itself never blocks).

@@ -114,6 +114,9 @@ func counter(t *testing.T, ts *testServer, name, label string) float64 {
 		}
 		sum := 0.0 // over every series with that label value (e.g. all transports)
 		for _, m := range mf.GetMetric() {
+			if label == "" { // a metric without labels
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == label {
 					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() // one of them is absent: 0

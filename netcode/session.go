@@ -69,10 +69,8 @@ type session struct {
 	client     netip.Addr      // set by handlePlay before run: the per-client limits' key
 	seatHeld   bool            // counted in the client's seats
 	// Writer-owned.
-	wbuf                 []byte
-	lowered              int       // the server's divisor (pace); 0 or 1: none
-	slowN                int       // slow snapshot writes since slowSince
-	slowSince, calmSince time.Time // pacing windows
+	wbuf      []byte
+	lowerings uint64 // the view's lowerings already counted
 }
 
 func newSession(srv *Server, conn *peer) *session {

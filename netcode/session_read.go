@@ -214,7 +214,7 @@ func (s *session) ack() bool {
 		s.refuse(err)
 		return false
 	}
-	if r := s.view.Ack(t); r != stream.AckNone {
+	if r := s.view.Ack(t, time.Now(), s.baseRTT()); r != stream.AckNone {
 		s.srv.acks[r].Inc()
 	}
 	return true

@@ -94,37 +94,17 @@ func (s *session) writeSnap() (bool, error) {
 	return true, nil
 }
 
-// Pacing: a snapshot write that blocks for longer than a tick means the
-// link carries less than the stream (the kernel's send buffer is full,
-// TuneListener). slowWrites such writes within a second double the
-// session's divisor (every 2nd, 4th … tick, up to maxLowered); a calm
-// period halves it again. The client learns the divisor from each ping.
-const (
-	slowWrites = 3
-	maxLowered = 8
-	calmAfter  = 5 * time.Second
-)
-
-// pace updates the session's divisor after a snapshot write. Writer only.
+// pace tells the stream a snapshot write blocked for longer than a tick
+// (the kernel's send buffer is full: TuneListener), a sign of a link that
+// carries less than the stream (stream.Player paces on it and on late
+// acks), and counts the lowerings. Writer only.
 func (s *session) pace(start, end time.Time) {
-	tick := time.Second / time.Duration(max(s.hub.st.Rate(), 1))
-	if end.Sub(start) > tick {
-		if end.Sub(s.slowSince) > time.Second {
-			s.slowSince, s.slowN = end, 0
-		}
-		if s.slowN++; s.slowN >= slowWrites && s.lowered < maxLowered {
-			s.lowered = max(s.lowered*2, 2)
-			s.view.Lower(s.lowered)
-			s.slowN, s.calmSince = 0, end
-			s.srv.metrics.lowered.Inc()
-		}
-		s.calmSince = end
-		return
+	if end.Sub(start) > time.Second/time.Duration(max(s.hub.st.Rate(), 1)) {
+		s.view.Slow(end)
 	}
-	if s.lowered > 1 && end.Sub(s.calmSince) > calmAfter {
-		s.lowered /= 2
-		s.view.Lower(s.lowered)
-		s.calmSince = end
+	if n := s.view.Lowerings(); n != s.lowerings {
+		s.srv.metrics.lowered.Add(float64(n - s.lowerings))
+		s.lowerings = n
 	}
 }
 

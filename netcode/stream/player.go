@@ -2,6 +2,7 @@ package stream
 
 import (
 	"sync"
+	"time"
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -12,6 +13,34 @@ const sentRing = 64
 
 // MaxEvery is the largest send divisor (every Nth tick).
 const MaxEvery = 60
+
+// Pacing: a link that carries less than the stream queues snapshots (in
+// the kernel and in the network), and the client's acknowledgements come
+// back late. Two rules keep the queue short, so that what the client gets
+// stays fresh:
+//   - Hold: while snapshots are unacknowledged, no new one is sent if
+//     they add up to more than HoldBytes or the oldest was written more
+//     than the base RTT plus HoldSlack ago; ticks are skipped meanwhile
+//     (latest wins). The queue on the path is bounded, whatever the
+//     link's bandwidth. A hold lasting the base RTT plus ProbeAfter since
+//     the last snapshot lets one through (a client that never
+//     acknowledges gets about one a second).
+//   - Divisor: an ack that arrives more than the base RTT plus PaceSlack
+//     after its snapshot was written, a hold, or a write that blocked
+//     longer than a tick doubles the connection's divisor, at most every
+//     paceStep and up to MaxLowered; PaceCalm without one halves it again.
+//
+// The base RTT is the link's smallest measured RTT (the smoothed one grows
+// with the very queue being controlled).
+const (
+	HoldSlack  = 500 * time.Millisecond
+	HoldBytes  = 8 << 10
+	ProbeAfter = time.Second
+	PaceSlack  = 250 * time.Millisecond
+	paceStep   = 250 * time.Millisecond
+	PaceCalm   = 5 * time.Second
+	MaxLowered = 8
+)
 
 // AckResult says what became of an acknowledgement.
 type AckResult uint8
@@ -31,12 +60,22 @@ type Player struct {
 	s  *Stream
 	id game.PlayerID
 
-	mu      sync.Mutex
-	sent    [sentRing]uint64 // ticks sent, by tick % sentRing
-	acked   uint64           // newest valid ack (0: none)
-	floor   uint64           // the last keyframe sent: the client holds nothing older
-	every   uint64           // requested divisor
-	lowered uint64           // the server's divisor (≥ every) for a slow link
+	mu        sync.Mutex
+	sent      [sentRing]uint64 // ticks sent, by tick % sentRing
+	sentAt    [sentRing]int64  // when they were written (Unix ns)
+	acked     uint64           // newest valid ack (0: none)
+	floor     uint64           // the last keyframe sent: the client holds nothing older
+	every     uint64           // requested divisor
+	lowered   uint64           // the server's divisor (≥ every) for a slow link
+	changed   time.Time        // when lowered last changed
+	slowAt    time.Time        // the last sign of a slow link
+	lowerings uint64           // times the divisor was doubled
+	holds     uint64           // due ticks held back
+	rtt       time.Duration    // the base RTT given with the last ack
+	waiting   int64            // when the oldest unacknowledged snapshot was written (Unix ns; 0: none)
+	sentLen   [sentRing]int32  // the sizes of the snapshots sent
+	outBytes  int64            // bytes of the snapshots not acknowledged
+	lastAt    int64            // when the last snapshot was written (Unix ns)
 
 	// Writer-owned.
 	lastSent uint64
@@ -58,23 +97,64 @@ func (s *Stream) NewPlayer(id game.PlayerID, every int, from uint64) *Player {
 
 // Ack records the client's acknowledgement of tick t: the newest tick it
 // has applied. Only a tick sent on this connection and newer than the
-// current baseline counts.
-func (p *Player) Ack(t uint64) AckResult {
+// current baseline counts. now and rtt (the link's smoothed round trip, 0
+// if unknown) pace the connection: an ack later than rtt + PaceSlack is a
+// sign of a slow link.
+func (p *Player) Ack(t uint64, now time.Time, rtt time.Duration) AckResult {
 	if t == 0 {
 		return AckNone
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	i := t % sentRing
 	switch {
-	case p.sent[t%sentRing] != t:
+	case p.sent[i] != t:
 		return AckUnsent
 	case t <= p.acked || t < p.floor:
 		// An ack older than the last keyframe names a view the client
 		// dropped when it applied the keyframe.
 		return AckStale
 	}
-	p.acked = t
+	p.acked, p.rtt = t, rtt
+	if now.Sub(time.Unix(0, p.sentAt[i])) > rtt+PaceSlack {
+		p.slowLocked(now)
+	}
+	// The oldest snapshot still unacknowledged: the first sent after t.
+	p.waiting, p.outBytes = 0, 0
+	var next uint64
+	for j, u := range p.sent {
+		if u > t {
+			p.outBytes += int64(p.sentLen[j])
+			if next == 0 || u < next {
+				next, p.waiting = u, p.sentAt[j]
+			}
+		}
+	}
 	return AckOK
+}
+
+// Slow reports a sign of a slow link seen by the writer (a write that
+// blocked for longer than a tick).
+func (p *Player) Slow(now time.Time) {
+	p.mu.Lock()
+	p.slowLocked(now)
+	p.mu.Unlock()
+}
+
+func (p *Player) slowLocked(now time.Time) {
+	p.slowAt = now
+	if p.lowered < MaxLowered && now.Sub(p.changed) >= paceStep {
+		p.lowered = max(p.lowered*2, 2)
+		p.changed = now
+		p.lowerings++
+	}
+}
+
+// Lowerings is how many times the server doubled the divisor.
+func (p *Player) Lowerings() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lowerings
 }
 
 // Every returns the divisor in force: the client's, or the server's when it
@@ -83,13 +163,6 @@ func (p *Player) Every() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return int(max(p.every, p.lowered))
-}
-
-// Lower sets the server's divisor for a slow link (1: none).
-func (p *Player) Lower(n int) {
-	p.mu.Lock()
-	p.lowered = uint64(min(max(n, 1), MaxEvery))
-	p.mu.Unlock()
 }
 
 // Pending reports whether a tick newer than the last one sent is due.
@@ -101,7 +174,21 @@ func (p *Player) Pending() bool {
 // due returns the tick to send next (0: none) and the baseline.
 func (p *Player) due() (tick, base uint64) {
 	last, _ := p.s.Head()
+	now := time.Now()
 	p.mu.Lock()
+	if p.outBytes > 0 && (p.outBytes > HoldBytes || now.Sub(time.Unix(0, p.waiting)) > p.rtt+HoldSlack) &&
+		now.Sub(time.Unix(0, p.lastAt)) <= p.rtt+ProbeAfter {
+		p.slowLocked(now) // hold: the path still carries what was sent
+		p.holds++
+		p.mu.Unlock()
+		return 0, 0
+	}
+	if p.lowered > 1 { // calm for a while: raise the rate again
+		if now.Sub(p.slowAt) > PaceCalm && now.Sub(p.changed) > PaceCalm {
+			p.lowered /= 2
+			p.changed = now
+		}
+	}
 	every := max(p.every, p.lowered)
 	base = p.acked
 	p.mu.Unlock()
@@ -133,6 +220,7 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	if be == nil {
 		base = 0
 	}
+	start := len(dst)
 	dst = wire.AppendSnapPrefix(dst, e.snap.AckFor(p.id))
 	evFrom := p.lastSent
 	if s.radius == 0 {
@@ -154,7 +242,15 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	}
 	p.lastSent = t
 	p.mu.Lock()
+	now := time.Now().UnixNano()
 	p.sent[t%sentRing] = t
+	p.sentAt[t%sentRing] = now
+	if p.waiting == 0 {
+		p.waiting = now
+	}
+	p.lastAt = now
+	p.sentLen[t%sentRing] = int32(min(len(dst)-start, 1<<30))
+	p.outBytes += int64(len(dst) - start)
 	if base == 0 {
 		p.floor = t
 	}

@@ -136,11 +136,11 @@ func TestPlayerViewsProperty(t *testing.T) {
 				}
 				switch a := rng.IntN(10); { // the client's ack pattern
 				case a < 5:
-					p.Ack(views.Newest())
+					p.Ack(views.Newest(), time.Now(), 0)
 				case a == 5:
-					p.Ack(views.Newest() + 1 + uint64(rng.IntN(5))) // never sent
+					p.Ack(views.Newest()+1+uint64(rng.IntN(5)), time.Now(), 0) // never sent
 				case a == 6:
-					p.Ack(max(views.Newest(), 3) - 2) // stale or unsent
+					p.Ack(max(views.Newest(), 3)-2, time.Now(), 0) // stale or unsent
 				case a == 7 && rng.IntN(20) == 0:
 					for j := 0; j < 60; j++ { // a long gap: the baseline leaves the ring
 						st.Push(w.step())
@@ -178,7 +178,7 @@ func TestInterestEnterLeave(t *testing.T) {
 		if _, err := views.Apply(&f); err != nil {
 			t.Fatal(err)
 		}
-		p.Ack(f.Tick)
+		p.Ack(f.Tick, time.Now(), 0)
 		return &f
 	}
 	if f := push(1, 1000); len(f.Rows) != 1 || f.Rows[0].ID != 1 || f.Base != 0 {
@@ -242,7 +242,7 @@ func TestPlayerNextAllocs(t *testing.T) {
 			var ok bool
 			bufs[i], ok = p.Next(bufs[i][:0])
 			if ok {
-				p.Ack(w.tick)
+				p.Ack(w.tick, time.Now(), 0)
 			}
 		}
 	}
@@ -258,7 +258,7 @@ func TestPlayerNextAllocs(t *testing.T) {
 		for j, p := range players {
 			var ok bool
 			if bufs[j], ok = p.Next(bufs[j][:0]); ok {
-				p.Ack(snaps[i].Tick - 1)
+				p.Ack(snaps[i].Tick-1, time.Now(), 0)
 			}
 		}
 		st.Push(snaps[i])
@@ -302,5 +302,49 @@ func TestRingBounds(t *testing.T) {
 				t.Fatalf("keep %v tick %d: %d ticks held, want %d", keep, tick, got, want)
 			}
 		}
+	}
+}
+
+// TestPacing: acknowledgements that come back late (a link that queues)
+// double the divisor, at most every paceStep and up to MaxLowered; timely
+// ones do not; the writer then sends only multiples of the divisor.
+func TestPacing(t *testing.T) {
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+	w := newWorld(9, 3)
+	p := st.NewPlayer(1, 1, 0)
+	var buf []byte
+	send := func() uint64 {
+		st.Push(w.step())
+		var ok bool
+		if buf, ok = p.Next(buf[:0]); !ok {
+			return 0
+		}
+		return w.tick
+	}
+	now := time.Now()
+	p.Ack(send(), now, 10*time.Millisecond) // timely
+	if p.Every() != 1 {
+		t.Fatalf("every %d after a timely ack", p.Every())
+	}
+	late := now.Add(time.Second) // 1 s after the write, with a 10 ms RTT
+	for i, want := range []int{2, 2, 4, 8, 8} {
+		tick := uint64(0)
+		for tick == 0 {
+			tick = send()
+		}
+		if tick%uint64(p.Every()) != 0 {
+			t.Fatalf("tick %d sent with divisor %d", tick, p.Every())
+		}
+		at := late.Add(time.Duration(i/2) * paceStep) // two acks within one step count once
+		if i >= 3 {
+			at = late.Add(time.Duration(i) * paceStep)
+		}
+		p.Ack(tick, at, 10*time.Millisecond)
+		if p.Every() != want {
+			t.Fatalf("late ack %d: every %d, want %d", i, p.Every(), want)
+		}
+	}
+	if p.Lowerings() != 3 {
+		t.Fatalf("%d lowerings, want 3", p.Lowerings())
 	}
 }
