@@ -122,7 +122,8 @@ type link struct {
 
 	// Measurements, written by the reader on each pong.
 	srtt   atomic.Int64 // smoothed RTT, ns
-	minRTT atomic.Int64 // the smallest RTT sample, ns: the path without queueing
+	minRTT atomic.Int64 // the smallest RTT sample of the last minRTTWindow, ns: the path without queueing
+	minAt  atomic.Int64 // when minRTT was measured, Unix ns
 	rttvar atomic.Int64 // RTT variation (jitter), ns
 	offset atomic.Int64 // client clock minus server clock, ns (smoothed)
 	pongs  atomic.Int64
@@ -213,8 +214,9 @@ func (l *link) pong(id uint32, clientMS float64, now time.Time) time.Duration {
 	}
 	// RFC 6298 smoothing: srtt += (sample - srtt)/8, rttvar += (|srtt - sample| - rttvar)/4.
 	first := l.pongs.Add(1) == 1
-	if m := l.minRTT.Load(); first || sample < m {
+	if m := l.minRTT.Load(); first || sample <= m || now.UnixNano()-l.minAt.Load() > int64(minRTTWindow) {
 		l.minRTT.Store(sample)
+		l.minAt.Store(now.UnixNano())
 	}
 	if first {
 		l.srtt.Store(sample)
@@ -253,8 +255,13 @@ func abs(x int64) int64 {
 // rtt returns the smoothed RTT.
 func (l *link) rtt() time.Duration { return time.Duration(l.srtt.Load()) }
 
-// baseRTT is the smallest RTT measured: the smoothed RTT of a link whose
-// queue fills up grows with the queue, this does not (pacing uses it).
+// minRTTWindow is how long the smallest RTT sample stands for the path
+// (a path may change: a mobile handover).
+const minRTTWindow = 10 * time.Second
+
+// baseRTT is the smallest RTT measured recently: the smoothed RTT of a
+// link whose queue fills up grows with the queue, this does not (pacing
+// uses it).
 func (l *link) baseRTT() time.Duration { return time.Duration(l.minRTT.Load()) }
 
 // verdict is what one scan of a link found; the caller acts on it (so

@@ -214,7 +214,11 @@ func (s *session) ack() bool {
 		s.refuse(err)
 		return false
 	}
-	if r := s.view.Ack(t, time.Now(), s.baseRTT()); r != stream.AckNone {
+	rtt := s.baseRTT()
+	if rtt == 0 {
+		rtt = time.Second // no pong yet: do not take a far client for a slow one
+	}
+	if r := s.view.Ack(t, time.Now(), rtt); r != stream.AckNone {
 		s.srv.acks[r].Inc()
 	}
 	return true

@@ -218,6 +218,7 @@ func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
 		}},
 	})
 	proxy, url := proxied(t, ts)
+	proxy.SetLatency(200 * time.Millisecond) // far from the start: every RTT sample says so
 	ctx := testCtx(t, 60*time.Second)
 	c, err := client.Dial(ctx, url, nil)
 	if err != nil {
@@ -227,7 +228,6 @@ func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
 	if _, err := c.Join(ctx, "far", ""); err != nil {
 		t.Fatal(err)
 	}
-	proxy.SetLatency(200 * time.Millisecond)
 	nextSnap(t, ctx, c)
 	// Measure for more than BehindAfter + SlowAfter (2 s + 1 s).
 	var ticks []uint64
@@ -235,7 +235,9 @@ func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
 		ticks = append(ticks, nextSnap(t, ctx, c).Tick)
 	}
 	span := ticks[len(ticks)-1] - ticks[0] + 1
-	t.Logf("far player got %d snapshots over %d ticks; RTT %v", len(ticks), span, c.RTT())
+	t.Logf("far player got %d snapshots over %d ticks; RTT %v; acks ok %v stale %v unsent %v; lowered %v", len(ticks), span, c.RTT(),
+		counter(t, ts, "tickstream_acks_total", "ok"), counter(t, ts, "tickstream_acks_total", "stale"), counter(t, ts, "tickstream_acks_total", "unsent"),
+		counter(t, ts, "tickstream_snapshot_rate_lowered_total", ""))
 	if float64(len(ticks)) < 0.5*float64(span) {
 		t.Fatalf("far player got %d snapshots over %d ticks", len(ticks), span)
 	}

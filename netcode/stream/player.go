@@ -18,11 +18,11 @@ const MaxEvery = 60
 // the kernel and in the network), and the client's acknowledgements come
 // back late. Two rules keep the queue short, so that what the client gets
 // stays fresh:
-//   - Hold: while snapshots are unacknowledged, no new one is sent if
-//     they add up to more than HoldBytes or the oldest was written more
-//     than the base RTT plus HoldSlack ago; ticks are skipped meanwhile
-//     (latest wins). The queue on the path is bounded, whatever the
-//     link's bandwidth. A hold lasting the base RTT plus ProbeAfter since
+//   - Hold: while snapshots are unacknowledged, no new one is sent if the
+//     oldest was written more than the base RTT plus HoldSlack ago, or,
+//     before the client's first ack, if they add up to more than
+//     HoldBytes; ticks are skipped meanwhile (latest wins). The queue on
+//     the path is bounded, whatever the link's bandwidth. A hold lasting the base RTT plus ProbeAfter since
 //     the last snapshot lets one through (a client that never
 //     acknowledges gets about one a second).
 //   - Divisor: an ack that arrives more than the base RTT plus PaceSlack
@@ -92,7 +92,8 @@ type Player struct {
 // (1…MaxEvery), from tick from on: the tick that seated the player (an
 // older one would show the world before its join or resume).
 func (s *Stream) NewPlayer(id game.PlayerID, every int, from uint64) *Player {
-	return &Player{s: s, id: id, every: uint64(min(max(every, 1), MaxEvery)), lastSent: from - min(from, 1)}
+	return &Player{s: s, id: id, every: uint64(min(max(every, 1), MaxEvery)), lastSent: from - min(from, 1),
+		rtt: time.Second} // until an ack brings the link's
 }
 
 // Ack records the client's acknowledgement of tick t: the newest tick it
@@ -176,12 +177,16 @@ func (p *Player) due() (tick, base uint64) {
 	last, _ := p.s.Head()
 	now := time.Now()
 	p.mu.Lock()
-	if p.outBytes > 0 && (p.outBytes > HoldBytes || now.Sub(time.Unix(0, p.waiting)) > p.rtt+HoldSlack) &&
-		now.Sub(time.Unix(0, p.lastAt)) <= p.rtt+ProbeAfter {
-		p.slowLocked(now) // hold: the path still carries what was sent
-		p.holds++
-		p.mu.Unlock()
-		return 0, 0
+	if p.outBytes > 0 && now.Sub(time.Unix(0, p.lastAt)) <= p.rtt+ProbeAfter {
+		late := now.Sub(time.Unix(0, p.waiting)) > p.rtt+HoldSlack
+		if late || (p.acked == 0 && p.outBytes > HoldBytes) {
+			if late {
+				p.slowLocked(now) // the path still carries what was sent
+			}
+			p.holds++
+			p.mu.Unlock()
+			return 0, 0
+		}
 	}
 	if p.lowered > 1 { // calm for a while: raise the rate again
 		if now.Sub(p.slowAt) > PaceCalm && now.Sub(p.changed) > PaceCalm {
