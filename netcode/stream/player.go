@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -83,6 +84,8 @@ type Player struct {
 	cur      []wire.Row
 	idx      []int32
 	evs      [][]game.Event
+	mine     []game.Event // the events this player is sent
+	one      [1][]game.Event
 
 	// Counters for the caller (writer-owned, read after Next).
 	Keyframes, Deltas uint64
@@ -237,7 +240,9 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 			p.base, p.idx = be.viewOf(p.base, p.idx, uint32(p.id), s.radius)
 		}
 		p.evs = s.events(p.evs[:0], evFrom, t)
-		dst = wire.AppendSnapBody(dst, head(e.snap, base), p.base, p.cur, p.evs)
+		p.mine = p.interesting(p.mine[:0], p.evs)
+		p.one[0] = p.mine
+		dst = wire.AppendSnapBody(dst, head(e.snap, base), p.base, p.cur, p.one[:])
 		clear(p.evs) // drop the references for the collector
 	}
 	if base == 0 {
@@ -288,4 +293,34 @@ func (e *entry) body(s *Stream, base uint64, be *entry, evFrom uint64) []byte {
 	}
 	e.bodies[k] = b
 	return b
+}
+
+// interesting appends to dst the events this player is sent: kills and
+// respawns (rare, and a kill feed shows them all), and any other event
+// naming the player itself or an entity in its view (the view is p.cur,
+// sorted by id). A shot far away is not sent, with its projectile.
+func (p *Player) interesting(dst []game.Event, evs [][]game.Event) []game.Event {
+	me := uint32(p.id)
+	for _, tick := range evs {
+		for _, ev := range tick {
+			if ev.Kind == game.EventKill || ev.Kind == game.EventRespawn || ev.A == me || ev.B == me ||
+				inView(p.cur, ev.A) || inView(p.cur, ev.B) {
+				dst = append(dst, ev)
+			}
+		}
+	}
+	return dst
+}
+
+func inView(rows []wire.Row, id uint32) bool {
+	_, ok := slices.BinarySearchFunc(rows, id, func(r wire.Row, id uint32) int {
+		switch {
+		case r.ID < id:
+			return -1
+		case r.ID > id:
+			return 1
+		}
+		return 0
+	})
+	return ok
 }

@@ -348,3 +348,40 @@ func TestPacing(t *testing.T) {
 		t.Fatalf("%d lowerings, want 3", p.Lowerings())
 	}
 }
+
+// TestInterestEvents: with a view radius, a player is sent the events of
+// what it sees and its own, and every kill; a shot far away is not sent.
+func TestInterestEvents(t *testing.T) {
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+	p := st.NewPlayer(1, 1, 0)
+	far := uint32(game.FirstObjectID + 9)
+	st.Push(&game.Snapshot{Tick: 1, Time: time.UnixMilli(1), Entities: []game.Entity{
+		{ID: 1, Kind: game.KindPlayer, X: 100, Y: 100},
+		{ID: 2, Kind: game.KindPlayer, X: 200, Y: 100},
+		{ID: 3, Kind: game.KindPlayer, X: 1500, Y: 800},
+		{ID: game.FirstObjectID + 1, Kind: game.KindProjectile, X: 120, Y: 100, Score: 1},
+		{ID: far, Kind: game.KindProjectile, X: 1450, Y: 800, Score: 3},
+	}, Events: []game.Event{
+		{Kind: game.EventShot, A: 1, B: game.FirstObjectID + 1}, // mine
+		{Kind: game.EventShot, A: 3, B: far},                    // far away
+		{Kind: game.EventHit, A: 3, B: 2},                       // the victim is in view
+		{Kind: game.EventKill, A: 3, B: 4},                      // a kill: everybody
+	}})
+	b, ok := p.Next(nil)
+	if !ok {
+		t.Fatal("nothing sent")
+	}
+	var f wire.SnapFrame
+	if err := wire.DecodeSnap(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	want := []wire.EventRow{{Kind: game.EventShot, A: 1, B: game.FirstObjectID + 1}, {Kind: game.EventHit, A: 3, B: 2}, {Kind: game.EventKill, A: 3, B: 4}}
+	if len(f.Ev) != len(want) {
+		t.Fatalf("events %+v, want %+v", f.Ev, want)
+	}
+	for i := range want {
+		if f.Ev[i].Kind != want[i].Kind || f.Ev[i].A != want[i].A || f.Ev[i].B != want[i].B {
+			t.Fatalf("events %+v, want %+v", f.Ev, want)
+		}
+	}
+}
