@@ -85,6 +85,7 @@ type Player struct {
 	idx      []int32
 	evs      [][]game.Event
 	mine     []game.Event // the events this player is sent
+	views    [keptViews]keptView
 	one      [1][]game.Event
 
 	// Counters for the caller (writer-owned, read after Next).
@@ -234,15 +235,26 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	if s.radius == 0 {
 		dst = append(dst, e.body(s, base, be, evFrom)...)
 	} else {
-		p.cur, p.idx = e.viewOf(p.cur[:0], p.idx, uint32(p.id), s.radius)
-		p.base = p.base[:0]
+		// The baseline's view is one this writer computed when it sent
+		// that tick (kept in a small ring), or computed again.
+		var baseRows []wire.Row
 		if be != nil {
-			p.base, p.idx = be.viewOf(p.base, p.idx, uint32(p.id), s.radius)
+			if k := p.kept(base); k >= 0 {
+				baseRows = p.views[k].rows
+			} else {
+				p.base, p.idx = be.viewOf(p.base[:0], p.idx, uint32(p.id), s.radius)
+				baseRows = p.base
+			}
 		}
+		k := p.slotFor(base)
+		v := &p.views[k]
+		v.rows, p.idx = e.viewOf(v.rows[:0], p.idx, uint32(p.id), s.radius)
+		v.tick = t
 		p.evs = s.events(p.evs[:0], evFrom, t)
+		p.cur = v.rows
 		p.mine = p.interesting(p.mine[:0], p.evs)
 		p.one[0] = p.mine
-		dst = wire.AppendSnapBody(dst, head(e.snap, base), p.base, p.cur, p.one[:])
+		dst = wire.AppendSnapBody(dst, head(e.snap, base), baseRows, v.rows, p.one[:])
 		clear(p.evs) // drop the references for the collector
 	}
 	if base == 0 {
@@ -323,4 +335,38 @@ func inView(rows []wire.Row, id uint32) bool {
 		return 0
 	})
 	return ok
+}
+
+// keptViews is how many of its recent views a writer keeps: the baseline
+// is usually one of the last few ticks sent.
+const keptViews = 4
+
+type keptView struct {
+	tick uint64
+	rows []wire.Row
+}
+
+// kept returns the index of the kept view of tick t, or -1.
+func (p *Player) kept(t uint64) int {
+	for i := range p.views {
+		if p.views[i].tick == t && t != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// slotFor returns the slot for a new view: the oldest, never the one of
+// the baseline in use.
+func (p *Player) slotFor(base uint64) int {
+	best := -1
+	for i := range p.views {
+		if p.views[i].tick == base && base != 0 {
+			continue
+		}
+		if best < 0 || p.views[i].tick < p.views[best].tick {
+			best = i
+		}
+	}
+	return best
 }
