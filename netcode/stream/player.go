@@ -28,13 +28,15 @@ const MaxEvery = 60
 //     acknowledges gets about one a second).
 //   - Divisor: an ack that arrives more than the base RTT plus PaceSlack
 //     after its snapshot was written, a hold, or a write that blocked
-//     longer than a tick doubles the connection's divisor, at most every
-//     paceStep and up to MaxLowered; PaceCalm without one halves it again.
+//     longer than a tick is a sign of a slow link; three signs double the
+//     connection's divisor, at most every paceStep and up to MaxLowered;
+//     PaceCalm without one halves it again.
 //
 // The base RTT is the link's smallest measured RTT (the smoothed one grows
 // with the very queue being controlled).
 const (
 	HoldSlack  = 500 * time.Millisecond
+	slowSigns  = 3 // signs of a slow link before the divisor doubles (one hiccup is not a slow link)
 	HoldBytes  = 8 << 10
 	ProbeAfter = time.Second
 	PaceSlack  = 250 * time.Millisecond
@@ -72,6 +74,7 @@ type Player struct {
 	slowAt    time.Time        // the last sign of a slow link
 	lowerings uint64           // times the divisor was doubled
 	holds     uint64           // due ticks held back
+	slowN     int              // signs of a slow link since the divisor last changed
 	rtt       time.Duration    // the base RTT given with the last ack
 	waiting   int64            // when the oldest unacknowledged snapshot was written (Unix ns; 0: none)
 	sentLen   [sentRing]int32  // the sizes of the snapshots sent
@@ -148,10 +151,11 @@ func (p *Player) Slow(now time.Time) {
 
 func (p *Player) slowLocked(now time.Time) {
 	p.slowAt = now
-	if p.lowered < MaxLowered && now.Sub(p.changed) >= paceStep {
+	if p.slowN++; p.slowN >= slowSigns && p.lowered < MaxLowered && now.Sub(p.changed) >= paceStep {
 		p.lowered = max(p.lowered*2, 2)
 		p.changed = now
 		p.lowerings++
+		p.slowN = 0
 	}
 }
 

@@ -327,6 +327,8 @@ func TestPacing(t *testing.T) {
 		t.Fatalf("every %d after a timely ack", p.Every())
 	}
 	late := now.Add(time.Second) // 1 s after the write, with a 10 ms RTT
+	p.Slow(late)                 // two signs already: the third ack doubles
+	p.Slow(late)
 	for i, want := range []int{2, 2, 4, 8, 8} {
 		tick := uint64(0)
 		for tick == 0 {
@@ -335,9 +337,13 @@ func TestPacing(t *testing.T) {
 		if tick%uint64(p.Every()) != 0 {
 			t.Fatalf("tick %d sent with divisor %d", tick, p.Every())
 		}
-		at := late.Add(time.Duration(i/2) * paceStep) // two acks within one step count once
+		at := late.Add(time.Duration(i/2) * paceStep) // within one step: no second doubling
 		if i >= 3 {
 			at = late.Add(time.Duration(i) * paceStep)
+		}
+		if i >= 2 { // three signs per doubling
+			p.Slow(at)
+			p.Slow(at)
 		}
 		p.Ack(tick, at, 10*time.Millisecond)
 		if p.Every() != want {
