@@ -24,18 +24,31 @@ type testServer struct {
 
 func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
 	t.Helper()
-	return newTestServerHTTP(t, cfg, netcode.HTTPOptions{})
+	return newTestServerWith(t, cfg, game.DirectoryConfig{}, netcode.HTTPOptions{})
+}
+
+// newTestServerDir is newTestServer with a local game.Directory configured
+// by dcfg (its NewPublisher is the server's, its Logger the server's).
+func newTestServerDir(t *testing.T, cfg netcode.Config, dcfg game.DirectoryConfig) *testServer {
+	t.Helper()
+	return newTestServerWith(t, cfg, dcfg, netcode.HTTPOptions{})
 }
 
 // newTestServerHTTP is newTestServer with the http.Server's timeouts of
 // opts (built by netcode.NewHTTPServer, as cmd/server does).
 func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOptions) *testServer {
 	t.Helper()
+	return newTestServerWith(t, cfg, game.DirectoryConfig{}, opts)
+}
+
+func newTestServerWith(t *testing.T, cfg netcode.Config, dcfg game.DirectoryConfig, opts netcode.HTTPOptions) *testServer {
+	t.Helper()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	if cfg.Directory.Defaults.MinPlayers == 0 {
-		cfg.Directory.Defaults.MinPlayers = 1
+	if dcfg.Defaults.MinPlayers == 0 {
+		dcfg.Defaults.MinPlayers = 1
 	}
-	srv, err := netcode.NewServer(cfg)
+	dcfg.Logger = cfg.Logger
+	srv, err := netcode.NewServer(cfg, localDirectory(dcfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +65,15 @@ func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOption
 		hs.Close()
 	})
 	return &testServer{Server: srv, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/play"}
+}
+
+// localDirectory builds an in-memory game.Directory configured by dcfg
+// around the server's publisher hook, as cmd/server does.
+func localDirectory(dcfg game.DirectoryConfig) netcode.NewDirectory {
+	return func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		dcfg.NewPublisher = publish
+		return game.NewDirectory(dcfg)
+	}
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {

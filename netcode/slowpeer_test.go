@@ -210,13 +210,12 @@ func TestRTTMeasuredBeyondPingInterval(t *testing.T) {
 // A legitimately far player (400 ms round trip) is not behind: it is not
 // closed and keeps getting snapshots.
 func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ViewRadius: -1,
 		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, SlowAfter: time.Second},
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), extra: 200, ticks: new(int)} // ~5 KB snapshots
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return testRules{Arena: game.NewArena(), extra: 200, ticks: new(int)} // ~5 KB snapshots
+	}})
 	proxy, url := proxied(t, ts)
 	proxy.SetLatency(200 * time.Millisecond) // far from the start: every RTT sample says so
 	ctx := testCtx(t, 60*time.Second)
@@ -283,14 +282,14 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 
 func slowReader(t *testing.T, viaProxy bool, extra, chunk int) {
 	const tickRate = 30
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ViewRadius: -1,
 		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: 500 * time.Millisecond},
-		Directory: game.DirectoryConfig{
-			Defaults: game.MatchConfig{TickRate: tickRate},
-			NewRules: func() game.Rules {
-				return testRules{Arena: game.NewArena(), extra: extra, ticks: new(int)}
-			}},
+	}, game.DirectoryConfig{
+		Defaults: game.MatchConfig{TickRate: tickRate},
+		NewRules: func() game.Rules {
+			return testRules{Arena: game.NewArena(), extra: extra, ticks: new(int)}
+		},
 	})
 	url := ts.url
 	if viaProxy {
@@ -357,12 +356,11 @@ func (r churnRules) AppendSnapshot(ents []game.Entity, evs []game.Event) ([]game
 // in tickstream_spectators. A reading spectator keeps its stream.
 func TestStalledSSEReadersAreEnded(t *testing.T) {
 	const stalled = 10
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		WriteTimeout: time.Second,
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return churnRules{Arena: game.NewArena(), n: new(int)}
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return churnRules{Arena: game.NewArena(), n: new(int)}
+	}})
 	ctx := testCtx(t, 60*time.Second)
 	player, w := ts.join(t, ctx, "player", "")
 	readAll(ctx, player)

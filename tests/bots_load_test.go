@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/bots"
 )
@@ -20,7 +21,10 @@ import (
 // The committed smoke scenario (200 players, 50 spectators over the three
 // transports, 10 s) against an in-process server passes its thresholds.
 func TestLoadBotsSmokeScenario(t *testing.T) {
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

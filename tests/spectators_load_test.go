@@ -96,12 +96,16 @@ func frozenSSE(t *testing.T, addr, path string) net.Conn {
 
 func TestLoadThousandSSESpectators(t *testing.T) {
 	const spectators = 1000
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	srv, err := netcode.NewServer(netcode.Config{
 		WriteTimeout: 500 * time.Millisecond,
-		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return busyRules{Arena: game.NewArena()}
-		}},
+		Logger:       log,
+	}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{
+			NewRules:     func() game.Rules { return busyRules{Arena: game.NewArena()} },
+			NewPublisher: publish,
+			Logger:       log,
+		})
 	})
 	if err != nil {
 		t.Fatal(err)

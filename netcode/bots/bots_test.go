@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/bots"
 	"github.com/tickstream/tickstream/netcode/faultproxy"
@@ -17,7 +18,10 @@ import (
 // server starts an in-process Tickstream server on loopback.
 func server(t *testing.T) string {
 	t.Helper()
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
