@@ -9,8 +9,8 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/faultproxy"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
 // proxied starts a fault proxy in front of ts and returns it with its

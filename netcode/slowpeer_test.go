@@ -17,11 +17,11 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/rawws"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/rawws"
 )
 
-// dialRaw upgrades path on addr with a raw WebSocket client (netcode/rawws:
+// dialRaw upgrades path on addr with a raw WebSocket client (tests/rawws:
 // it answers nothing — no pongs, no close reply — unless the test writes);
 // rcvbuf > 0 sets SO_RCVBUF first.
 func dialRaw(t *testing.T, addr, path string, rcvbuf int) *rawws.Conn {

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/rawws"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/rawws"
 )
 
 // createMatch creates a match through the API and returns its id.

@@ -13,9 +13,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/cmd/bots/fleet"
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
-	"github.com/tickstream/tickstream/netcode/bots"
 )
 
 // The committed smoke scenario (200 players, 50 spectators over the three
@@ -36,14 +36,14 @@ func TestLoadBotsSmokeScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sc bots.Scenario
+	var sc fleet.Scenario
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
 	sc.URL = "ws://" + hs.Listener.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := bots.Run(ctx, sc, bots.Output{})
+	rep, err := fleet.Run(ctx, sc, fleet.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}
