@@ -43,13 +43,7 @@ func TestPingsMeasureRTT(t *testing.T) {
 		t.Fatalf("RTT on loopback reported as %v", rtt)
 	}
 	eventually(t, ctx, "the RTT histogram to fill", func() bool {
-		mfs, _ := ts.Metrics().Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "tickstream_rtt_seconds" {
-				return mf.GetMetric()[0].GetHistogram().GetSampleCount() >= 3
-			}
-		}
-		return false
+		return counter(t, ts, "tickstream_rtt_seconds_count", "") >= 3
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -122,32 +123,11 @@ func waitClose(ctx context.Context, c *client.Client) error {
 
 func entity(s *client.Snap, id uint32) (game.Entity, bool) { return s.Entity(id) }
 
-// counter reads a counter's (or a gauge's) value by one label value,
-// summed over every series that carries it.
+// counter reads a counter's (a gauge's, a histogram's _count) value by one label value,
+// summed over every series that carries it, from the server's /metrics.
 func counter(t *testing.T, ts *testServer, name, label string) float64 {
 	t.Helper()
-	mfs, err := ts.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		sum := 0.0 // over every series with that label value (e.g. all transports)
-		for _, m := range mf.GetMetric() {
-			if label == "" { // a metric without labels
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() // one of them is absent: 0
-				}
-			}
-		}
-		return sum
-	}
-	return 0
+	return nettest.Scrape(t, ts.http.URL+"/metrics", name, label)
 }
 
 // eventually polls cond every 10 ms until ctx ends.
