@@ -58,7 +58,7 @@ func (ts *testServer) postMatch(t *testing.T, body string) matchResp {
 }
 
 func TestMatchAPI(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{Directory: game.DirectoryConfig{MaxMatches: 2}})
+	ts := newTestServerDir(t, netcode.Config{}, game.DirectoryConfig{MaxMatches: 2})
 	m := ts.postMatch(t, `{"rate": 60, "max_players": 4}`)
 	if m.Rate != 60 || m.Max != 4 || m.State != "waiting" || m.Players != 0 || len(m.ID) != 8 {
 		t.Fatalf("created %+v", m)

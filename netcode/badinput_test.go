@@ -64,12 +64,11 @@ func input(seq any, mx, my, aim any, buttons any) map[string]any {
 // player keeps receiving every tick.
 func TestBadInputIsRefused(t *testing.T) {
 	var over atomic.Bool
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		JoinTimeout: 300 * time.Millisecond,
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), over: &over}
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return testRules{Arena: game.NewArena(), over: &over}
+	}})
 	ctx := testCtx(t, 60*time.Second)
 	healthy, hw := ts.join(t, ctx, "healthy", "")
 	full := ts.postMatch(t, `{"max_players": 1}`)

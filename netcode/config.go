@@ -8,15 +8,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/tickstream/tickstream/game"
 )
 
 // Config configures a Server. Zero fields take the documented default.
 type Config struct {
-	// Directory configures the match directory; its NewPublisher is set by
-	// the server.
-	Directory game.DirectoryConfig
 	// AllowedOrigins are host patterns (path.Match syntax, e.g.
 	// "*.example.com") allowed to open /play from a browser besides the
 	// server's own origin. Empty means same origin only.

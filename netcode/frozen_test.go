@@ -47,13 +47,12 @@ func frozenClient(t *testing.T, addr, match string) net.Conn {
 // the healthy player keeps its rate, the match keeps its tick, and the
 // frozen session is closed by the write deadline as "too slow".
 func TestFrozenClientDoesNotSlowOthers(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		WriteTimeout: 400 * time.Millisecond,
 		ViewRadius:   -1, // everybody sees the 1500 extra entities
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), extra: 1500, ticks: new(int)} // ~40 KB snapshots
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return testRules{Arena: game.NewArena(), extra: 1500, ticks: new(int)} // ~40 KB snapshots
+	}})
 	ctx := testCtx(t, 30*time.Second)
 	healthy, hw := ts.join(t, ctx, "healthy", "")
 	frozenClient(t, strings.TrimPrefix(ts.http.URL, "http://"), hw.Match)

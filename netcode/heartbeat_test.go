@@ -9,8 +9,8 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/faultproxy"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
 // proxied starts a fault proxy in front of ts and returns it with its
@@ -43,13 +43,7 @@ func TestPingsMeasureRTT(t *testing.T) {
 		t.Fatalf("RTT on loopback reported as %v", rtt)
 	}
 	eventually(t, ctx, "the RTT histogram to fill", func() bool {
-		mfs, _ := ts.Metrics().Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "tickstream_rtt_seconds" {
-				return mf.GetMetric()[0].GetHistogram().GetSampleCount() >= 3
-			}
-		}
-		return false
+		return counter(t, ts, "tickstream_rtt_seconds_count", "") >= 3
 	})
 }
 

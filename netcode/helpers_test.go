@@ -12,6 +12,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -24,18 +25,31 @@ type testServer struct {
 
 func newTestServer(t *testing.T, cfg netcode.Config) *testServer {
 	t.Helper()
-	return newTestServerHTTP(t, cfg, netcode.HTTPOptions{})
+	return newTestServerWith(t, cfg, game.DirectoryConfig{}, netcode.HTTPOptions{})
+}
+
+// newTestServerDir is newTestServer with a local game.Directory configured
+// by dcfg (its NewPublisher is the server's, its Logger the server's).
+func newTestServerDir(t *testing.T, cfg netcode.Config, dcfg game.DirectoryConfig) *testServer {
+	t.Helper()
+	return newTestServerWith(t, cfg, dcfg, netcode.HTTPOptions{})
 }
 
 // newTestServerHTTP is newTestServer with the http.Server's timeouts of
 // opts (built by netcode.NewHTTPServer, as cmd/server does).
 func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOptions) *testServer {
 	t.Helper()
+	return newTestServerWith(t, cfg, game.DirectoryConfig{}, opts)
+}
+
+func newTestServerWith(t *testing.T, cfg netcode.Config, dcfg game.DirectoryConfig, opts netcode.HTTPOptions) *testServer {
+	t.Helper()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	if cfg.Directory.Defaults.MinPlayers == 0 {
-		cfg.Directory.Defaults.MinPlayers = 1
+	if dcfg.Defaults.MinPlayers == 0 {
+		dcfg.Defaults.MinPlayers = 1
 	}
-	srv, err := netcode.NewServer(cfg)
+	dcfg.Logger = cfg.Logger
+	srv, err := netcode.NewServer(cfg, localDirectory(dcfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +66,15 @@ func newTestServerHTTP(t *testing.T, cfg netcode.Config, opts netcode.HTTPOption
 		hs.Close()
 	})
 	return &testServer{Server: srv, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/play"}
+}
+
+// localDirectory builds an in-memory game.Directory configured by dcfg
+// around the server's publisher hook, as cmd/server does.
+func localDirectory(dcfg game.DirectoryConfig) netcode.NewDirectory {
+	return func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		dcfg.NewPublisher = publish
+		return game.NewDirectory(dcfg)
+	}
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
@@ -100,32 +123,11 @@ func waitClose(ctx context.Context, c *client.Client) error {
 
 func entity(s *client.Snap, id uint32) (game.Entity, bool) { return s.Entity(id) }
 
-// counter reads a counter's (or a gauge's) value by one label value,
-// summed over every series that carries it.
+// counter reads a counter's (a gauge's, a histogram's _count) value by one label value,
+// summed over every series that carries it, from the server's /metrics.
 func counter(t *testing.T, ts *testServer, name, label string) float64 {
 	t.Helper()
-	mfs, err := ts.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		sum := 0.0 // over every series with that label value (e.g. all transports)
-		for _, m := range mf.GetMetric() {
-			if label == "" { // a metric without labels
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() // one of them is absent: 0
-				}
-			}
-		}
-		return sum
-	}
-	return 0
+	return nettest.Scrape(t, ts.http.URL+"/metrics", name, label)
 }
 
 // eventually polls cond every 10 ms until ctx ends.

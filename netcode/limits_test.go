@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -464,7 +465,7 @@ func TestOriginOnDNSNameNeedsPublicOrigin(t *testing.T) {
 	}
 
 	for _, bad := range []string{"game.example.test", "ftp://x.test", "https://x.test/path", "https://"} {
-		if _, err := netcode.NewServer(netcode.Config{PublicOrigins: []string{bad}}); err == nil {
+		if _, err := netcode.NewServer(netcode.Config{PublicOrigins: []string{bad}}, localDirectory(game.DirectoryConfig{})); err == nil {
 			t.Errorf("public origin %q accepted", bad)
 		}
 	}

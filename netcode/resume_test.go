@@ -132,10 +132,9 @@ func TestResumeWithinGraceKeepsSeat(t *testing.T) {
 }
 
 func TestResumeRefusals(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ResumeSecret: []byte("0123456789abcdef0123"),
-		Directory:    game.DirectoryConfig{Defaults: game.MatchConfig{Grace: 300 * time.Millisecond}},
-	})
+	}, game.DirectoryConfig{Defaults: game.MatchConfig{Grace: 300 * time.Millisecond}})
 	other := newTestServer(t, netcode.Config{ResumeSecret: []byte("another-secret-of-this-size")})
 	short := newTestServer(t, netcode.Config{ResumeTTL: time.Nanosecond})
 	ctx := testCtx(t, 20*time.Second)
@@ -209,7 +208,7 @@ func TestSecondConnectionReplacesFirst(t *testing.T) {
 // exactly once, in order.
 func TestInputsExactlyOnceAcrossCuts(t *testing.T) {
 	rules, applied := newInputLog()
-	ts := newTestServer(t, netcode.Config{Directory: game.DirectoryConfig{NewRules: rules}})
+	ts := newTestServerDir(t, netcode.Config{}, game.DirectoryConfig{NewRules: rules})
 	proxy, url := proxied(t, ts)
 	ctx := testCtx(t, 60*time.Second)
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -303,7 +302,7 @@ func ctxErr(done <-chan error) error {
 func TestTenSecondOutage(t *testing.T) {
 	t.Parallel()
 	rules, applied := newInputLog()
-	ts := newTestServer(t, netcode.Config{Directory: game.DirectoryConfig{NewRules: rules}})
+	ts := newTestServerDir(t, netcode.Config{}, game.DirectoryConfig{NewRules: rules})
 	proxy, url := proxied(t, ts)
 	ctx := testCtx(t, 60*time.Second)
 	p := client.NewPlayer(client.PlayerOptions{URL: url, Name: "tunnel"})

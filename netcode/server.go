@@ -20,7 +20,7 @@ import (
 // Server serves players and the HTTP API for one match directory.
 type Server struct {
 	cfg     Config
-	dir     *game.Directory
+	dir     Directory
 	log     zerolog.Logger
 	warnLog zerolog.Logger // sampled, for policy disconnects
 	metrics *metrics
@@ -51,11 +51,16 @@ type Server struct {
 	closeOnce  sync.Once
 }
 
-// NewServer builds a server and its match directory.
-func NewServer(cfg Config) (*Server, error) {
+// NewServer builds a server. newDir builds its match directory (the caller
+// chooses and configures it) around the server's publisher hook; the server
+// owns the directory from then on, and Shutdown closes it.
+func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if newDir == nil {
+		return nil, fmt.Errorf("no match directory")
 	}
 	s := &Server{
 		cfg:        cfg,
@@ -69,19 +74,18 @@ func NewServer(cfg Config) (*Server, error) {
 		clients:    newClients(cfg.Limits, cfg.TrustedProxies),
 		budgets:    newBudgets(cfg.InputRate, cfg.InputBurst),
 	}
-	dcfg := cfg.Directory
-	dcfg.Logger = cfg.Logger
-	dcfg.NewPublisher = func(id string, mc game.MatchConfig, layout game.Layout) game.Publisher {
-		h := newHub(s, id, mc, layout)
-		s.hubs.Store(id, h)
-		return h
-	}
-	if s.dir, err = game.NewDirectory(dcfg); err != nil {
-		return nil, err
-	}
 	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
 		return nil, err
 	}
+	dir, err := newDir(func(id string, mc game.MatchConfig, layout game.Layout) game.Publisher {
+		h := newHub(s, id, mc, layout)
+		s.hubs.Store(id, h)
+		return h
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.dir = dir
 	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) }, func() float64 {
 		n := 0
 		for _, m := range s.dir.List() {
@@ -108,7 +112,7 @@ func NewServer(cfg Config) (*Server, error) {
 }
 
 // Directory returns the server's match directory.
-func (s *Server) Directory() *game.Directory { return s.dir }
+func (s *Server) Directory() Directory { return s.dir }
 
 // Handler returns the HTTP handler of every endpoint.
 func (s *Server) Handler() http.Handler { return s.mux }

@@ -17,11 +17,11 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/rawws"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/rawws"
 )
 
-// dialRaw upgrades path on addr with a raw WebSocket client (netcode/rawws:
+// dialRaw upgrades path on addr with a raw WebSocket client (tests/rawws:
 // it answers nothing — no pongs, no close reply — unless the test writes);
 // rcvbuf > 0 sets SO_RCVBUF first.
 func dialRaw(t *testing.T, addr, path string, rcvbuf int) *rawws.Conn {
@@ -195,28 +195,19 @@ func TestRTTMeasuredBeyondPingInterval(t *testing.T) {
 	default:
 	}
 	for _, name := range []string{"tickstream_rtt_jitter_seconds", "tickstream_clock_offset_seconds"} {
-		eventually(t, ctx, name+" samples", func() bool {
-			mfs, _ := ts.Metrics().Gather()
-			for _, mf := range mfs {
-				if mf.GetName() == name {
-					return mf.GetMetric()[0].GetHistogram().GetSampleCount() > 0
-				}
-			}
-			return false
-		})
+		eventually(t, ctx, name+" samples", func() bool { return counter(t, ts, name+"_count", "") > 0 })
 	}
 }
 
 // A legitimately far player (400 ms round trip) is not behind: it is not
 // closed and keeps getting snapshots.
 func TestHighLatencyPlayerKeepsPlaying(t *testing.T) {
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ViewRadius: -1,
 		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, SlowAfter: time.Second},
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return testRules{Arena: game.NewArena(), extra: 200, ticks: new(int)} // ~5 KB snapshots
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return testRules{Arena: game.NewArena(), extra: 200, ticks: new(int)} // ~5 KB snapshots
+	}})
 	proxy, url := proxied(t, ts)
 	proxy.SetLatency(200 * time.Millisecond) // far from the start: every RTT sample says so
 	ctx := testCtx(t, 60*time.Second)
@@ -283,14 +274,14 @@ func TestSlowReaderGetsRecentSnapshots(t *testing.T) {
 
 func slowReader(t *testing.T, viaProxy bool, extra, chunk int) {
 	const tickRate = 30
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ViewRadius: -1,
 		Heartbeat:  netcode.HeartbeatConfig{Interval: 200 * time.Millisecond, BehindAfter: 500 * time.Millisecond},
-		Directory: game.DirectoryConfig{
-			Defaults: game.MatchConfig{TickRate: tickRate},
-			NewRules: func() game.Rules {
-				return testRules{Arena: game.NewArena(), extra: extra, ticks: new(int)}
-			}},
+	}, game.DirectoryConfig{
+		Defaults: game.MatchConfig{TickRate: tickRate},
+		NewRules: func() game.Rules {
+			return testRules{Arena: game.NewArena(), extra: extra, ticks: new(int)}
+		},
 	})
 	url := ts.url
 	if viaProxy {
@@ -357,12 +348,11 @@ func (r churnRules) AppendSnapshot(ents []game.Entity, evs []game.Event) ([]game
 // in tickstream_spectators. A reading spectator keeps its stream.
 func TestStalledSSEReadersAreEnded(t *testing.T) {
 	const stalled = 10
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		WriteTimeout: time.Second,
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return churnRules{Arena: game.NewArena(), n: new(int)}
-		}},
-	})
+	}, game.DirectoryConfig{NewRules: func() game.Rules {
+		return churnRules{Arena: game.NewArena(), n: new(int)}
+	}})
 	ctx := testCtx(t, 60*time.Second)
 	player, w := ts.join(t, ctx, "player", "")
 	readAll(ctx, player)

@@ -17,13 +17,13 @@ import (
 // good link keeps the full rate and the match keeps its tick.
 func TestThrottledPlayerStaysWithFewerFresherSnapshots(t *testing.T) {
 	const rate = 30
-	ts := newTestServer(t, netcode.Config{
+	ts := newTestServerDir(t, netcode.Config{
 		ViewRadius: -1,
-		Directory: game.DirectoryConfig{
-			Defaults: game.MatchConfig{TickRate: rate, MinPlayers: 1},
-			NewRules: func() game.Rules {
-				return testRules{Arena: game.NewArena(), extra: 240, ticks: new(int)} // ~1 KB per delta: ~30 KB/s
-			}},
+	}, game.DirectoryConfig{
+		Defaults: game.MatchConfig{TickRate: rate, MinPlayers: 1},
+		NewRules: func() game.Rules {
+			return testRules{Arena: game.NewArena(), extra: 240, ticks: new(int)} // ~1 KB per delta: ~30 KB/s
+		},
 	})
 	ctx := testCtx(t, 40*time.Second)
 	good, gw := ts.join(t, ctx, "good", "")

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickstream/tickstream/netcode/rawws"
+	"github.com/tickstream/tickstream/tests/rawws"
 )
 
 // abuseTarget is the server under attack.
@@ -90,7 +90,7 @@ func target(t *testing.T, extra ...string) *abuseTarget {
 	return tg
 }
 
-// dialRaw upgrades path on addr over raw TCP (netcode/rawws: a client that
+// dialRaw upgrades path on addr over raw TCP (tests/rawws: a client that
 // can stop reading, never answer a ping or a close) with extra headers
 // ("Name: value"). It returns the response when the upgrade is refused
 // (conn nil then).

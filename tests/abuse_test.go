@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/rawws"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/rawws"
 )
 
 // createMatch creates a match through the API and returns its id.
@@ -53,19 +54,11 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// metric returns the value of one sample of the target's /metrics, e.g.
-// `tickstream_disconnects_total{reason="too_slow"}` (0 when absent).
-func metric(t *testing.T, tg *abuseTarget, sample string) float64 {
+// metric returns the value of the target's metric name by one label
+// value, e.g. tickstream_disconnects_total, "too_slow" (0 when absent).
+func metric(t *testing.T, tg *abuseTarget, name, label string) float64 {
 	t.Helper()
-	_, body := getAll(t, tg.URL+"/metrics")
-	for _, line := range strings.Split(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
-			var v float64
-			fmt.Sscan(rest, &v)
-			return v
-		}
-	}
-	return 0
+	return nettest.Scrape(t, tg.URL+"/metrics", name, label)
 }
 
 func getAll(t *testing.T, url string) (int, string) {
@@ -217,7 +210,7 @@ func TestAbuseDeadPeerDroppedWithoutCloseWait(t *testing.T) {
 func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 	t.Parallel()
 	tg := target(t)
-	before := metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`)
+	before := metric(t, tg, "tickstream_disconnects_total", "too_slow")
 	c, resp, err := rawws.Dial(tg.Addr, "/play", rawws.Options{RcvBuf: 4096})
 	if err != nil || c == nil {
 		t.Fatalf("upgrade: %v %v", resp, err)
@@ -230,7 +223,7 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 	// sender notes its longest gap between two sends: if this (busy)
 	// machine starved it past dead-after, a heartbeat timeout is the
 	// server's right answer, not a failure.
-	beforeDead := metric(t, tg, `tickstream_disconnects_total{reason="heartbeat_timeout"}`)
+	beforeDead := metric(t, tg, "tickstream_disconnects_total", "heartbeat_timeout")
 	stop := make(chan struct{})
 	defer close(stop)
 	var maxGap atomic.Int64
@@ -257,8 +250,8 @@ func TestAbuseFrozenReaderClosedTooSlow(t *testing.T) {
 	}()
 	var slow, dead bool
 	poll(t, 30*time.Second, "the frozen reader to be closed", func() bool {
-		slow = metric(t, tg, `tickstream_disconnects_total{reason="too_slow"}`) > before
-		dead = metric(t, tg, `tickstream_disconnects_total{reason="heartbeat_timeout"}`) > beforeDead
+		slow = metric(t, tg, "tickstream_disconnects_total", "too_slow") > before
+		dead = metric(t, tg, "tickstream_disconnects_total", "heartbeat_timeout") > beforeDead
 		return slow || dead
 	})
 	if !slow {
@@ -317,7 +310,7 @@ func TestAbuseCreateFlood(t *testing.T) {
 			if !tg.external && i != 3 {
 				t.Fatalf("refused after %d creations, want 3", i)
 			}
-			if metric(t, tg, `tickstream_refusals_total{reason="create_rate_limited"}`) < 1 {
+			if metric(t, tg, "tickstream_refusals_total", "create_rate_limited") < 1 {
 				t.Fatal("the refusal was not counted")
 			}
 			return
@@ -408,7 +401,7 @@ func TestAbusePongFlood(t *testing.T) {
 	if got[0] != wire.CloseFlooding {
 		t.Fatalf("pong flood: close %v %v, want %d", got[0], got[1], wire.CloseFlooding)
 	}
-	if metric(t, tg, `tickstream_refusals_total{reason="flooding"}`) < 1 {
+	if metric(t, tg, "tickstream_refusals_total", "flooding") < 1 {
 		t.Fatal("the flood was not counted")
 	}
 }
@@ -443,7 +436,7 @@ func TestAbuseResumeLoopKeepsInputBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws := "ws://" + tg.Addr + "/play"
-	queued := func() float64 { return metric(t, tg, `tickstream_inputs_total{result="queued"}`) }
+	queued := func() float64 { return metric(t, tg, "tickstream_inputs_total", "queued") }
 	before := queued()
 	start := time.Now()
 	c, err := client.Dial(ctx, ws, nil)

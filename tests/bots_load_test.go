@@ -13,14 +13,18 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/cmd/bots/fleet"
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
-	"github.com/tickstream/tickstream/netcode/bots"
 )
 
 // The committed smoke scenario (200 players, 50 spectators over the three
 // transports, 10 s) against an in-process server passes its thresholds.
 func TestLoadBotsSmokeScenario(t *testing.T) {
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,14 +36,14 @@ func TestLoadBotsSmokeScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sc bots.Scenario
+	var sc fleet.Scenario
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
 	sc.URL = "ws://" + hs.Listener.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := bots.Run(ctx, sc, bots.Output{})
+	rep, err := fleet.Run(ctx, sc, fleet.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 package tests
 
 // The page survives a broken link: Chromium loads the play page through an
-// in-process TCP fault proxy (netcode/faultproxy) in front of a real server
+// in-process TCP fault proxy (tests/faultproxy) in front of a real server
 // process, plays, and then the link is broken twice:
 //
 //  1. cut: both sides see the socket close (the page gets 1006) and, for a
@@ -38,8 +38,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tickstream/tickstream/netcode/client"
-	"github.com/tickstream/tickstream/netcode/faultproxy"
 	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
 const (

@@ -27,6 +27,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -96,12 +97,16 @@ func frozenSSE(t *testing.T, addr, path string) net.Conn {
 
 func TestLoadThousandSSESpectators(t *testing.T) {
 	const spectators = 1000
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	srv, err := netcode.NewServer(netcode.Config{
 		WriteTimeout: 500 * time.Millisecond,
-		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
-		Directory: game.DirectoryConfig{NewRules: func() game.Rules {
-			return busyRules{Arena: game.NewArena()}
-		}},
+		Logger:       log,
+	}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{
+			NewRules:     func() game.Rules { return busyRules{Arena: game.NewArena()} },
+			NewPublisher: publish,
+			Logger:       log,
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +179,7 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 		worst = min(worst, n)
 	}
 	late := m.Stats().Late - lateBefore
-	slow := gather(t, srv, "tickstream_spectator_disconnects_total", "too_slow")
+	slow := nettest.Scrape(t, hs.URL+"/metrics", "tickstream_spectator_disconnects_total", "too_slow")
 	t.Logf("%d spectators: %d ended early, %d with gaps, the rest got ≥ %d of ~%d ticks in 4 s; late ticks: %d; too_slow disconnects: %v",
 		spectators, failed, gappy, worst, ticks, late, slow)
 	if failed == spectators {
@@ -199,26 +204,4 @@ func (r busyRules) AppendSnapshot(ents []game.Entity, evs []game.Event) ([]game.
 		ents = append(ents, game.Entity{ID: uint32(2*game.FirstObjectID + i), Kind: 3, X: float32(i * 8), Y: 450})
 	}
 	return ents, evs
-}
-
-func gather(t *testing.T, srv *netcode.Server, name, label string) float64 {
-	mfs, err := srv.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		sum := 0.0 // over every series with that label value (e.g. all transports)
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == label {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return sum
-	}
-	return 0
 }

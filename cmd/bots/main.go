@@ -22,7 +22,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/tickstream/tickstream/netcode/bots"
+	"github.com/tickstream/tickstream/cmd/bots/fleet"
 )
 
 func main() {
@@ -40,11 +40,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	progress := bots.Output{Progress: stderr}
+	progress := fleet.Output{Progress: stderr}
 	if f, ok := stderr.(*os.File); ok {
 		progress.Terminal = isatty.IsTerminal(f.Fd())
 	}
-	rep, err := bots.Run(ctx, sc, progress)
+	rep, err := fleet.Run(ctx, sc, progress)
 	if err != nil {
 		fmt.Fprintln(stderr, "bots:", err)
 		return 2
@@ -89,9 +89,9 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 // parse reads the scenario file (if any), then the flags given on the
 // command line on top of it.
-func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, error) {
+func parse(args []string, stderr io.Writer) (fleet.Scenario, string, string, error) {
 	var (
-		sc                   bots.Scenario
+		sc                   fleet.Scenario
 		file, out, html, mix string
 		rampUp, duration     time.Duration
 	)
@@ -132,7 +132,7 @@ func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, erro
 		if err != nil {
 			return sc, "", "", err
 		}
-		var fileSC bots.Scenario
+		var fileSC fleet.Scenario
 		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&fileSC); err != nil {
@@ -142,10 +142,10 @@ func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, erro
 		overlay(&sc, flagSC, set)
 	}
 	if file == "" || set["ramp-up"] {
-		sc.RampUp = bots.Duration(rampUp)
+		sc.RampUp = fleet.Duration(rampUp)
 	}
 	if file == "" || set["duration"] {
-		sc.Duration = bots.Duration(duration)
+		sc.Duration = fleet.Duration(duration)
 	}
 	if file == "" || set["mix"] {
 		m, err := parseMix(mix)
@@ -158,7 +158,7 @@ func parse(args []string, stderr io.Writer) (bots.Scenario, string, string, erro
 }
 
 // overlay copies the flags given on the command line over a scenario file.
-func overlay(sc *bots.Scenario, f bots.Scenario, set map[string]bool) {
+func overlay(sc *fleet.Scenario, f fleet.Scenario, set map[string]bool) {
 	if set["url"] {
 		sc.URL = f.URL
 	}

@@ -13,12 +13,15 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 )
 
 func testServer(t *testing.T) string {
 	t.Helper()
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.Nop()})
+	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.Nop()}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: zerolog.Nop()})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

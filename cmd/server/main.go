@@ -172,15 +172,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
-	srv, err := netcode.NewServer(netcode.Config{
-		Directory: game.DirectoryConfig{
+	// The match directory: in memory, this process's matches only. The
+	// server hands it its publisher hook and owns it from then on.
+	localDirectory := func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{
 			MaxMatches: cfg.maxMatches,
 			Defaults: game.MatchConfig{
 				TickRate: cfg.tickRate, MaxPlayers: cfg.maxPlayers, MinPlayers: cfg.minPlayers,
 				TimeLimit: cfg.timeLimit, ScoreLimit: cfg.scoreLimit, EmptyTimeout: cfg.emptyTimeout,
 				Grace: cfg.grace,
 			},
-		},
+			NewPublisher: publish,
+			Logger:       log,
+		})
+	}
+	srv, err := netcode.NewServer(netcode.Config{
 		Heartbeat: netcode.HeartbeatConfig{
 			Interval: cfg.hbInterval, DeadAfter: cfg.deadAfter, SuspendedDeadAfter: cfg.suspendedDead,
 			BehindAfter: cfg.behindAfter, SlowAfter: cfg.slowAfter,
@@ -201,7 +207,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		ViewRadius:   cfg.viewRadius,
 		Static:       static.Handler(),
 		Logger:       log,
-	})
+	}, localDirectory)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

@@ -1,4 +1,4 @@
-package bots
+package fleet
 
 import (
 	"context"

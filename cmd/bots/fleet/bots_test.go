@@ -1,4 +1,4 @@
-package bots_test
+package fleet_test
 
 import (
 	"context"
@@ -9,15 +9,19 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tickstream/tickstream/cmd/bots/fleet"
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
-	"github.com/tickstream/tickstream/netcode/bots"
-	"github.com/tickstream/tickstream/netcode/faultproxy"
+	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
 // server starts an in-process Tickstream server on loopback.
 func server(t *testing.T) string {
 	t.Helper()
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,33 +35,33 @@ func server(t *testing.T) string {
 	return hs.Listener.Addr().String()
 }
 
-func run(t *testing.T, sc bots.Scenario) *bots.Report {
+func run(t *testing.T, sc fleet.Scenario) *fleet.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := bots.Run(ctx, sc, bots.Output{})
+	rep, err := fleet.Run(ctx, sc, fleet.Output{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
-func dist(r *bots.Report, name string) bots.Dist {
+func dist(r *fleet.Report, name string) fleet.Dist {
 	for _, d := range r.Latencies {
 		if d.Name == name {
 			return d
 		}
 	}
-	return bots.Dist{}
+	return fleet.Dist{}
 }
 
 // A short scenario against a healthy server passes its thresholds, and
 // every measure has samples.
 func TestShortScenarioPasses(t *testing.T) {
 	addr := server(t)
-	rep := run(t, bots.Scenario{
+	rep := run(t, fleet.Scenario{
 		URL: "ws://" + addr, Players: 20, Spectators: 6, Mix: map[string]float64{"ws": 1, "sse": 1, "poll": 1},
-		RampUp: bots.Duration(time.Second), Duration: bots.Duration(3 * time.Second), Behaviour: "chase",
+		RampUp: fleet.Duration(time.Second), Duration: fleet.Duration(3 * time.Second), Behaviour: "chase",
 		SLO: "errors=0,connected>=20,spectators_ok>=6,rtt.count>0,ack.count>0,interarrival.count>0,delivery.count>0,spectator_delay.count>0",
 	})
 	if len(rep.Breaches) != 0 {
@@ -74,9 +78,9 @@ func TestShortScenarioPasses(t *testing.T) {
 // An impossible threshold fails, naming itself.
 func TestImpossibleThresholdBreaches(t *testing.T) {
 	addr := server(t)
-	rep := run(t, bots.Scenario{
-		URL: "ws://" + addr, Players: 3, RampUp: bots.Duration(200 * time.Millisecond),
-		Duration: bots.Duration(2 * time.Second), SLO: "rtt.p99<1us,errors=0",
+	rep := run(t, fleet.Scenario{
+		URL: "ws://" + addr, Players: 3, RampUp: fleet.Duration(200 * time.Millisecond),
+		Duration: fleet.Duration(2 * time.Second), SLO: "rtt.p99<1us,errors=0",
 	})
 	if len(rep.Breaches) != 1 || !strings.Contains(rep.Breaches[0], "rtt.p99") {
 		t.Fatalf("breaches %v, want one naming rtt.p99", rep.Breaches)
@@ -93,7 +97,7 @@ func TestRTTMatchesInjectedLatency(t *testing.T) {
 	}
 	defer p.Close()
 	p.SetLatency(25 * time.Millisecond)
-	sc := bots.Scenario{Players: 4, RampUp: bots.Duration(200 * time.Millisecond), Duration: bots.Duration(4 * time.Second), Behaviour: "idle"}
+	sc := fleet.Scenario{Players: 4, RampUp: fleet.Duration(200 * time.Millisecond), Duration: fleet.Duration(4 * time.Second), Behaviour: "idle"}
 	sc.URL = "ws://" + addr
 	direct := dist(run(t, sc), "rtt")
 	sc.URL = "ws://" + p.Addr()

@@ -1,4 +1,4 @@
-package bots
+package fleet
 
 // Scenario is one repeatable run: flags or a JSON file (tests/scenarios/).
 // Zero fields take the documented default.

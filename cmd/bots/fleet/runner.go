@@ -1,4 +1,4 @@
-// Package bots is Tickstream's load-testing fleet: thousands of player and
+// Package fleet is Tickstream's load-testing fleet: thousands of player and
 // spectator bots in one process, built on the same Go client the tests
 // use, with a live progress line, a report (table, JSON, self-contained
 // HTML) and thresholds that decide the exit code. cmd/bots is its main.
@@ -6,7 +6,7 @@
 // Cost per bot is kept low: one reader goroutine per connection, inputs
 // paced by one shared ticker (not a timer per bot), liveness watched by one
 // sampler for all players, latencies in sharded HDR histograms.
-package bots
+package fleet
 
 import (
 	"context"
