@@ -146,7 +146,7 @@ func NewMessageDecoder() *MessageDecoder {
 	return d
 }
 
-// Decode checks frame and decodes it into v (a *Welcome, *Snap, …). The
+// Decode checks frame and decodes it into v (a *Welcome, *Roster, …; snapshots go through DecodeSnap). The
 // server's frames are bounded by their content; the depth limit is looser
 // than for client frames.
 func (d *MessageDecoder) Decode(frame []byte, v any) error {

@@ -1,17 +1,13 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tickstream/tickstream/game"
 )
@@ -150,185 +146,6 @@ func testSnapshot(players, projectiles, events int) *game.Snapshot {
 		s.Events = append(s.Events, ev)
 	}
 	return s
-}
-
-func snapFrame(enc *SnapEncoder, ack uint32, s *game.Snapshot) []byte {
-	return append(AppendSnapHeader(nil, ack), enc.Encode(s)...)
-}
-
-func wantSnap(ack uint32, s *game.Snapshot) Snap {
-	w := Snap{T: TypeSnap, Ack: ack, Tick: s.Tick, Time: s.Time.UnixMilli(), State: s.State.String(), Left: s.Left.Milliseconds()}
-	for _, e := range s.Entities {
-		w.Ents = append(w.Ents, Entity{ID: e.ID, Kind: e.Kind, X: e.X, Y: e.Y, Angle: e.Angle, HP: e.HP, Score: e.Score, Flags: e.Flags})
-	}
-	for _, e := range s.Events {
-		w.Ev = append(w.Ev, EventRow{Kind: e.Kind, A: e.A, B: e.B})
-	}
-	return w
-}
-
-func TestSnapRoundTrip(t *testing.T) {
-	cases := map[string]*game.Snapshot{
-		"60 entities":    testSnapshot(40, 20, 12),
-		"50+20+10":       testSnapshot(50, 20, 10),
-		"one of each":    testSnapshot(1, 1, 1),
-		"15 entities":    testSnapshot(15, 0, 15),     // fixarray
-		"16 entities":    testSnapshot(16, 0, 16),     // array16
-		"70000 entities": testSnapshot(100, 69900, 3), // array32
-		"empty waiting":  {Tick: 1, Time: time.UnixMilli(0), State: game.StateWaiting},
-		"ended, negative left and time": {Tick: 9, Time: time.UnixMilli(-1_000_000_007), State: game.StateEnded,
-			Left: -1234 * time.Millisecond, Entities: []game.Entity{{ID: 1, Kind: 1, X: float32(math.Inf(1)), HP: -100}}},
-	}
-	var enc SnapEncoder
-	dec := NewMessageDecoder()
-	for name, s := range cases {
-		for _, ack := range []uint32{0, 127, 128, 65536, math.MaxUint32} {
-			frame := snapFrame(&enc, ack, s)
-			var got Snap
-			if err := dec.Decode(frame, &got); err != nil {
-				t.Fatalf("%s, ack %d: %v", name, ack, err)
-			}
-			want := wantSnap(ack, s)
-			if len(want.Ents) == 0 && len(got.Ents) == 0 {
-				got.Ents = nil
-			}
-			if len(want.Ev) == 0 && len(got.Ev) == 0 {
-				got.Ev = nil
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s, ack %d: snap round trip differs:\n got %.300v\nwant %.300v", name, ack, got, want)
-			}
-			if typ, err := PeekType(frame); err != nil || typ != TypeSnap {
-				t.Fatalf("PeekType = %q, %v", typ, err)
-			}
-		}
-	}
-}
-
-// TestSnapGeneric: a client in another language decodes the snap frame
-// with a generic msgpack decoder into plain maps and arrays.
-func TestSnapGeneric(t *testing.T) {
-	s := testSnapshot(40, 20, 12)
-	var enc SnapEncoder
-	frame := snapFrame(&enc, 4242, s)
-	var m map[string]any
-	if err := msgpack.Unmarshal(frame, &m); err != nil {
-		t.Fatal(err)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if want := []string{"ack", "ents", "ev", "left", "state", "t", "tick", "time"}; !slices.Equal(keys, want) {
-		t.Fatalf("keys = %v, want %v", keys, want)
-	}
-	if m["t"] != "snap" || m["state"] != "running" {
-		t.Fatalf("t = %v, state = %v", m["t"], m["state"])
-	}
-	for k, want := range map[string]int64{"ack": 4242, "tick": int64(s.Tick), "time": s.Time.UnixMilli(), "left": s.Left.Milliseconds()} {
-		if got, ok := asInt(m[k]); !ok || got != want {
-			t.Errorf("%s = %v (%T), want %d", k, m[k], m[k], want)
-		}
-	}
-	ents, ok := m["ents"].([]any)
-	if !ok || len(ents) != len(s.Entities) {
-		t.Fatalf("ents = %T of %d, want %d", m["ents"], len(ents), len(s.Entities))
-	}
-	for i, raw := range ents {
-		e := s.Entities[i]
-		row, ok := raw.([]any)
-		if !ok || len(row) != 8 {
-			t.Fatalf("ents[%d] = %v", i, raw)
-		}
-		ints := []int64{int64(e.ID), int64(e.Kind), 0, 0, 0, int64(e.HP), int64(e.Score), int64(e.Flags)}
-		for j, v := range row {
-			switch j {
-			case 2, 3, 4:
-				want := []float32{e.X, e.Y, e.Angle}[j-2]
-				if got, ok := v.(float32); !ok || got != want {
-					t.Errorf("ents[%d][%d] = %v (%T), want float32 %v", i, j, v, v, want)
-				}
-			default:
-				if got, ok := asInt(v); !ok || got != ints[j] {
-					t.Errorf("ents[%d][%d] = %v (%T), want %d", i, j, v, v, ints[j])
-				}
-			}
-		}
-	}
-	evs, ok := m["ev"].([]any)
-	if !ok || len(evs) != len(s.Events) {
-		t.Fatalf("ev = %v", m["ev"])
-	}
-	for i, raw := range evs {
-		row, _ := raw.([]any)
-		e := s.Events[i]
-		want := []int64{int64(e.Kind), int64(e.A), int64(e.B)}
-		if len(row) != 3 {
-			t.Fatalf("ev[%d] = %v", i, raw)
-		}
-		for j, v := range row {
-			if got, ok := asInt(v); !ok || got != want[j] {
-				t.Errorf("ev[%d][%d] = %v, want %d", i, j, v, want[j])
-			}
-		}
-	}
-}
-
-// asInt converts any integer a generic msgpack decoder returns.
-func asInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case uint64:
-		return int64(n), n <= math.MaxInt64
-	}
-	return 0, false
-}
-
-func TestSnapHeader(t *testing.T) {
-	for _, ack := range []uint32{0, 1, 255, 1 << 31, math.MaxUint32} {
-		h := AppendSnapHeader(nil, ack)
-		if len(h) != snapHeaderLen {
-			t.Fatalf("len(AppendSnapHeader) = %d, snapHeaderLen = %d", len(h), snapHeaderLen)
-		}
-		// The head appends: what was in dst is kept.
-		h2 := AppendSnapHeader([]byte("xyz"), ack)
-		if !bytes.Equal(h2[:3], []byte("xyz")) || !bytes.Equal(h2[3:], h) {
-			t.Fatalf("AppendSnapHeader does not append: % x", h2)
-		}
-	}
-}
-
-// TestSnapEncoderResultStable: Encode's result may be shared between
-// sessions while the encoder goes on to the next tick.
-func TestSnapEncoderResultStable(t *testing.T) {
-	var enc SnapEncoder
-	a := enc.Encode(testSnapshot(40, 20, 12))
-	saved := bytes.Clone(a)
-	b := enc.Encode(testSnapshot(3, 1, 1))
-	_ = enc.Encode(testSnapshot(60, 0, 0))
-	if !bytes.Equal(a, saved) {
-		t.Fatal("a later Encode changed an earlier result")
-	}
-	if bytes.Equal(a, b) {
-		t.Fatal("different snapshots encode the same")
-	}
-	if allocs := testing.AllocsPerRun(50, func() { _ = enc.Encode(testSnapshot(0, 0, 0)) }); allocs > 3 {
-		t.Errorf("Encode of a small snapshot allocates %v times", allocs)
-	}
 }
 
 func TestPeekType(t *testing.T) {

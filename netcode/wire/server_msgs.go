@@ -91,30 +91,6 @@ type ScoreRow struct {
 	Deaths   int
 }
 
-// Snap is a decoded snapshot (the Go client's view of a "snap" frame).
-type Snap struct {
-	T     string     `msgpack:"t"`
-	Ack   uint32     `msgpack:"ack"`
-	Tick  uint64     `msgpack:"tick"`
-	Time  int64      `msgpack:"time"`
-	State string     `msgpack:"state"`
-	Left  int64      `msgpack:"left"`
-	Ents  []Entity   `msgpack:"ents"`
-	Ev    []EventRow `msgpack:"ev"`
-}
-
-// Entity is [id, kind, x, y, angle, hp, score, flags].
-type Entity struct {
-	_msgpack struct{} `msgpack:",as_array"`
-	ID       uint32
-	Kind     uint8
-	X, Y     float32
-	Angle    float32
-	HP       int16
-	Score    int32
-	Flags    uint8
-}
-
 // EventRow is [kind, a, b].
 type EventRow struct {
 	_msgpack struct{} `msgpack:",as_array"`
@@ -173,64 +149,6 @@ func mustMarshal(v any) []byte {
 		panic("wire: encoding a server message: " + err.Error()) // only fixed types: a bug
 	}
 	return b
-}
-
-// snapHeaderLen is the length of the per-player head of a snap frame.
-const snapHeaderLen = 17 // 0x88, "t", "snap", "ack", uint32
-
-// AppendSnapHeader appends the per-player head of a snap frame: the map
-// header, "t": "snap" and "ack": ack (always as uint32). The shared body
-// from SnapEncoder follows it.
-func AppendSnapHeader(dst []byte, ack uint32) []byte {
-	dst = append(dst, 0x88, 0xa1, 't', 0xa4, 's', 'n', 'a', 'p', 0xa3, 'a', 'c', 'k', 0xce)
-	return binary.BigEndian.AppendUint32(dst, ack)
-}
-
-// SnapEncoder encodes the shared body of snap frames: the six key/value
-// pairs that are the same for every player of a match. Not safe for
-// concurrent use: one per match, used from the match goroutine.
-type SnapEncoder struct {
-	buf []byte
-}
-
-// Encode returns a new byte slice with the shared body of s; the result is
-// never modified afterwards and may be shared between sessions.
-func (e *SnapEncoder) Encode(s *game.Snapshot) []byte {
-	b := e.buf[:0]
-	b = appendStr(b, "tick")
-	b = appendUint(b, s.Tick)
-	b = appendStr(b, "time")
-	b = appendInt(b, s.Time.UnixMilli())
-	b = appendStr(b, "state")
-	b = appendStr(b, s.State.String())
-	b = appendStr(b, "left")
-	b = appendInt(b, s.Left.Milliseconds())
-	b = appendStr(b, "ents")
-	b = appendArrayLen(b, len(s.Entities))
-	for i := range s.Entities {
-		en := &s.Entities[i]
-		b = append(b, 0x98)
-		b = appendUint(b, uint64(en.ID))
-		b = appendUint(b, uint64(en.Kind))
-		b = appendFloat32(b, en.X)
-		b = appendFloat32(b, en.Y)
-		b = appendFloat32(b, en.Angle)
-		b = appendInt(b, int64(en.HP))
-		b = appendInt(b, int64(en.Score))
-		b = appendUint(b, uint64(en.Flags))
-	}
-	b = appendStr(b, "ev")
-	b = appendArrayLen(b, len(s.Events))
-	for _, ev := range s.Events {
-		b = append(b, 0x93)
-		b = appendUint(b, uint64(ev.Kind))
-		b = appendUint(b, uint64(ev.A))
-		b = appendUint(b, uint64(ev.B))
-	}
-	e.buf = b
-	out := make([]byte, len(b))
-	copy(out, b)
-	return out
 }
 
 // The append helpers write the shortest msgpack form.
