@@ -67,7 +67,6 @@ type Player struct {
 	sent      [sentRing]uint64 // ticks sent, by tick % sentRing
 	sentAt    [sentRing]int64  // when they were written (Unix ns)
 	acked     uint64           // newest valid ack (0: none)
-	floor     uint64           // the last keyframe sent: the client holds nothing older
 	every     uint64           // requested divisor
 	lowered   uint64           // the server's divisor (≥ every) for a slow link
 	changed   time.Time        // when lowered last changed
@@ -118,9 +117,9 @@ func (p *Player) Ack(t uint64, now time.Time, rtt time.Duration) AckResult {
 	switch {
 	case p.sent[i] != t:
 		return AckUnsent
-	case t <= p.acked || t < p.floor:
-		// An ack older than the last keyframe names a view the client
-		// dropped when it applied the keyframe.
+	case t == p.acked:
+		return AckNone // the same ack again (an input between two snapshots): nothing new
+	case t < p.acked:
 		return AckStale
 	}
 	p.acked, p.rtt = t, rtt
@@ -277,9 +276,6 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	p.lastAt = now
 	p.sentLen[t%sentRing] = int32(min(len(dst)-start, 1<<30))
 	p.outBytes += int64(len(dst) - start)
-	if base == 0 {
-		p.floor = t
-	}
 	p.mu.Unlock()
 	return dst, true
 }

@@ -205,9 +205,13 @@ func TestViews(t *testing.T) {
 	if v.Newest() != 13 || v.Len() != 2 {
 		t.Fatalf("a refused frame changed the views: %v", v.ticks)
 	}
-	mustApply(frame(20, 0, nil, b), b) // keyframe: every older view dropped
-	if v.Len() != 1 || v.Newest() != 20 {
+	mustApply(frame(20, 0, nil, b), b) // keyframe: older views kept (the next delta may be based on one)
+	if v.Len() != 3 || v.Newest() != 20 {
 		t.Fatalf("views after a keyframe: %v", v.ticks)
+	}
+	mustApply(frame(21, 13, a, c), c) // a delta from a tick acked before the keyframe
+	if _, ok := v.View(12); ok || v.Len() != 3 {
+		t.Fatalf("views after a delta from 13: %v", v.ticks)
 	}
 	v.Reset()
 	if v.Len() != 0 || v.Newest() != 0 {

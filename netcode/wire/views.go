@@ -109,8 +109,8 @@ const MaxViews = 256
 
 // Views are a client's baselines: the views it applied, by tick. Following
 // the protocol's client rule it keeps every view from the baseline of the
-// newest frame onward (a keyframe drops all older ones). Not safe for
-// concurrent use.
+// newest delta onward (a keyframe drops none). Not safe for concurrent
+// use.
 type Views struct {
 	ticks []uint64 // increasing
 	views [][]Row  // views[i] is the view at ticks[i]
@@ -149,7 +149,8 @@ func (v *Views) View(tick uint64) ([]Row, bool) {
 func (v *Views) Len() int { return len(v.ticks) }
 
 // Apply applies f to the view at f.Base (an empty one for a keyframe),
-// stores the result at f.Tick, drops the views older than f.Base and
+// stores the result at f.Tick, drops the views older than f.Base (a
+// delta's; a keyframe drops none, MaxViews bounds them) and
 // returns the new view, valid until the next Apply or Reset. It refuses a
 // frame whose baseline it does not hold, a tick not newer than the newest
 // applied, a baseline not older than the tick, and whatever ApplyRows
@@ -177,11 +178,10 @@ func (v *Views) Apply(f *SnapFrame) ([]Row, error) {
 		v.free = append(v.free, buf[:0])
 		return nil, err
 	}
-	// Keep the views from the baseline onward (a keyframe: none older).
-	keep := f.Tick
-	if f.Base != 0 {
-		keep = f.Base
-	}
+	// Keep the views from the baseline onward: the server's baselines
+	// never go back. A keyframe drops nothing: the server may still base
+	// the next delta on a tick acknowledged before it sent the keyframe.
+	keep := f.Base
 	drop := 0
 	for drop < len(v.ticks) && (v.ticks[drop] < keep || len(v.ticks)-drop >= MaxViews) {
 		v.free = append(v.free, v.views[drop][:0])

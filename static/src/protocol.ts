@@ -654,8 +654,9 @@ export const MAX_VIEWS = 256;
 /**
  * Views holds the baselines of one connection: the view (in wire units) of
  * each tick applied that a later frame may be based on. Client rule: keep
- * every view from the `base` of the newest frame applied onward (a keyframe
- * drops all older); reset on a new connection.
+ * every view from the `base` of the newest delta applied onward (a keyframe
+ * drops none: the server may base its next delta on a tick acknowledged
+ * before it sent the keyframe); reset on a new connection.
  */
 export class Views {
   private readonly held = new Map<number, readonly WireRow[]>();
@@ -712,8 +713,7 @@ export class Views {
       throw new ProtocolError(`tick ${f.tick} is not after tick ${this.newestTick}`);
     }
     const view = applyRows(base, f.rows);
-    const keep = f.base === 0 ? f.tick : f.base;
-    for (const t of this.held.keys()) if (t < keep) this.held.delete(t);
+    if (f.base !== 0) for (const t of this.held.keys()) if (t < f.base) this.held.delete(t);
     this.held.set(f.tick, view);
     this.newestTick = f.tick;
     if (this.held.size > MAX_VIEWS) {
