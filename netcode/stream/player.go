@@ -35,11 +35,11 @@ const MaxEvery = 60
 // The base RTT is the link's smallest measured RTT (the smoothed one grows
 // with the very queue being controlled).
 const (
-	HoldSlack  = 500 * time.Millisecond
+	HoldSlack  = 750 * time.Millisecond
 	slowSigns  = 3 // signs of a slow link before the divisor doubles (one hiccup is not a slow link)
 	HoldBytes  = 8 << 10
 	ProbeAfter = time.Second
-	PaceSlack  = 250 * time.Millisecond
+	PaceSlack  = 500 * time.Millisecond
 	paceStep   = 250 * time.Millisecond
 	PaceCalm   = 5 * time.Second
 	MaxLowered = 8
