@@ -28,21 +28,23 @@ const MaxEvery = 60
 //     acknowledges gets about one a second).
 //   - Divisor: an ack that arrives more than the base RTT plus PaceSlack
 //     after its snapshot was written, a hold, or a write that blocked
-//     longer than a tick is a sign of a slow link; three signs double the
-//     connection's divisor, at most every paceStep and up to MaxLowered;
-//     PaceCalm without one halves it again.
+//     longer than a tick is a sign of a slow link; signs that persist for
+//     slowPersist (at least slowSigns, no gap over slowGap) double the
+//     connection's divisor, up to MaxLowered; PaceCalm without a sign
+//     halves it again.
 //
 // The base RTT is the link's smallest measured RTT (the smoothed one grows
 // with the very queue being controlled).
 const (
-	HoldSlack  = 750 * time.Millisecond
-	slowSigns  = 3 // signs of a slow link before the divisor doubles (one hiccup is not a slow link)
-	HoldBytes  = 8 << 10
-	ProbeAfter = time.Second
-	PaceSlack  = 500 * time.Millisecond
-	paceStep   = 250 * time.Millisecond
-	PaceCalm   = 5 * time.Second
-	MaxLowered = 8
+	HoldSlack   = 750 * time.Millisecond
+	slowSigns   = 3                      // signs of a slow link before the divisor doubles
+	slowPersist = time.Second            // … spread over at least this long (a hiccup is not a slow link)
+	slowGap     = 500 * time.Millisecond // no sign for this long ends a streak
+	HoldBytes   = 8 << 10
+	ProbeAfter  = time.Second
+	PaceSlack   = 500 * time.Millisecond
+	PaceCalm    = 5 * time.Second
+	MaxLowered  = 8
 )
 
 // AckResult says what became of an acknowledgement.
@@ -73,7 +75,8 @@ type Player struct {
 	slowAt    time.Time        // the last sign of a slow link
 	lowerings uint64           // times the divisor was doubled
 	holds     uint64           // due ticks held back
-	slowN     int              // signs of a slow link since the divisor last changed
+	slowN     int              // signs of a slow link in the current streak
+	slowFirst time.Time        // the streak's first sign
 	rtt       time.Duration    // the base RTT given with the last ack
 	waiting   int64            // when the oldest unacknowledged snapshot was written (Unix ns; 0: none)
 	sentLen   [sentRing]int32  // the sizes of the snapshots sent
@@ -149,12 +152,15 @@ func (p *Player) Slow(now time.Time) {
 }
 
 func (p *Player) slowLocked(now time.Time) {
+	if now.Sub(p.slowAt) > slowGap { // a new streak of signs
+		p.slowFirst, p.slowN = now, 0
+	}
 	p.slowAt = now
-	if p.slowN++; p.slowN >= slowSigns && p.lowered < MaxLowered && now.Sub(p.changed) >= paceStep {
+	if p.slowN++; p.slowN >= slowSigns && now.Sub(p.slowFirst) >= slowPersist && p.lowered < MaxLowered {
 		p.lowered = max(p.lowered*2, 2)
 		p.changed = now
 		p.lowerings++
-		p.slowN = 0
+		p.slowFirst, p.slowN = now, 0
 	}
 }
 

@@ -306,48 +306,48 @@ func TestRingBounds(t *testing.T) {
 }
 
 // TestPacing: acknowledgements that come back late (a link that queues)
-// double the divisor, at most every paceStep and up to MaxLowered; timely
-// ones do not; the writer then sends only multiples of the divisor.
+// double the divisor once they have persisted for slowPersist, up to
+// MaxLowered; a short burst of late ones (a busy client) does not; the
+// writer then sends only multiples of the divisor.
 func TestPacing(t *testing.T) {
 	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
 	w := newWorld(9, 3)
 	p := st.NewPlayer(1, 1, 0)
 	var buf []byte
 	send := func() uint64 {
-		st.Push(w.step())
-		var ok bool
-		if buf, ok = p.Next(buf[:0]); !ok {
-			return 0
+		for {
+			st.Push(w.step())
+			var ok bool
+			if buf, ok = p.Next(buf[:0]); ok {
+				if w.tick%uint64(p.Every()) != 0 {
+					t.Fatalf("tick %d sent with divisor %d", w.tick, p.Every())
+				}
+				return w.tick
+			}
 		}
-		return w.tick
 	}
 	now := time.Now()
-	p.Ack(send(), now, 10*time.Millisecond) // timely
+	rtt := 10 * time.Millisecond
+	p.Ack(send(), now, rtt) // timely
 	if p.Every() != 1 {
 		t.Fatalf("every %d after a timely ack", p.Every())
 	}
-	late := now.Add(time.Second) // 1 s after the write, with a 10 ms RTT
-	p.Slow(late)                 // two signs already: the third ack doubles
-	p.Slow(late)
-	for i, want := range []int{2, 2, 4, 8, 8} {
-		tick := uint64(0)
-		for tick == 0 {
-			tick = send()
-		}
-		if tick%uint64(p.Every()) != 0 {
-			t.Fatalf("tick %d sent with divisor %d", tick, p.Every())
-		}
-		at := late.Add(time.Duration(i/2) * paceStep) // within one step: no second doubling
-		if i >= 3 {
-			at = late.Add(time.Duration(i) * paceStep)
-		}
-		if i >= 2 { // three signs per doubling
-			p.Slow(at)
-			p.Slow(at)
-		}
-		p.Ack(tick, at, 10*time.Millisecond)
+	// A burst of late acks within half a second: a hiccup.
+	at := now.Add(2 * time.Second)
+	for i := 0; i < 5; i++ {
+		p.Ack(send(), at.Add(time.Duration(i)*100*time.Millisecond), rtt)
+	}
+	if p.Every() != 1 {
+		t.Fatalf("every %d after a burst of late acks", p.Every())
+	}
+	// Late acks every 100 ms for 3.5 s: a slow link. The divisor doubles
+	// each second of it, up to MaxLowered.
+	at = at.Add(2 * time.Second) // a gap: a new streak
+	for i := 0; i <= 35; i++ {
+		p.Ack(send(), at.Add(time.Duration(i)*100*time.Millisecond), rtt)
+		want := 1 << min(i/10, 3)
 		if p.Every() != want {
-			t.Fatalf("late ack %d: every %d, want %d", i, p.Every(), want)
+			t.Fatalf("after %d ms of late acks: every %d, want %d", i*100, p.Every(), want)
 		}
 	}
 	if p.Lowerings() != 3 {
