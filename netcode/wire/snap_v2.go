@@ -138,10 +138,10 @@ func (d *rowDiff) nextRow() (c, b *Row, mask uint8, ok bool) {
 		if d.i < len(d.base) && d.base[d.i].ID == c.ID {
 			b = &d.base[d.i]
 			d.i++
-			if m := changeMask(b, c); m != 0 {
-				return c, b, m, true
+			if *b == *c {
+				continue
 			}
-			continue
+			return c, b, changeMask(b, c), true
 		}
 		return c, nil, MaskWhole, true
 	}
@@ -163,20 +163,25 @@ func (d *rowDiff) nextGone() (uint32, bool) {
 	return 0, false
 }
 
+// diffRowCounts counts the rows and the gone ids of base → cur in one
+// merge of the two views.
 func diffRowCounts(base, cur []Row) (rows, gone int) {
-	d := rowDiff{base: base, cur: cur}
-	for {
-		if _, _, _, ok := d.nextRow(); !ok {
-			break
+	i, j := 0, 0
+	for i < len(base) || j < len(cur) {
+		switch {
+		case j == len(cur) || (i < len(base) && base[i].ID < cur[j].ID):
+			gone++
+			i++
+		case i == len(base) || cur[j].ID < base[i].ID:
+			rows++
+			j++
+		default:
+			if base[i] != cur[j] {
+				rows++
+			}
+			i++
+			j++
 		}
-		rows++
-	}
-	d = rowDiff{base: base, cur: cur}
-	for {
-		if _, ok := d.nextGone(); !ok {
-			break
-		}
-		gone++
 	}
 	return rows, gone
 }
