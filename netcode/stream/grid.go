@@ -62,15 +62,7 @@ func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.
 	if r == 0 {
 		return append(dst, e.rows...), idx
 	}
-	me, ok := slices.BinarySearchFunc(e.rows, id, func(r wire.Row, id uint32) int {
-		switch {
-		case r.ID < id:
-			return -1
-		case r.ID > id:
-			return 1
-		}
-		return 0
-	})
+	me, ok := findRow(e.rows, id)
 	if !ok {
 		return dst, idx
 	}
@@ -105,4 +97,17 @@ func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.
 		dst = append(dst, e.rows[i])
 	}
 	return dst, idx
+}
+
+// findRow finds id in rows sorted by id.
+func findRow(rows []wire.Row, id uint32) (int, bool) {
+	return slices.BinarySearchFunc(rows, id, func(r wire.Row, id uint32) int {
+		switch {
+		case r.ID < id:
+			return -1
+		case r.ID > id:
+			return 1
+		}
+		return 0
+	})
 }

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -331,15 +330,7 @@ func (p *Player) interesting(dst []game.Event, evs [][]game.Event) []game.Event 
 }
 
 func inView(rows []wire.Row, id uint32) bool {
-	_, ok := slices.BinarySearchFunc(rows, id, func(r wire.Row, id uint32) int {
-		switch {
-		case r.ID < id:
-			return -1
-		case r.ID > id:
-			return 1
-		}
-		return 0
-	})
+	_, ok := findRow(rows, id)
 	return ok
 }
 

@@ -182,33 +182,15 @@ func (r *reader) int64() int64 {
 
 // arrayLen reads an array header; the count cannot exceed the bytes left
 // (every element takes at least one).
-func (r *reader) arrayLen() int {
-	if r.err != nil {
-		return 0
-	}
-	b := r.b[r.off:]
-	var n, h int
-	switch {
-	case len(b) == 0:
-	case b[0]&0xf0 == 0x90:
-		n, h = int(b[0]&0x0f), 1
-	case b[0] == 0xdc && len(b) >= 3:
-		n, h = int(binary.BigEndian.Uint16(b[1:])), 3
-	case b[0] == 0xdd && len(b) >= 5:
-		u := binary.BigEndian.Uint32(b[1:])
-		if uint64(u) <= uint64(len(b)) {
-			n, h = int(u), 5
-		}
-	}
-	if h == 0 || n > len(b)-h {
-		r.fail(errShort)
-		return 0
-	}
-	r.off += h
-	return n
-}
+func (r *reader) arrayLen() int { return r.containerLen(0x90, 0xdc, 0xdd, 1) }
 
-func (r *reader) mapLen() int {
+// mapLen reads a map header (every pair takes at least two bytes).
+func (r *reader) mapLen() int { return r.containerLen(0x80, 0xde, 0xdf, 2) }
+
+// containerLen reads an array or map header: the fix form (fix|n), the
+// 16-bit form (c16) or the 32-bit form (c32); per is the fewest bytes an
+// element takes.
+func (r *reader) containerLen(fix, c16, c32 byte, per int) int {
 	if r.err != nil {
 		return 0
 	}
@@ -216,17 +198,17 @@ func (r *reader) mapLen() int {
 	var n, h int
 	switch {
 	case len(b) == 0:
-	case b[0]&0xf0 == 0x80:
+	case b[0]&0xf0 == fix:
 		n, h = int(b[0]&0x0f), 1
-	case b[0] == 0xde && len(b) >= 3:
+	case b[0] == c16 && len(b) >= 3:
 		n, h = int(binary.BigEndian.Uint16(b[1:])), 3
-	case b[0] == 0xdf && len(b) >= 5:
+	case b[0] == c32 && len(b) >= 5:
 		u := binary.BigEndian.Uint32(b[1:])
 		if uint64(u) <= uint64(len(b)) {
 			n, h = int(u), 5
 		}
 	}
-	if h == 0 || n > (len(b)-h)/2 {
+	if h == 0 || n > (len(b)-h)/per {
 		r.fail(errShort)
 		return 0
 	}
