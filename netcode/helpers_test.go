@@ -3,7 +3,6 @@ package netcode_test
 import (
 	"context"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,33 +47,9 @@ func newTestServerWith(t *testing.T, cfg netcode.Config, dcfg game.DirectoryConf
 	if dcfg.Defaults.MinPlayers == 0 {
 		dcfg.Defaults.MinPlayers = 1
 	}
-	dcfg.Logger = cfg.Logger
-	srv, err := netcode.NewServer(cfg, localDirectory(dcfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	hs.Config = netcode.NewHTTPServer(srv.Handler(), opts)
-	hs.Listener = netcode.TuneListener(hs.Listener) // as cmd/server does
-	hs.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	return &testServer{Server: srv, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/play"}
-}
-
-// localDirectory builds an in-memory game.Directory configured by dcfg
-// around the server's publisher hook, as cmd/server does.
-func localDirectory(dcfg game.DirectoryConfig) netcode.NewDirectory {
-	return func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		dcfg.NewPublisher = publish
-		return game.NewDirectory(dcfg)
-	}
+	// As cmd/server does: NewHTTPServer's timeouts, TuneListener's socket options.
+	s := nettest.StartServerWith(t, cfg, dcfg, nettest.Options{HTTP: &opts, Listener: netcode.TuneListener})
+	return &testServer{Server: s.Server, http: s.HTTP, url: s.WSURL}
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {

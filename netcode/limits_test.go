@@ -13,6 +13,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -465,7 +466,7 @@ func TestOriginOnDNSNameNeedsPublicOrigin(t *testing.T) {
 	}
 
 	for _, bad := range []string{"game.example.test", "ftp://x.test", "https://x.test/path", "https://"} {
-		if _, err := netcode.NewServer(netcode.Config{PublicOrigins: []string{bad}}, localDirectory(game.DirectoryConfig{})); err == nil {
+		if _, err := netcode.NewServer(netcode.Config{PublicOrigins: []string{bad}}, nettest.LocalDirectory(game.DirectoryConfig{})); err == nil {
 			t.Errorf("public origin %q accepted", bad)
 		}
 	}

@@ -5,7 +5,6 @@ package tests
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -16,21 +15,14 @@ import (
 	"github.com/tickstream/tickstream/cmd/bots/fleet"
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/nettest"
 )
 
 // The committed smoke scenario (200 players, 50 spectators over the three
 // transports, 10 s) against an in-process server passes its thresholds.
 func TestLoadBotsSmokeScenario(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
+	srv := nettest.StartServer(t, netcode.Config{Logger: log}, game.DirectoryConfig{})
 
 	b, err := os.ReadFile(moduleRoot(t) + "/tests/scenarios/smoke.json")
 	if err != nil {
@@ -40,7 +32,7 @@ func TestLoadBotsSmokeScenario(t *testing.T) {
 	if err := json.Unmarshal(b, &sc); err != nil {
 		t.Fatal(err)
 	}
-	sc.URL = "ws://" + hs.Listener.Addr().String()
+	sc.URL = "ws://" + srv.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := fleet.Run(ctx, sc, fleet.Output{})

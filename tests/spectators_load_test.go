@@ -13,9 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -98,28 +96,12 @@ func frozenSSE(t *testing.T, addr, path string) net.Conn {
 func TestLoadThousandSSESpectators(t *testing.T) {
 	const spectators = 1000
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	srv, err := netcode.NewServer(netcode.Config{
+	srv := nettest.StartServerWith(t, netcode.Config{
 		WriteTimeout: 500 * time.Millisecond,
 		Logger:       log,
-	}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		return game.NewDirectory(game.DirectoryConfig{
-			NewRules:     func() game.Rules { return busyRules{Arena: game.NewArena()} },
-			NewPublisher: publish,
-			Logger:       log,
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener = smallSendBuffers{ln}
-	hs.Start()
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
+	}, game.DirectoryConfig{
+		NewRules: func() game.Rules { return busyRules{Arena: game.NewArena()} },
+	}, nettest.Options{Listener: func(ln net.Listener) net.Listener { return smallSendBuffers{ln} }})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -128,7 +110,7 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two players that move, so that every delta has content.
-	wsURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/play"
+	wsURL := srv.WSURL
 	for i := 0; i < 2; i++ {
 		p := client.NewPlayer(client.PlayerOptions{URL: wsURL, Name: fmt.Sprintf("p%d", i), Match: m.ID()})
 		go p.Run(ctx, func(client.Message) {})
@@ -143,7 +125,7 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 	}
 
 	hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: spectators, DisableCompression: true}}
-	url := hs.URL + "/api/matches/" + m.ID() + "/events"
+	url := srv.URL + "/api/matches/" + m.ID() + "/events"
 	stats := make([]spectatorStats, spectators)
 	var wg sync.WaitGroup
 	sctx, stop := context.WithCancel(ctx)
@@ -153,7 +135,7 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // everyone connected and streaming
 	lateBefore := m.Stats().Late
-	frozenSSE(t, hs.Listener.Addr().String(), "/api/matches/"+m.ID()+"/events")
+	frozenSSE(t, srv.Addr, "/api/matches/"+m.ID()+"/events")
 	for i := range stats { // measure from here
 		stats[i].first.Store(0)
 		stats[i].events.Store(0)
@@ -179,7 +161,7 @@ func TestLoadThousandSSESpectators(t *testing.T) {
 		worst = min(worst, n)
 	}
 	late := m.Stats().Late - lateBefore
-	slow := nettest.Scrape(t, hs.URL+"/metrics", "tickstream_spectator_disconnects_total", "too_slow")
+	slow := nettest.Scrape(t, srv.URL+"/metrics", "tickstream_spectator_disconnects_total", "too_slow")
 	t.Logf("%d spectators: %d ended early, %d with gaps, the rest got ≥ %d of ~%d ticks in 4 s; late ticks: %d; too_slow disconnects: %v",
 		spectators, failed, gappy, worst, ticks, late, slow)
 	if failed == spectators {

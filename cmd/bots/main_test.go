@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,24 +14,13 @@ import (
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/nettest"
 )
 
 func testServer(t *testing.T) string {
 	t.Helper()
-	srv, err := netcode.NewServer(netcode.Config{Logger: zerolog.Nop()}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: zerolog.Nop()})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return "ws://" + hs.Listener.Addr().String()
+	srv := nettest.StartServer(t, netcode.Config{Logger: zerolog.Nop()}, game.DirectoryConfig{})
+	return "ws://" + srv.Addr
 }
 
 // The command exits 0 when its thresholds hold and writes JSON and HTML;

@@ -2,7 +2,6 @@ package fleet_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/tickstream/tickstream/cmd/bots/fleet"
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
@@ -19,20 +19,7 @@ import (
 func server(t *testing.T) string {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	srv, err := netcode.NewServer(netcode.Config{Logger: log}, func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		return game.NewDirectory(game.DirectoryConfig{NewPublisher: publish, Logger: log})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return hs.Listener.Addr().String()
+	return nettest.StartServer(t, netcode.Config{Logger: log}, game.DirectoryConfig{}).Addr
 }
 
 func run(t *testing.T, sc fleet.Scenario) *fleet.Report {

@@ -1,0 +1,107 @@
+package nettest
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode"
+)
+
+// Server is an in-process Tickstream server on a loopback listener,
+// started by StartServer.
+//
+// nettest imports netcode, so netcode's internal tests (package netcode)
+// cannot use it; its external tests (package netcode_test) can.
+type Server struct {
+	*netcode.Server
+	// Dir is the server's directory (what Server.Directory returns), with
+	// its concrete type.
+	Dir *game.Directory
+	// HTTP is the httptest server in front of the server's handler.
+	HTTP *httptest.Server
+	// URL is the base URL, "http://127.0.0.1:port".
+	URL string
+	// WSURL is the player endpoint, "ws://127.0.0.1:port/play".
+	WSURL string
+	// Addr is the listener's "127.0.0.1:port".
+	Addr string
+}
+
+// Options changes how StartServerWith serves. The zero value is what
+// StartServer does.
+type Options struct {
+	// HTTP, when set, makes the http.Server netcode.NewHTTPServer's with
+	// these options (timeouts, as cmd/server does). By default it is
+	// httptest's plain http.Server, without timeouts.
+	HTTP *netcode.HTTPOptions
+	// Listener, when set, wraps the loopback listener before the server
+	// starts accepting (e.g. netcode.TuneListener, as cmd/server does).
+	Listener func(net.Listener) net.Listener
+}
+
+// StartServer starts netcode.NewServer(cfg, …) with a local game.Directory
+// configured by dcfg (its NewPublisher is the server's hook, its Logger is
+// cfg.Logger), serving on a loopback listener. The test's cleanup shuts the
+// server down (Shutdown, 10 s to drain; a failed drain fails the test) and
+// then closes the listener. It fails the test if the server cannot be built.
+func StartServer(t testing.TB, cfg netcode.Config, dcfg game.DirectoryConfig) *Server {
+	t.Helper()
+	return StartServerWith(t, cfg, dcfg, Options{})
+}
+
+// StartServerWith is StartServer with opts.
+func StartServerWith(t testing.TB, cfg netcode.Config, dcfg game.DirectoryConfig, opts Options) *Server {
+	t.Helper()
+	dcfg.Logger = cfg.Logger
+	var dir *game.Directory
+	newDir := LocalDirectory(dcfg)
+	srv, err := netcode.NewServer(cfg, func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		d, err := newDir(publish)
+		if err == nil {
+			dir = d.(*game.Directory)
+		}
+		return d, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	if opts.HTTP != nil {
+		hs.Config = netcode.NewHTTPServer(srv.Handler(), *opts.HTTP)
+	}
+	if opts.Listener != nil {
+		hs.Listener = opts.Listener(hs.Listener)
+	}
+	hs.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return &Server{
+		Server: srv,
+		Dir:    dir,
+		HTTP:   hs,
+		URL:    hs.URL,
+		WSURL:  "ws" + strings.TrimPrefix(hs.URL, "http") + "/play",
+		Addr:   hs.Listener.Addr().String(),
+	}
+}
+
+// LocalDirectory is the directory constructor cmd/server passes to
+// netcode.NewServer: an in-memory game.Directory configured by dcfg around
+// the server's publisher hook.
+func LocalDirectory(dcfg game.DirectoryConfig) netcode.NewDirectory {
+	return func(publish netcode.NewPublisher) (netcode.Directory, error) {
+		dcfg.NewPublisher = publish
+		return game.NewDirectory(dcfg)
+	}
+}
