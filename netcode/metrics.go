@@ -23,6 +23,7 @@ type metrics struct {
 	snapshotBytes *prometheus.CounterVec // by kind
 	acks          *prometheus.CounterVec // by result: ok, stale, unsent, rate_limited
 	lowered       prometheus.Counter
+	held          prometheus.Counter
 	inputs        *prometheus.CounterVec // by result
 	ticksLate     prometheus.Counter
 	ticksSkipped  prometheus.Counter
@@ -77,6 +78,9 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		lowered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_snapshot_rate_lowered_total", Help: "Times a session's snapshot rate was halved because its link could not carry it.",
 		}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_snapshots_held_total", Help: "Due snapshots a session's flow control held back (its link still carried earlier ones).",
+		}),
 		inputs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_inputs_total", Help: "Player inputs received, by result (queued, rate_limited, dropped).",
 		}, []string{"result"}),
@@ -94,7 +98,7 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
 	m.zero()
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -71,6 +71,7 @@ type session struct {
 	// Writer-owned.
 	wbuf      []byte
 	lowerings uint64 // the view's lowerings already counted
+	holds     uint64 // the view's holds already counted
 }
 
 func newSession(srv *Server, conn *peer) *session {

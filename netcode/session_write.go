@@ -106,6 +106,10 @@ func (s *session) pace(start, end time.Time) {
 		s.srv.metrics.lowered.Add(float64(n - s.lowerings))
 		s.lowerings = n
 	}
+	if n := s.view.Holds(); n != s.holds {
+		s.srv.metrics.held.Add(float64(n - s.holds))
+		s.holds = n
+	}
 }
 
 // ping writes a heartbeat ping carrying the server clock and the smoothed

@@ -163,6 +163,13 @@ func (p *Player) slowLocked(now time.Time) {
 	}
 }
 
+// Holds is how many due ticks flow control held back.
+func (p *Player) Holds() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.holds
+}
+
 // Lowerings is how many times the server doubled the divisor.
 func (p *Player) Lowerings() uint64 {
 	p.mu.Lock()
