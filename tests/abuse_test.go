@@ -63,14 +63,7 @@ func metric(t *testing.T, tg *abuseTarget, name, label string) float64 {
 
 func getAll(t *testing.T, url string) (int, string) {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return nettest.Get(t, url)
 }
 
 // poll calls cond every 100 ms until it holds or max passes.

@@ -16,6 +16,17 @@ import (
 // read.
 func Scrape(t testing.TB, url, name, label string) float64 {
 	t.Helper()
+	code, body := Get(t, url)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+	return Value(body, name, label)
+}
+
+// Get GETs url (10 s at most) and returns the status and the body; it
+// fails the test if the request fails.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get(url)
 	if err != nil {
@@ -23,10 +34,10 @@ func Scrape(t testing.TB, url, name, label string) float64 {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	return Value(string(b), name, label)
+	return resp.StatusCode, string(b)
 }
 
 // Value reads the metric name from text (the Prometheus text exposition
