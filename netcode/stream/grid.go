@@ -12,6 +12,7 @@ import (
 // tick, by the first player that needs it, and shared.
 type grid struct {
 	cells []cellItem // sorted by (cell, index)
+	n     int        // distinct cells
 }
 
 type cellItem struct {
@@ -50,6 +51,11 @@ func (e *entry) gridFor(r int64) *grid {
 			return int(a.idx - b.idx)
 		})
 		e.grid.cells = items
+		for i := range items {
+			if i == 0 || items[i].cell != items[i-1].cell {
+				e.grid.n++
+			}
+		}
 	})
 	return &e.grid
 }
@@ -68,9 +74,21 @@ func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.
 	}
 	g := e.gridFor(r)
 	px, py := int64(e.rows[me].F[wire.FieldX]), int64(e.rows[me].F[wire.FieldY])
+	r2 := r * r
+	if g.n <= 9 {
+		// The whole world lies in no more cells than a query visits (a
+		// small world for its radius): the same entities, in id order,
+		// without the lookups and the sort.
+		for i := range e.rows {
+			ddx, ddy := int64(e.rows[i].F[wire.FieldX])-px, int64(e.rows[i].F[wire.FieldY])-py
+			if ddx*ddx+ddy*ddy <= r2 {
+				dst = append(dst, e.rows[i])
+			}
+		}
+		return dst, idx
+	}
 	cx, cy := cellOf(int32(px), int32(py), r)
 	idx = idx[:0]
-	r2 := r * r
 	for dx := int64(-1); dx <= 1; dx++ {
 		for dy := int64(-1); dy <= 1; dy++ {
 			k := cellKey(cx+dx, cy+dy)

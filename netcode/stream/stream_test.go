@@ -92,7 +92,7 @@ func oracle(q wire.Quant, ents []game.Entity, me uint32, radius float64) []wire.
 // equals the oracle's view for the tick, and never holds an entity outside
 // the radius.
 func TestPlayerViewsProperty(t *testing.T) {
-	for _, radius := range []float64{0, 300} {
+	for _, radius := range []float64{0, 300, 1000} { // none, the grid, a world of few cells (a scan)
 		for seed := uint64(1); seed <= 20; seed++ {
 			layout := testLayout
 			layout.ViewRadius = radius
