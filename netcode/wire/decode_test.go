@@ -397,7 +397,7 @@ func TestRefusalReasonsFit(t *testing.T) {
 	}
 }
 
-// hostileFrames are the PITFALLS byte strings and variants: map32, array32,
+// hostileFrames are hostile msgpack headers and variants: map32, array32,
 // str32 and bin32 headers claiming 0xffffffff, alone and inside a valid
 // join map, with and without bytes after them.
 func hostileFrames() map[string][]byte {
