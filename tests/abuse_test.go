@@ -44,14 +44,7 @@ func createMatch(t *testing.T, tg *abuseTarget, body string) string {
 // get does a GET with a bounded wait and returns the status and body.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, string(b)
+	return nettest.Get(t, url)
 }
 
 // metric returns the value of the target's metric name by one label
@@ -59,11 +52,6 @@ func get(t *testing.T, url string) (int, string) {
 func metric(t *testing.T, tg *abuseTarget, name, label string) float64 {
 	t.Helper()
 	return nettest.Scrape(t, tg.URL+"/metrics", name, label)
-}
-
-func getAll(t *testing.T, url string) (int, string) {
-	t.Helper()
-	return nettest.Get(t, url)
 }
 
 // poll calls cond every 100 ms until it holds or max passes.

@@ -185,12 +185,6 @@ func (p *Player) Every() int {
 	return int(max(p.every, p.lowered))
 }
 
-// Pending reports whether a tick newer than the last one sent is due.
-func (p *Player) Pending() bool {
-	t, _ := p.due()
-	return t != 0
-}
-
 // due returns the tick to send next (0: none) and the baseline.
 func (p *Player) due() (tick, base uint64) {
 	last, _ := p.s.Head()
