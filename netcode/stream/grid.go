@@ -60,17 +60,14 @@ func (e *entry) gridFor(r int64) *grid {
 	return &e.grid
 }
 
-// viewOf appends to dst the rows that player id sees at this tick: every
-// entity within r (wire units, Euclidean) of its avatar, which is always
-// included. A player without an avatar sees nothing. r == 0: everything.
-// idx is scratch space.
-func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.Row, []int32) {
-	if r == 0 {
-		return append(dst, e.rows...), idx
-	}
+// viewOf appends to dst the indices (into e.rows, ascending, so in id
+// order) of the rows that player id sees at this tick: every entity within
+// r (wire units, Euclidean, r > 0) of its avatar, which is always
+// included. A player without an avatar sees nothing.
+func (e *entry) viewOf(dst []int32, id uint32, r int64) []int32 {
 	me, ok := findRow(e.rows, id)
 	if !ok {
-		return dst, idx
+		return dst
 	}
 	g := e.gridFor(r)
 	px, py := int64(e.rows[me].F[wire.FieldX]), int64(e.rows[me].F[wire.FieldY])
@@ -82,13 +79,13 @@ func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.
 		for i := range e.rows {
 			ddx, ddy := int64(e.rows[i].F[wire.FieldX])-px, int64(e.rows[i].F[wire.FieldY])-py
 			if ddx*ddx+ddy*ddy <= r2 {
-				dst = append(dst, e.rows[i])
+				dst = append(dst, int32(i))
 			}
 		}
-		return dst, idx
+		return dst
 	}
 	cx, cy := cellOf(int32(px), int32(py), r)
-	idx = idx[:0]
+	start := len(dst)
 	for dx := int64(-1); dx <= 1; dx++ {
 		for dy := int64(-1); dy <= 1; dy++ {
 			k := cellKey(cx+dx, cy+dy)
@@ -105,16 +102,27 @@ func (e *entry) viewOf(dst []wire.Row, idx []int32, id uint32, r int64) ([]wire.
 				row := &e.rows[g.cells[i].idx]
 				ddx, ddy := int64(row.F[wire.FieldX])-px, int64(row.F[wire.FieldY])-py
 				if ddx*ddx+ddy*ddy <= r2 {
-					idx = append(idx, g.cells[i].idx)
+					dst = append(dst, g.cells[i].idx)
 				}
 			}
 		}
 	}
-	slices.Sort(idx)
-	for _, i := range idx {
-		dst = append(dst, e.rows[i])
-	}
-	return dst, idx
+	slices.Sort(dst[start:])
+	return dst
+}
+
+// inView reports whether the view (indices into rows, ascending) holds id.
+func inView(rows []wire.Row, view []int32, id uint32) bool {
+	_, ok := slices.BinarySearchFunc(view, id, func(i int32, id uint32) int {
+		switch {
+		case rows[i].ID < id:
+			return -1
+		case rows[i].ID > id:
+			return 1
+		}
+		return 0
+	})
+	return ok
 }
 
 // findRow finds id in rows sorted by id.

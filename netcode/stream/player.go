@@ -84,9 +84,11 @@ type Player struct {
 
 	// Writer-owned.
 	lastSent uint64
-	base     []wire.Row
-	cur      []wire.Row
-	idx      []int32
+	baseView []int32 // a baseline's view computed again (not kept)
+	cur      []int32 // the view being sent (indices into curRows)
+	curRows  []wire.Row
+	rowBuf   []byte   // the rows of the snapshot being encoded
+	gone     []uint32 // its gone ids
 	evs      [][]game.Event
 	mine     []game.Event // the events this player is sent
 	views    [keptViews]keptView
@@ -246,25 +248,26 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	} else {
 		// The baseline's view is one this writer computed when it sent
 		// that tick (kept in a small ring), or computed again.
-		var baseRows []wire.Row
+		var baseView []int32
 		if be != nil {
 			if k := p.kept(base); k >= 0 {
-				baseRows = p.views[k].rows
+				baseView = p.views[k].idx
 			} else {
-				p.base, p.idx = be.viewOf(p.base[:0], p.idx, uint32(p.id), s.radius)
-				baseRows = p.base
+				p.baseView = be.viewOf(p.baseView[:0], uint32(p.id), s.radius)
+				baseView = p.baseView
 			}
 		}
 		k := p.slotFor(base)
 		v := &p.views[k]
-		v.rows, p.idx = e.viewOf(v.rows[:0], p.idx, uint32(p.id), s.radius)
+		v.idx = e.viewOf(v.idx[:0], uint32(p.id), s.radius)
 		v.tick = t
 		p.evs = s.events(p.evs[:0], evFrom, t)
-		p.cur = v.rows
+		p.cur, p.curRows = v.idx, e.rows
 		p.mine = p.interesting(p.mine[:0], p.evs)
 		p.one[0] = p.mine
-		dst = wire.AppendSnapBody(dst, head(e.snap, base), baseRows, v.rows, p.one[:])
+		dst = p.appendView(dst, head(e.snap, base), e, be, baseView, v.idx, p.one[:])
 		clear(p.evs) // drop the references for the collector
+		p.curRows = nil
 	}
 	if base == 0 {
 		p.Keyframes++
@@ -316,13 +319,13 @@ func (e *entry) body(s *Stream, base uint64, be *entry, evFrom uint64) []byte {
 // interesting appends to dst the events this player is sent: kills and
 // respawns (rare, and a kill feed shows them all), and any other event
 // naming the player itself or an entity in its view (the view is p.cur,
-// sorted by id). A shot far away is not sent, with its projectile.
+// indices into p.curRows, in id order). A shot far away is not sent, with its projectile.
 func (p *Player) interesting(dst []game.Event, evs [][]game.Event) []game.Event {
 	me := uint32(p.id)
 	for _, tick := range evs {
 		for _, ev := range tick {
 			if ev.Kind == game.EventKill || ev.Kind == game.EventRespawn || ev.A == me || ev.B == me ||
-				inView(p.cur, ev.A) || inView(p.cur, ev.B) {
+				inView(p.curRows, p.cur, ev.A) || inView(p.curRows, p.cur, ev.B) {
 				dst = append(dst, ev)
 			}
 		}
@@ -330,9 +333,48 @@ func (p *Player) interesting(dst []game.Event, evs [][]game.Event) []game.Event 
 	return dst
 }
 
-func inView(rows []wire.Row, id uint32) bool {
-	_, ok := findRow(rows, id)
-	return ok
+// appendView appends the body of a snapshot of view cur (indices into
+// e.rows) as a delta from view baseView (indices into be.rows; be nil: a
+// keyframe): the bytes of wire.AppendSnapBody, assembled from the tick's
+// row parts (parts.go), which are shared by every view with this baseline.
+func (p *Player) appendView(dst []byte, h wire.SnapHead, e, be *entry, baseView, cur []int32, evs [][]game.Event) []byte {
+	dst = wire.AppendSnapHead(dst, h)
+	whole := e.wholeParts()
+	var from *parts
+	var baseRows []wire.Row
+	if be != nil {
+		from, baseRows = e.partsFrom(be), be.rows
+	} else {
+		baseView = nil
+	}
+	p.rowBuf, p.gone = p.rowBuf[:0], p.gone[:0]
+	n, i := 0, 0
+	var prev uint32
+	for _, c := range cur {
+		id := e.rows[c].ID
+		for i < len(baseView) && baseRows[baseView[i]].ID < id {
+			p.gone = append(p.gone, baseRows[baseView[i]].ID)
+			i++
+		}
+		part := whole.part(c) // entering the view: whole
+		if i < len(baseView) && baseRows[baseView[i]].ID == id {
+			part = from.part(c)
+			i++
+		}
+		if len(part) == 0 { // unchanged
+			continue
+		}
+		p.rowBuf = wire.AppendRowFromPart(p.rowBuf, id-prev, part)
+		prev = id
+		n++
+	}
+	for ; i < len(baseView); i++ {
+		p.gone = append(p.gone, baseRows[baseView[i]].ID)
+	}
+	dst = wire.AppendArrayLen(dst, n)
+	dst = append(dst, p.rowBuf...)
+	dst = wire.AppendGone(dst, p.gone)
+	return wire.AppendSnapEvents(dst, evs)
 }
 
 // keptViews is how many of its recent views a writer keeps: the baseline
@@ -341,7 +383,7 @@ const keptViews = 4
 
 type keptView struct {
 	tick uint64
-	rows []wire.Row
+	idx  []int32 // indices into the tick's rows
 }
 
 // kept returns the index of the kept view of tick t, or -1.

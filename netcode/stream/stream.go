@@ -65,6 +65,7 @@ type entry struct {
 
 	gridOnce sync.Once
 	grid     grid
+	parts    partsCache // entity rows pre-encoded, for views (interest)
 
 	mu     sync.Mutex
 	bodies map[bodyKey][]byte // player bodies of the whole view (no interest)

@@ -227,47 +227,54 @@ func TestSharedBodies(t *testing.T) {
 
 // TestPlayerNextAllocs: a player's writer encodes into its own buffer
 // without allocating once warmed up, whatever the number of players: the
-// allocations of a tick are the push's alone.
+// allocations of a tick are the push's and the shared encodings' alone,
+// the same with 10 players as with 50.
 func TestPlayerNextAllocs(t *testing.T) {
-	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
-	w := newWorld(5, 50)
-	players := make([]*Player, 50)
-	bufs := make([][]byte, 50)
-	for i := range players {
-		players[i] = st.NewPlayer(game.PlayerID(i+1), 1, 0)
-	}
-	round := func() {
-		st.Push(w.step())
-		for i, p := range players {
-			var ok bool
-			bufs[i], ok = p.Next(bufs[i][:0])
-			if ok {
-				p.Ack(w.tick, time.Now(), 0)
+	perTick := func(n int) float64 {
+		st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+		w := newWorld(5, 50)
+		players := make([]*Player, n)
+		bufs := make([][]byte, n)
+		for i := range players {
+			players[i] = st.NewPlayer(game.PlayerID(i+1), 1, 0)
+		}
+		round := func() {
+			st.Push(w.step())
+			for i, p := range players {
+				var ok bool
+				bufs[i], ok = p.Next(bufs[i][:0])
+				if ok {
+					p.Ack(w.tick, time.Now(), 0)
+				}
 			}
 		}
-	}
-	for i := 0; i < 30; i++ {
-		round()
-	}
-	snaps := make([]*game.Snapshot, 200)
-	for i := range snaps {
-		snaps[i] = w.step()
-	}
-	i := 0
-	allocs := testing.AllocsPerRun(100, func() {
-		for j, p := range players {
-			var ok bool
-			if bufs[j], ok = p.Next(bufs[j][:0]); ok {
-				p.Ack(snaps[i].Tick-1, time.Now(), 0)
-			}
+		for i := 0; i < 300; i++ { // the buffers reach their sizes
+			round()
 		}
-		st.Push(snaps[i])
-		i++
-	})
+		snaps := make([]*game.Snapshot, 200)
+		for i := range snaps {
+			snaps[i] = w.step()
+		}
+		i := 0
+		return testing.AllocsPerRun(100, func() {
+			for j, p := range players {
+				var ok bool
+				if bufs[j], ok = p.Next(bufs[j][:0]); ok {
+					p.Ack(snaps[i].Tick-1, time.Now(), 0)
+				}
+			}
+			st.Push(snaps[i])
+			i++
+		})
+	}
+	few, many := perTick(10), perTick(50)
 	// The push allocates the entry, its rows and the notify channel; the
-	// first player builds the tick's grid (items). Fifty players add nothing.
-	if allocs > 8 {
-		t.Fatalf("%.1f allocations per tick with 50 players: the writers allocate", allocs)
+	// first player builds the tick's grid (items) and its row parts (whole,
+	// and from the baseline in use: offsets and bytes each). Forty more
+	// players add nothing.
+	t.Logf("%.1f allocations per tick with 50 players, %.1f with 10", many, few)
+	if many > few+0.5 || many > 12 {
+		t.Fatalf("%.1f allocations per tick with 50 players, %.1f with 10: the writers allocate", many, few)
 	}
 }
 
@@ -388,6 +395,52 @@ func TestInterestEvents(t *testing.T) {
 	for i := range want {
 		if f.Ev[i].Kind != want[i].Kind || f.Ev[i].A != want[i].A || f.Ev[i].B != want[i].B {
 			t.Fatalf("events %+v, want %+v", f.Ev, want)
+		}
+	}
+}
+
+// TestViewPartsMatchSnapBody: a view's body assembled from the tick's
+// shared row parts is byte for byte wire.AppendSnapBody of the same views
+// (the reference encoder of the golden vectors), for random worlds, views
+// and baselines: entities entering, leaving, changed and unchanged.
+func TestViewPartsMatchSnapBody(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		st := New(Config{Rate: 20, Keep: 2 * time.Second, Layout: testLayout})
+		w := newWorld(seed, 20)
+		rng := rand.New(rand.NewPCG(seed, 9))
+		p := st.NewPlayer(1, 1, 0)
+		for i := 0; i < 60; i++ {
+			st.Push(w.step())
+		}
+		rows := func(e *entry, view []int32) []wire.Row {
+			out := []wire.Row{}
+			for _, i := range view {
+				out = append(out, e.rows[i])
+			}
+			return out
+		}
+		for i := 0; i < 40; i++ {
+			last, _ := st.Head()
+			e := st.entry(last)
+			be := st.entry(last - 1 - uint64(rng.IntN(20)))
+			id := uint32(1 + rng.IntN(20))
+			cur := e.viewOf(nil, id, st.radius)
+			base := be.viewOf(nil, uint32(1+rng.IntN(20)), st.radius) // another player's: many enter and leave
+			if rng.IntN(4) == 0 {
+				base = be.viewOf(nil, id, st.radius)
+			}
+			evs := [][]game.Event{{{Kind: game.EventShot, A: id, B: 7}}}
+			h := head(e.snap, be.snap.Tick)
+			got := p.appendView(nil, h, e, be, base, cur, evs)
+			want := wire.AppendSnapBody(nil, h, rows(be, base), rows(e, cur), evs)
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d: parts body differs from AppendSnapBody:\n got %x\nwant %x", seed, got, want)
+			}
+			h.Base = 0
+			if got, want := p.appendView(nil, h, e, nil, nil, cur, evs), wire.AppendSnapBody(nil, h, nil, rows(e, cur), evs); !slices.Equal(got, want) {
+				t.Fatalf("seed %d: keyframe differs:\n got %x\nwant %x", seed, got, want)
+			}
+			st.Push(w.step())
 		}
 	}
 }

@@ -33,12 +33,7 @@ func AppendSnapBody(dst []byte, h SnapHead, base, cur []Row, evs [][]game.Event)
 	if h.Base == 0 {
 		base = nil
 	}
-	dst = appendUint(dst, h.Tick)
-	dst = appendUint(dst, h.Base)
-	dst = appendInt(dst, h.Time)
-	dst = appendUint(dst, uint64(h.State))
-	dst = appendInt(dst, h.Left)
-
+	dst = AppendSnapHead(dst, h)
 	nrows, ngone := diffRowCounts(base, cur)
 	dst = appendArrayLen(dst, nrows)
 	d := rowDiff{base: base, cur: cur}
@@ -62,6 +57,40 @@ func AppendSnapBody(dst []byte, h SnapHead, base, cur []Row, evs [][]game.Event)
 		dst = appendUint(dst, uint64(id-prev))
 		prev = id
 	}
+	return AppendSnapEvents(dst, evs)
+}
+
+// AppendSnapHead appends the first five fields of a snap body: tick, base,
+// time, state and left. AppendSnapBody is AppendSnapHead, the rows
+// (AppendRowFromPart after an array header), the gone ids
+// (AppendGone) and AppendSnapEvents; a writer that caches row parts
+// assembles the same bytes from these pieces.
+func AppendSnapHead(dst []byte, h SnapHead) []byte {
+	dst = appendUint(dst, h.Tick)
+	dst = appendUint(dst, h.Base)
+	dst = appendInt(dst, h.Time)
+	dst = appendUint(dst, uint64(h.State))
+	return appendInt(dst, h.Left)
+}
+
+// AppendArrayLen appends a msgpack array header of n elements (the
+// shortest form).
+func AppendArrayLen(dst []byte, n int) []byte { return appendArrayLen(dst, n) }
+
+// AppendGone appends the gone list: the ids (ascending) as differences.
+func AppendGone(dst []byte, ids []uint32) []byte {
+	dst = appendArrayLen(dst, len(ids))
+	var prev uint32
+	for _, id := range ids {
+		dst = appendUint(dst, uint64(id-prev))
+		prev = id
+	}
+	return dst
+}
+
+// AppendSnapEvents appends the ev list: the events of every tick in evs,
+// in order, as one list.
+func AppendSnapEvents(dst []byte, evs [][]game.Event) []byte {
 	n := 0
 	for _, e := range evs {
 		n += len(e)
@@ -78,6 +107,32 @@ func AppendSnapBody(dst []byte, h SnapHead, base, cur []Row, evs [][]game.Event)
 	return dst
 }
 
+// AppendRowPart appends the part of an entity row that does not depend on
+// the previous id in the list: the row's array header, then the mask and
+// the values — the whole row c when b is nil, else the fields that differ
+// from b as differences; nothing when c equals b (the row is not sent).
+// Parts depend only on (c, b), so a stream encodes each entity once per
+// (tick, baseline) and every view that holds it copies the part
+// (AppendRowFromPart).
+func AppendRowPart(dst []byte, c, b *Row) []byte {
+	mask := uint8(MaskWhole)
+	if b != nil {
+		if mask = changeMask(b, c); mask == 0 {
+			return dst
+		}
+	}
+	dst = append(dst, rowHeader(mask))
+	return appendRowTail(dst, c, b, mask)
+}
+
+// AppendRowFromPart appends the row [idDelta, mask, values…] made of a
+// part from AppendRowPart (non-empty).
+func AppendRowFromPart(dst []byte, idDelta uint32, part []byte) []byte {
+	dst = append(dst, part[0])
+	dst = appendUint(dst, uint64(idDelta))
+	return append(dst, part[1:]...)
+}
+
 // appendRow appends [idDelta, mask, values…]: the whole row c, or the
 // fields of mask as differences from b. It is writeRows' row (spectator.go)
 // written straight into msgpack bytes: the players' path encodes per
@@ -85,17 +140,29 @@ func AppendSnapBody(dst []byte, h SnapHead, base, cur []Row, evs [][]game.Event)
 // would (measured: +1 allocation and +20 % per body). The golden vectors
 // and the snap and spectator property tests hold the two to one layout.
 func appendRow(dst []byte, idDelta uint32, c, b *Row, mask uint8) []byte {
+	dst = append(dst, rowHeader(mask))
+	dst = appendUint(dst, uint64(idDelta))
+	return appendRowTail(dst, c, b, mask)
+}
+
+// rowHeader is the array header of a row with this mask.
+func rowHeader(mask uint8) byte {
 	if mask == MaskWhole {
-		dst = append(dst, 0x90|(2+NumFields))
-		dst = appendUint(dst, uint64(idDelta))
+		return 0x90 | (2 + NumFields)
+	}
+	return 0x90 | byte(2+popcount7(mask))
+}
+
+// appendRowTail appends a row's mask and values: the whole row c, or the
+// fields of mask as differences from b.
+func appendRowTail(dst []byte, c, b *Row, mask uint8) []byte {
+	if mask == MaskWhole {
 		dst = append(dst, 0xcc, MaskWhole) // the shortest form of 128
 		for _, v := range c.F {
 			dst = appendInt(dst, int64(v))
 		}
 		return dst
 	}
-	dst = append(dst, 0x90|byte(2+popcount7(mask)))
-	dst = appendUint(dst, uint64(idDelta))
 	dst = appendUint(dst, uint64(mask))
 	for i := 0; i < NumFields; i++ {
 		if mask&(1<<i) != 0 {
