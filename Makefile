@@ -56,6 +56,7 @@ test-ts: static/node_modules/.stamp
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./netcode/wire/
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeSnap -fuzztime=$(FUZZTIME) ./netcode/wire/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeFast -fuzztime=$(FUZZTIME) ./netcode/wire/
 	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
 	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
 

@@ -64,7 +64,7 @@ func NewDecoder() *Decoder {
 // Decode checks and decodes one client frame into m (which it resets). It
 // returns an *Error with CloseBadMessage or CloseUnknownType when refused.
 // A panic inside the msgpack decoder is recovered and refused too.
-func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
+func (d *Decoder) Decode(frame []byte, m *ClientMsg) error {
 	*m = ClientMsg{}
 	if err := Check(frame, MaxDepth); err != nil {
 		return refuse(CloseBadMessage, "malformed message: %v", err)
@@ -72,6 +72,24 @@ func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
 	if frame[0]&0xf0 != 0x80 && frame[0] != 0xde && frame[0] != 0xdf {
 		return refuse(CloseBadMessage, "malformed message: not a map")
 	}
+	if !decodeFast(frame, m) {
+		*m = ClientMsg{}
+		if err := d.decodeSlow(frame, m); err != nil {
+			return err
+		}
+	}
+	switch m.T {
+	case TypeJoin, TypeInput, TypePong, TypeSuspend, TypeResume, TypeAck:
+		return nil
+	}
+	// Quote, then shorten: quoting can make each byte four (\x00), and the
+	// reason must stay within a close frame's 123 bytes.
+	return refuse(CloseUnknownType, "unknown message type %s", shorten(strconv.Quote(m.T)))
+}
+
+// decodeSlow decodes a checked frame with the msgpack decoder (what
+// decodeFast leaves), recovering a panic as a refusal.
+func (d *Decoder) decodeSlow(frame []byte, m *ClientMsg) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			*m = ClientMsg{}
@@ -83,13 +101,7 @@ func (d *Decoder) Decode(frame []byte, m *ClientMsg) (err error) {
 	if err := d.dec.Decode(m); err != nil {
 		return refuse(CloseBadMessage, "malformed message: %v", shorten(err.Error()))
 	}
-	switch m.T {
-	case TypeJoin, TypeInput, TypePong, TypeSuspend, TypeResume, TypeAck:
-		return nil
-	}
-	// Quote, then shorten: quoting can make each byte four (\x00), and the
-	// reason must stay within a close frame's 123 bytes.
-	return refuse(CloseUnknownType, "unknown message type %s", shorten(strconv.Quote(m.T)))
+	return nil
 }
 
 // shorten keeps a reason inside a close frame's 123 bytes.
