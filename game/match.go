@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,7 +135,13 @@ type Match struct {
 	loop    Loop
 	layout  Layout
 	cmds    chan command
-	inputs  chan Input
+	// The input inbox: readers append under inMu (bounded by
+	// cfg.InputQueue), the match takes the whole queue at tick start and
+	// hands back the emptied one. Its memory follows the inputs actually
+	// queued, not the bound.
+	inMu    sync.Mutex
+	inQ     []Input
+	inSpare []Input // match goroutine only
 	done    chan struct{}
 	info    atomic.Pointer[MatchInfo]
 
@@ -163,7 +170,6 @@ func newMatch(id string, cfg MatchConfig, rules Rules, pub Publisher, clock Cloc
 		clock:   clock,
 		loop:    Loop{Clock: clock, Rate: cfg.TickRate},
 		cmds:    make(chan command, commandQueueLen),
-		inputs:  make(chan Input, cfg.InputQueue),
 		done:    make(chan struct{}),
 		rules:   rules,
 	}
@@ -300,13 +306,15 @@ func (m *Match) Input(in Input) bool {
 		return false
 	default:
 	}
-	select {
-	case m.inputs <- in:
-		return true
-	default:
+	m.inMu.Lock()
+	if len(m.inQ) >= m.cfg.InputQueue {
+		m.inMu.Unlock()
 		m.droppedInputs.Add(1)
 		return false
 	}
+	m.inQ = append(m.inQ, in)
+	m.inMu.Unlock()
+	return true
 }
 
 // run owns the world until the match closes or ctx is cancelled.
@@ -429,8 +437,11 @@ func (m *Match) step(due time.Time) bool {
 		m.apply(<-m.cmds)
 	}
 	m.expireSeats()
-	for n := len(m.inputs); n > 0; n-- {
-		in := <-m.inputs
+	m.inMu.Lock()
+	queued := m.inQ
+	m.inQ, m.inSpare = m.inSpare[:0], nil
+	m.inMu.Unlock()
+	for _, in := range queued {
 		i, ok := m.seatIndex(in.Player)
 		if !ok || m.seats[i].lostAt != 0 || (in.Epoch != 0 && in.Epoch != m.seats[i].epoch) {
 			continue // not seated, away, or from a replaced connection: a resumed client sends it again
@@ -443,6 +454,7 @@ func (m *Match) step(due time.Time) bool {
 		m.seats[i].lastAim = in.Aim
 		m.inBuf = append(m.inBuf, in)
 	}
+	m.inSpare = queued[:0] // the match's own: the next swap hands it to the readers
 	if m.state == StateWaiting && len(m.seats) >= m.cfg.MinPlayers {
 		m.state = StateRunning
 		m.endTick = m.tick + m.ticksOf(m.cfg.TimeLimit)

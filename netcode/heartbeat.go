@@ -293,7 +293,7 @@ func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 		if now-l.behindSince > int64(limit) && l.slow.CompareAndSwap(false, true) {
 			v.slow = true
 		}
-	} else if l.behind.Swap(false) {
+	} else if l.behind.Load() && l.behind.Swap(false) { // a load first: the pass writes nothing to a link that is fine
 		wake(l.caughtUp)
 	}
 	if now >= l.nextPing {

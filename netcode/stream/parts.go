@@ -8,10 +8,11 @@ import (
 
 // parts is a tick's entity rows pre-encoded (wire.AppendRowPart) against
 // one baseline: part i is row i of the entry's rows as a change from the
-// baseline's row of the same id (empty when unchanged), or whole when the
-// baseline has no such id. A player's view is then a merge of two index
-// lists and a copy per row: each entity's difference is computed once per
-// (tick, baseline), not once per player.
+// baseline's row of the same id (empty when unchanged, or when the
+// baseline has no such id: an entity new to a view is written whole, by
+// the view). A player's view is then a merge of two index lists and a copy
+// per row: each entity's difference is computed once per (tick, baseline),
+// not once per player.
 type parts struct {
 	off []uint32 // part i is buf[off[i]:off[i+1]]
 	buf []byte
@@ -19,14 +20,10 @@ type parts struct {
 
 func (p *parts) part(i int32) []byte { return p.buf[p.off[i]:p.off[i+1]] }
 
-// partsCache holds an entry's parts: whole rows (keyframes and entities
-// entering a view) and one set per baseline in use (usually one or two:
-// clients that keep up acknowledge the same recent ticks), the first ones
-// inline so that a tick allocates only their bytes.
+// partsCache holds an entry's parts, one set per baseline in use (usually
+// one or two: clients that keep up acknowledge the same recent ticks), the
+// first ones inline so that a tick allocates only their bytes.
 type partsCache struct {
-	wholeOnce sync.Once
-	whole     parts
-
 	mu    sync.Mutex
 	n     int // inline sets in use
 	first [2]baseParts
@@ -36,12 +33,6 @@ type partsCache struct {
 type baseParts struct {
 	base uint64
 	parts
-}
-
-// wholeParts returns the entry's rows as whole parts.
-func (e *entry) wholeParts() *parts {
-	e.parts.wholeOnce.Do(func() { e.parts.whole = encodeParts(e.rows, nil) })
-	return &e.parts.whole
 }
 
 // partsFrom returns the entry's rows as changes from the baseline entry be.
@@ -72,31 +63,27 @@ func (e *entry) partsFrom(be *entry) *parts {
 	return &bp.parts
 }
 
-// encodeParts encodes rows against base (both sorted by id; base nil:
-// every row whole).
+// scratch is where parts are encoded before they are copied, at their
+// exact size, to the entry.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// encodeParts encodes rows against base (both sorted by id).
 func encodeParts(rows, base []wire.Row) parts {
-	p := parts{off: make([]uint32, len(rows)+1), buf: make([]byte, 0, len(rows)*partSize(base))}
+	sp := scratch.Get().(*[]byte)
+	buf := (*sp)[:0]
+	off := make([]uint32, len(rows)+1)
 	j := 0
 	for i := range rows {
 		for j < len(base) && base[j].ID < rows[i].ID {
 			j++
 		}
-		var b *wire.Row
 		if j < len(base) && base[j].ID == rows[i].ID {
-			b = &base[j]
+			buf = wire.AppendRowPart(buf, &rows[i], &base[j])
 		}
-		p.buf = wire.AppendRowPart(p.buf, &rows[i], b)
-		p.off[i+1] = uint32(len(p.buf))
+		off[i+1] = uint32(len(buf))
 	}
+	p := parts{off: off, buf: append([]byte(nil), buf...)}
+	*sp = buf
+	scratch.Put(sp)
 	return p
-}
-
-// partSize is a generous estimate of a part's size (a whole row: a header,
-// the mask and seven values of up to five bytes; a change: a few small
-// differences), so that a set is one allocation of bytes.
-func partSize(base []wire.Row) int {
-	if base == nil {
-		return 24
-	}
-	return 16
 }

@@ -336,10 +336,10 @@ func (p *Player) interesting(dst []game.Event, evs [][]game.Event) []game.Event 
 // appendView appends the body of a snapshot of view cur (indices into
 // e.rows) as a delta from view baseView (indices into be.rows; be nil: a
 // keyframe): the bytes of wire.AppendSnapBody, assembled from the tick's
-// row parts (parts.go), which are shared by every view with this baseline.
+// row parts (parts.go), which are shared by every view with this baseline,
+// and whole rows for the entities entering the view.
 func (p *Player) appendView(dst []byte, h wire.SnapHead, e, be *entry, baseView, cur []int32, evs [][]game.Event) []byte {
 	dst = wire.AppendSnapHead(dst, h)
-	whole := e.wholeParts()
 	var from *parts
 	var baseRows []wire.Row
 	if be != nil {
@@ -356,15 +356,16 @@ func (p *Player) appendView(dst []byte, h wire.SnapHead, e, be *entry, baseView,
 			p.gone = append(p.gone, baseRows[baseView[i]].ID)
 			i++
 		}
-		part := whole.part(c) // entering the view: whole
 		if i < len(baseView) && baseRows[baseView[i]].ID == id {
-			part = from.part(c)
 			i++
+			part := from.part(c)
+			if len(part) == 0 { // unchanged
+				continue
+			}
+			p.rowBuf = wire.AppendRowFromPart(p.rowBuf, id-prev, part)
+		} else { // entering the view (or a keyframe): whole
+			p.rowBuf = wire.AppendRowWhole(p.rowBuf, id-prev, &e.rows[c])
 		}
-		if len(part) == 0 { // unchanged
-			continue
-		}
-		p.rowBuf = wire.AppendRowFromPart(p.rowBuf, id-prev, part)
 		prev = id
 		n++
 	}

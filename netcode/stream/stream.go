@@ -65,7 +65,7 @@ type entry struct {
 
 	gridOnce sync.Once
 	grid     grid
-	parts    partsCache // entity rows pre-encoded, for views (interest)
+	parts    partsCache // entity rows pre-encoded per baseline, for views (interest)
 
 	mu     sync.Mutex
 	bodies map[bodyKey][]byte // player bodies of the whole view (no interest)

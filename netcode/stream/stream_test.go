@@ -269,9 +269,9 @@ func TestPlayerNextAllocs(t *testing.T) {
 	}
 	few, many := perTick(10), perTick(50)
 	// The push allocates the entry, its rows and the notify channel; the
-	// first player builds the tick's grid (items) and its row parts (whole,
-	// and from the baseline in use: offsets and bytes each). Forty more
-	// players add nothing.
+	// first player builds the tick's grid (items) and its row parts from
+	// the baseline in use (offsets and bytes). Forty more players add
+	// nothing.
 	t.Logf("%.1f allocations per tick with 50 players, %.1f with 10", many, few)
 	if many > few+0.5 || many > 12 {
 		t.Fatalf("%.1f allocations per tick with 50 players, %.1f with 10: the writers allocate", many, few)

@@ -125,6 +125,11 @@ func AppendRowPart(dst []byte, c, b *Row) []byte {
 	return appendRowTail(dst, c, b, mask)
 }
 
+// AppendRowWhole appends the whole row c: [idDelta, 128, values…].
+func AppendRowWhole(dst []byte, idDelta uint32, c *Row) []byte {
+	return appendRow(dst, idDelta, c, nil, MaskWhole)
+}
+
 // AppendRowFromPart appends the row [idDelta, mask, values…] made of a
 // part from AppendRowPart (non-empty).
 func AppendRowFromPart(dst []byte, idDelta uint32, part []byte) []byte {
