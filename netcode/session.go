@@ -60,6 +60,7 @@ type session struct {
 	dec        *wire.Decoder
 	msg        wire.ClientMsg
 	rbuf       []byte
+	readAt     time.Time       // when the frame being handled arrived
 	budget     *seatBudget     // the seat's input limit and resume credit (limits.go)
 	control    *controlLimiter // pongs and suspends
 	inputFlood floodMeter      // over-limit inputs

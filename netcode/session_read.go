@@ -109,7 +109,8 @@ func (s *session) readMsg(ctx context.Context) error {
 		s.readFailed(err)
 		return err
 	}
-	s.touch(time.Now())
+	s.readAt = time.Now()
+	s.touch(s.readAt)
 	// rbuf has one byte more than the limit: filling it means "too big".
 	n, err := io.ReadFull(r, s.rbuf)
 	switch {
@@ -187,7 +188,7 @@ func (s *session) readLoop(ctx context.Context) {
 				return
 			}
 		case wire.TypeAck:
-			ok := s.ackLimit.Allow()
+			ok := s.ackLimit.AllowN(s.readAt, 1)
 			if !ok {
 				s.srv.acks[stream.AckNone].Inc()
 				if s.ackFlood.over(time.Now(), floodInputFactor*ackRate) {
@@ -218,7 +219,7 @@ func (s *session) ack() bool {
 	if rtt == 0 {
 		rtt = time.Second // no pong yet: do not take a far client for a slow one
 	}
-	if r := s.view.Ack(t, time.Now(), rtt); r != stream.AckNone {
+	if r := s.view.Ack(t, s.readAt, rtt); r != stream.AckNone {
 		s.srv.acks[r].Inc()
 	}
 	return true
@@ -259,7 +260,7 @@ func (s *session) controlFrame() bool {
 // session with 4014. It returns false when the session is over.
 func (s *session) input(in game.Input) bool {
 	b := s.budget
-	if !b.inputs.Allow() && !(s.resumed && b.credit.Allow()) {
+	if !b.inputs.AllowN(s.readAt, 1) && !(s.resumed && b.credit.AllowN(s.readAt, 1)) {
 		s.srv.inputsRateLimited.Inc()
 		if s.inputFlood.over(time.Now(), floodInputFactor*int(s.srv.cfg.InputRate)) {
 			s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many inputs")

@@ -75,11 +75,11 @@ func (s *session) writeLoop() {
 func (s *session) writeSnap() (bool, error) {
 	key := s.view.Keyframes
 	var ok bool
-	if s.wbuf, ok = s.view.Next(s.wbuf[:0]); !ok {
+	start := time.Now() // one clock reading for the choice, the encoding and the write's deadline
+	if s.wbuf, ok = s.view.NextAt(s.wbuf[:0], start); !ok {
 		return false, nil
 	}
-	start := time.Now()
-	if err := s.write(s.wbuf); err != nil {
+	if err := s.writeAt(s.wbuf, start); err != nil {
 		return false, err
 	}
 	s.pace(start, time.Now())
@@ -135,8 +135,11 @@ func (s *session) drainReliable() error {
 
 // write sends one binary frame; the interceptor drops the connection when
 // it takes longer than the write deadline.
-func (s *session) write(b []byte) error {
-	s.writeStart.Store(time.Now().UnixNano())
+func (s *session) write(b []byte) error { return s.writeAt(b, time.Now()) }
+
+// writeAt is write with the clock already read at start.
+func (s *session) writeAt(b []byte, start time.Time) error {
+	s.writeStart.Store(start.UnixNano())
 	err := s.conn.Write(context.Background(), websocket.MessageBinary, b)
 	s.writeStart.Store(0)
 	if err != nil {

@@ -188,9 +188,8 @@ func (p *Player) Every() int {
 }
 
 // due returns the tick to send next (0: none) and the baseline.
-func (p *Player) due() (tick, base uint64) {
+func (p *Player) due(now time.Time) (tick, base uint64) {
 	last, _ := p.s.Head()
-	now := time.Now()
 	p.mu.Lock()
 	if p.outBytes > 0 && now.Sub(time.Unix(0, p.lastAt)) <= p.rtt+ProbeAfter {
 		late := now.Sub(time.Unix(0, p.waiting)) > p.rtt+HoldSlack
@@ -223,8 +222,11 @@ func (p *Player) due() (tick, base uint64) {
 // then the body) to dst and returns it, or returns dst unchanged and false
 // when nothing new is due. The frame is a delta from the acknowledged tick
 // when the stream still holds it, a keyframe otherwise.
-func (p *Player) Next(dst []byte) ([]byte, bool) {
-	t, base := p.due()
+func (p *Player) Next(dst []byte) ([]byte, bool) { return p.NextAt(dst, time.Now()) }
+
+// NextAt is Next at time now (the writer's clock reading for this write).
+func (p *Player) NextAt(dst []byte, now time.Time) ([]byte, bool) {
+	t, base := p.due(now)
 	if t == 0 {
 		return dst, false
 	}
@@ -276,13 +278,12 @@ func (p *Player) Next(dst []byte) ([]byte, bool) {
 	}
 	p.lastSent = t
 	p.mu.Lock()
-	now := time.Now().UnixNano()
 	p.sent[t%sentRing] = t
-	p.sentAt[t%sentRing] = now
+	p.sentAt[t%sentRing] = now.UnixNano()
 	if p.waiting == 0 {
-		p.waiting = now
+		p.waiting = now.UnixNano()
 	}
-	p.lastAt = now
+	p.lastAt = now.UnixNano()
 	p.sentLen[t%sentRing] = int32(min(len(dst)-start, 1<<30))
 	p.outBytes += int64(len(dst) - start)
 	p.mu.Unlock()
