@@ -213,3 +213,18 @@ func (d *dec) fields(fn func(tag uint64, v *dec)) {
 }
 
 func (d *dec) float(what string) float64 { return math.Float64frombits(d.uvarint(what)) }
+
+// text returns the rest of a field's value as a string (a string field
+// is its bytes, without a length of its own).
+func (d *dec) text(what string) string {
+	if d.err != nil {
+		return ""
+	}
+	v := d.b
+	d.b = nil
+	if !utf8.Valid(v) {
+		d.fail(what)
+		return ""
+	}
+	return string(v)
+}

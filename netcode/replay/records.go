@@ -46,7 +46,7 @@ func parseHeader(p []byte) (Header, error) {
 	d.fields(func(tag uint64, v *dec) {
 		switch tag {
 		case hMatch:
-			h.Match = v.str("match")
+			h.Match = v.text("match")
 		case hRate:
 			h.Rate = int(min(v.uvarint("rate"), 1<<16))
 		case hQuantPos:
@@ -231,11 +231,11 @@ func parseIndex(p []byte) (Summary, []Keyframe, error) {
 		case iWinner:
 			s.Winner = uint32(min(v.uvarint("winner"), 1<<32-1))
 		case iReason:
-			s.Reason = v.str("reason")
+			s.Reason = v.text("reason")
 		case iComplete:
 			s.Complete = v.uvarint("complete") == 1
 		case iFailure:
-			s.Failure = v.str("failure")
+			s.Failure = v.text("failure")
 		case iKeyframes:
 			n := v.count("keyframes", 2)
 			keys = make([]Keyframe, 0, n)

@@ -185,8 +185,10 @@ func (c *Cursor) Step(now time.Time, evs []Event) ([]Event, time.Time) {
 			evs = c.maybeEnd(evs, t-c.k, t, v)
 		}
 	}
-	if !c.done && v.closed && c.sent >= v.last {
-		evs = c.maybeEnd(evs, 0, c.sent, v)
+	if !c.done && v.closed && (c.sent >= v.last || v.last-c.sent < c.k) {
+		// Nothing more can come (with a step k > 1 the last tick may not be
+		// on this spectator's grid): the end, if the match ended, and done.
+		evs = c.maybeEnd(evs, 0, v.last, v)
 		c.done = true
 	}
 	return evs, nextAt
