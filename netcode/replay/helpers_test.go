@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -133,6 +134,13 @@ func newTestStore(t testing.TB, cfg Config) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // before the directory goes (cleanups run last first)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
 	return st
 }
 
