@@ -90,6 +90,29 @@ type Info struct {
 	// Indexed reports whether the file was closed by its recorder (else a
 	// crash cut it; it is read up to its last good record).
 	Indexed bool
+	// Keyframes are the segment starts, in tick order.
+	Keyframes []Keyframe
+}
+
+// KeyframeAt returns the tick of the last keyframe at or before tick (the
+// first keyframe's if there is none).
+func (in *Info) KeyframeAt(tick uint64) uint64 {
+	i, _ := slices.BinarySearchFunc(in.Keyframes, tick+1, func(k Keyframe, t uint64) int {
+		switch {
+		case k.Tick < t:
+			return -1
+		case k.Tick > t:
+			return 1
+		}
+		return 0
+	})
+	switch {
+	case i > 0:
+		return in.Keyframes[i-1].Tick
+	case len(in.Keyframes) > 0:
+		return in.Keyframes[0].Tick
+	}
+	return in.Summary.FirstTick
 }
 
 // Replay is a loaded replay: its ticks in a closed stream, shared by
@@ -345,7 +368,7 @@ func (s *Store) info(f file) (Info, error) {
 		return Info{}, err
 	}
 	defer r.Close()
-	in := Info{ID: f.id, Header: r.Header, Summary: r.Summary, Size: r.Size(), Indexed: r.Indexed}
+	in := Info{ID: f.id, Header: r.Header, Summary: r.Summary, Size: r.Size(), Indexed: r.Indexed, Keyframes: r.Keyframes}
 	s.mu.Lock()
 	s.infos[f.id] = cachedInfo{size: f.size, mtime: f.mtime, info: in}
 	s.mu.Unlock()
@@ -454,5 +477,5 @@ func (r *Reader) Load() (*Replay, error) {
 	if count == 0 {
 		return nil, formatErr("no complete tick")
 	}
-	return &Replay{Info: Info{ID: h.Match, Header: h, Summary: r.Summary, Size: r.size, Indexed: r.Indexed}, Stream: st}, nil
+	return &Replay{Info: Info{ID: h.Match, Header: h, Summary: r.Summary, Size: r.size, Indexed: r.Indexed, Keyframes: r.Keyframes}, Stream: st}, nil
 }
