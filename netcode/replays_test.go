@@ -137,7 +137,7 @@ func replayServer(t *testing.T, rc replay.Config) *testServer {
 	if rc.Dir == "" {
 		rc.Dir = t.TempDir()
 	}
-	return newTestServerDir(t, netcode.Config{Replays: rc}, game.DirectoryConfig{Defaults: game.MatchConfig{EmptyTimeout: 300 * time.Millisecond}})
+	return newTestServerDir(t, netcode.Config{Replays: rc}, game.DirectoryConfig{Defaults: game.MatchConfig{EmptyTimeout: 300 * time.Millisecond, Grace: 200 * time.Millisecond}})
 }
 
 // A recorded match replayed from the start over SSE reproduces what a
