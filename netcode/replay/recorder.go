@@ -38,6 +38,7 @@ type Recording struct {
 	ch        chan *game.Snapshot
 	done      chan struct{}
 	closeOnce sync.Once
+	closed    atomic.Bool // Close was called (by the publisher, or the store)
 	failed    atomic.Pointer[string]
 
 	// Owned by the recording's goroutine.
@@ -76,7 +77,10 @@ func (r *Recording) Offer(snap *game.Snapshot) {
 // wait for the file to be written (Store.Close does).
 func (r *Recording) Close() {
 	if r != nil {
-		r.closeOnce.Do(func() { close(r.done) })
+		r.closeOnce.Do(func() {
+			r.closed.Store(true)
+			close(r.done)
+		})
 	}
 }
 

@@ -207,14 +207,16 @@ func (s *Store) recordingDone(r *Recording) {
 	s.wg.Done()
 }
 
-// Close ends every recording (their files are finished, marked
-// incomplete if the match was still running) and waits for the writers
-// until ctx ends.
+// Close ends every recording still open (its file is finished, marked
+// incomplete: FailInterrupted), and waits for every writer (those already
+// closed finish their files) until ctx ends.
 func (s *Store) Close(ctx context.Context) error {
 	s.mu.Lock()
 	for _, r := range s.active {
-		r.fail(FailInterrupted, nil)
-		r.Close()
+		if !r.closed.Load() { // its match is still running: the file is cut here
+			r.fail(FailInterrupted, nil)
+			r.Close()
+		}
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
