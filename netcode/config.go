@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/netcode/replay"
 )
 
 // Config configures a Server. Zero fields take the documented default.
@@ -63,6 +65,11 @@ type Config struct {
 	ResumeTTL time.Duration
 	// Spectators configures the spectator streams.
 	Spectators SpectatorConfig
+	// Replays configures match recording and replay serving (package
+	// replay: the directory, its size and age limits, the recorder's
+	// queue). An empty Replays.Dir (the zero value) records nothing, and
+	// /api/replays lists nothing. Events and Logger are set by the server.
+	Replays replay.Config
 	// Static serves GET / and the browser client; nil serves nothing there.
 	Static http.Handler
 	// Logger is the parent logger; the zero value logs nothing.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/replay"
 	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
@@ -19,6 +20,7 @@ type hub struct {
 	srv   *Server
 	match string
 	st    *stream.Stream
+	rec   *replay.Recording // nil: not recorded
 
 	// subs is copy-on-write: Publish reads it without a lock, in a stable
 	// order (a map's order would reshuffle every tick and add 5–25 ms to the
@@ -55,6 +57,7 @@ func (h *hub) Publish(snap *game.Snapshot) {
 		h.broadcastReliable(snap)
 	}
 	h.st.Push(snap)
+	h.rec.Offer(snap) // never blocks: a full queue ends the recording, not the match
 }
 
 // watch returns the match's stream, keeping its whole history from now on.
@@ -125,5 +128,6 @@ func (h *hub) Close() {
 		s.matchOver()
 	}
 	h.st.Close()
+	h.rec.Close()
 	h.srv.hubClosed(h)
 }

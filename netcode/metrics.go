@@ -3,6 +3,8 @@ package netcode
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tickstream/tickstream/netcode/replay"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own so
@@ -28,10 +30,34 @@ type metrics struct {
 	ticksLate     prometheus.Counter
 	ticksSkipped  prometheus.Counter
 	ticks         prometheus.Counter
+
+	replaysRecorded  prometheus.Counter
+	replayFailures   *prometheus.CounterVec // by reason
+	replayBytes      prometheus.Counter
+	replaySpectators *prometheus.GaugeVec // by transport
 }
 
-func newMetrics(matches, lostSeats func() float64) *metrics {
+// replayEvents counts the replay store's events (replay.Events).
+type replayEvents struct{ m *metrics }
+
+func (e replayEvents) Recorded()            { e.m.replaysRecorded.Inc() }
+func (e replayEvents) Failed(reason string) { e.m.replayFailures.WithLabelValues(reason).Inc() }
+func (e replayEvents) Wrote(n int)          { e.m.replayBytes.Add(float64(n)) }
+
+func newMetrics(matches, lostSeats, replayRecordsRead func() float64) *metrics {
 	m := &metrics{
+		replaysRecorded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_replays_recorded_total", Help: "Match recordings finished complete.",
+		}),
+		replayFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickstream_replay_failures_total", Help: "Match recordings stopped early, by reason (overflow, create_error, write_error, size_limit, interrupted).",
+		}, []string{"reason"}),
+		replayBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_replay_bytes_written_total", Help: "Bytes written to replay files.",
+		}),
+		replaySpectators: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tickstream_replay_spectators", Help: "Replay spectators watching now, by transport (ws, sse, poll).",
+		}, []string{"transport"}),
 		reg: prometheus.NewRegistry(),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tickstream_sessions", Help: "Player sessions now, by state (connected, suspended).",
@@ -99,7 +125,10 @@ func newMetrics(matches, lostSeats func() float64) *metrics {
 	}
 	m.zero()
 	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
-		m.ticks, m.ticksLate, m.ticksSkipped,
+		m.ticks, m.ticksLate, m.ticksSkipped, m.replaysRecorded, m.replayFailures, m.replayBytes, m.replaySpectators,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tickstream_replay_records_read_total", Help: "Records read from replay files (a replay is read once for all its spectators while it stays loaded).",
+		}, replayRecordsRead),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickstream_matches", Help: "Live matches."}, matches),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tickstream_seats_disconnected", Help: "Seats held for a player whose connection was lost.",
@@ -119,6 +148,10 @@ func (m *metrics) zero() {
 	}
 	for _, tr := range []string{"ws", "sse", "poll"} {
 		m.spectators.WithLabelValues(tr)
+		m.replaySpectators.WithLabelValues(tr)
+	}
+	for _, r := range replay.FailReasons {
+		m.replayFailures.WithLabelValues(r)
 	}
 	for _, tr := range []string{"ws", "sse"} {
 		for _, r := range spectatorEndReasons {

@@ -12,7 +12,10 @@ import (
 // handlePoll serves GET /api/matches/{id}/poll?after=<tick>: what happened
 // after that tick, or, when nothing has yet, a wait of up to PollWait (or
 // the request's wait=, 0…PollWait seconds) and an empty answer.
-func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) { s.servePoll(w, r, s.spectate) }
+
+// servePoll is the long-poll transport of a live match or a replay (open).
+func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, open opener) {
 	if s.draining.Load() {
 		// A poller is a plain fetch, not an EventSource: a 503 with
 		// Retry-After is the clear answer (a request already waiting when
@@ -30,7 +33,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.refuseHTTP(w, http.StatusBadRequest, "bad_query", err.Error())
 		return
 	}
-	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "poll")
+	cur, release, ok := open(w, r, wire.FormatJSON, "poll")
 	if !ok {
 		return
 	}

@@ -58,7 +58,7 @@ func isRefusal(code wire.CloseCode) bool {
 // httpRefusals are the labels of refusals answered with an HTTP status.
 var httpRefusals = []string{"bad_config", "bad_content_type", "bad_json", "bad_query", "bad_upgrade",
 	"cross_origin", "no_subprotocol", "no_such_match", "not_websocket", "server_full", "shutdown",
-	"spectators_full", "resume_refused"}
+	"spectators_full", "resume_refused", "no_such_replay"}
 
 // spectatorEndReasons are the labels of tickstream_spectator_disconnects_total.
 var spectatorEndReasons = []string{reasonClientClosed, reasonLost, reasonMatchOver, reasonShutdown,

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/replay"
 	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
@@ -36,7 +37,8 @@ type Server struct {
 	clients *clients // per-client connection, seat and creation limits
 	budgets *budgets // per-seat input budgets, across resumes
 
-	hubs       sync.Map // match id → *hub
+	hubs       sync.Map      // match id → *hub
+	replays    *replay.Store // nil: recording off
 	spectators atomic.Int64
 
 	mu       sync.Mutex
@@ -77,8 +79,30 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
 		return nil, err
 	}
+	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) }, func() float64 {
+		n := 0
+		for _, m := range s.dir.List() {
+			n += m.Disconnected
+		}
+		return float64(n)
+	}, func() float64 {
+		if s.replays == nil {
+			return 0
+		}
+		return float64(s.replays.RecordsRead())
+	})
+	if cfg.Replays.Dir != "" {
+		rc := cfg.Replays
+		rc.Events, rc.Logger = replayEvents{s.metrics}, cfg.Logger
+		if s.replays, err = replay.NewStore(rc); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := newDir(func(id string, mc game.MatchConfig, layout game.Layout) game.Publisher {
 		h := newHub(s, id, mc, layout)
+		if s.replays != nil {
+			h.rec = s.replays.Start(id, h.st.Rate(), h.st.Quant())
+		}
 		s.hubs.Store(id, h)
 		return h
 	})
@@ -86,13 +110,6 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 		return nil, err
 	}
 	s.dir = dir
-	s.metrics = newMetrics(func() float64 { return float64(len(s.dir.List())) }, func() float64 {
-		n := 0
-		for _, m := range s.dir.List() {
-			n += m.Disconnected
-		}
-		return float64(n)
-	})
 	s.snapshotsSent = s.metrics.snapshotsSent
 	s.snapKeyframes = s.metrics.snapshots.WithLabelValues("keyframe")
 	s.snapDeltas = s.metrics.snapshots.WithLabelValues("delta")
@@ -129,6 +146,18 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/matches/{id}/events", s.connCap(s.handleEvents))
 	s.mux.HandleFunc("GET /api/matches/{id}/poll", s.connCap(s.handlePoll))
 	s.mux.HandleFunc("GET /api/matches/{id}/watch", s.connCap(s.handleWatch))
+	s.mux.HandleFunc("GET /api/replays", s.handleListReplays)
+	s.mux.HandleFunc("GET /api/replays/{id}", s.handleGetReplay)
+	s.mux.HandleFunc("GET /api/replays/{id}/download", s.handleDownloadReplay)
+	s.mux.HandleFunc("GET /api/replays/{id}/events", s.connCap(func(w http.ResponseWriter, r *http.Request) {
+		s.serveEvents(w, r, s.spectateReplay)
+	}))
+	s.mux.HandleFunc("GET /api/replays/{id}/poll", s.connCap(func(w http.ResponseWriter, r *http.Request) {
+		s.servePoll(w, r, s.spectateReplay)
+	}))
+	s.mux.HandleFunc("GET /api/replays/{id}/watch", s.connCap(func(w http.ResponseWriter, r *http.Request) {
+		s.serveWatch(w, r, s.spectateReplay)
+	}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -330,6 +359,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.dir.Close()
+	if s.replays != nil { // the matches' recordings finish their files
+		if rerr := s.replays.Close(ctx); rerr != nil {
+			s.log.Warn().Err(rerr).Msg("replay recordings cut by the shutdown")
+		}
+	}
 	s.closeOnce.Do(func() { close(s.stopReaper) })
 	<-s.reaperDone
 	return err

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tickstream/tickstream/netcode/stream"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
@@ -52,9 +54,14 @@ func (c SpectatorConfig) withDefaults() SpectatorConfig {
 // what the history holds, less a margin for resuming.
 func (c SpectatorConfig) maxExtraDelay() time.Duration { return c.History * 8 / 10 }
 
-// spectate admits a spectator of the match in the request: it checks the
-// limits and the query, and returns a cursor and a release function.
-// Refusals are written as HTTP errors (and counted); ok is false then.
+// opener admits a spectator of the request's match or replay for one
+// transport: it checks the limits and the query and returns a cursor and
+// a release function. Refusals are written as HTTP errors (and counted);
+// ok is false then. The transports (sse.go, poll.go, watch.go) are the same
+// for live matches (spectate) and replays (spectateReplay, replays.go).
+type opener func(w http.ResponseWriter, r *http.Request, f wire.Format, transport string) (cur *stream.Cursor, release func(), ok bool)
+
+// spectate is the opener of a live match.
 func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format, transport string) (*stream.Cursor, func(), bool) {
 	id := r.PathValue("id")
 	h := s.hubFor(id)
@@ -68,23 +75,31 @@ func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format,
 		return nil, nil, false
 	}
 	st := h.watch()
+	release, ok := s.admit(w, st, s.metrics.spectators.WithLabelValues(transport))
+	if !ok {
+		return nil, nil, false
+	}
+	return st.NewCursor(f, sr.k, sr.delay, sr.after), release, true
+}
+
+// admit counts a spectator of st against the per-match (per-replay) and
+// per-server limits and in gauge; over a limit it answers 503.
+func (s *Server) admit(w http.ResponseWriter, st *stream.Stream, gauge prometheus.Gauge) (func(), bool) {
 	if n := st.Spectators.Add(1); n > int64(s.cfg.Spectators.MaxPerMatch) {
 		st.Spectators.Add(-1)
 		s.refuseHTTP(w, http.StatusServiceUnavailable, "spectators_full", "spectator limit of this match reached")
-		return nil, nil, false
+		return nil, false
 	}
 	if n := s.spectators.Add(1); n > int64(s.cfg.Spectators.MaxTotal) {
 		s.spectators.Add(-1)
 		st.Spectators.Add(-1)
 		s.refuseHTTP(w, http.StatusServiceUnavailable, "spectators_full", "spectator limit of this server reached")
-		return nil, nil, false
+		return nil, false
 	}
-	gauge := s.metrics.spectators.WithLabelValues(transport)
 	gauge.Inc()
-	release := func() {
+	return func() {
 		gauge.Dec()
 		s.spectators.Add(-1)
 		st.Spectators.Add(-1)
-	}
-	return st.NewCursor(f, sr.k, sr.delay, sr.after), release, true
+	}, true
 }

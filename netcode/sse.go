@@ -14,12 +14,17 @@ import (
 // handleEvents serves GET /api/matches/{id}/events: the spectator stream
 // as Server-Sent Events, JSON data, id = tick.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.serveEvents(w, r, s.spectate)
+}
+
+// serveEvents is the SSE transport of a live match or a replay (open).
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, open opener) {
 	if s.draining.Load() {
 		s.refuseSSEDraining(w)
 		return
 	}
 	streamDeadlines(w, time.Time{}) // writeSSE sets a deadline per write
-	cur, release, ok := s.spectate(w, r, wire.FormatJSON, "sse")
+	cur, release, ok := open(w, r, wire.FormatJSON, "sse")
 	if !ok {
 		return
 	}

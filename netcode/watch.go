@@ -34,11 +34,14 @@ func (wt *watcher) closeWith(code wire.CloseCode, reason, text string) {
 }
 
 // handleWatch serves GET /api/matches/{id}/watch.
-func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) { s.serveWatch(w, r, s.spectate) }
+
+// serveWatch is the WebSocket transport of a live match or a replay (open).
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, open opener) {
 	if !s.upgradeAllowed(w, r) {
 		return
 	}
-	cur, release, ok := s.spectate(w, r, wire.FormatMsgpack, "ws")
+	cur, release, ok := open(w, r, wire.FormatMsgpack, "ws")
 	if !ok {
 		return
 	}

@@ -39,7 +39,7 @@ type drainProc struct {
 func startDrainProc(t *testing.T, bin string, args ...string) *drainProc {
 	t.Helper()
 	p := &drainProc{out: &lockedBuffer{}, lines: make(chan map[string]any, 256), done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-level", "info", "-min-players", "1"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-log-level", "info", "-min-players", "1", "-replay-dir", t.TempDir()}, args...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

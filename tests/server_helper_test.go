@@ -133,7 +133,7 @@ func tryStartServer(t testing.TB, bin string, args []string) (*serverProcess, er
 		out:  &lockedBuffer{},
 		done: make(chan struct{}),
 	}
-	argv := append([]string{"-addr", addr, "-log-level", "warn"}, args...)
+	argv := append([]string{"-addr", addr, "-log-level", "warn", "-replay-dir", t.TempDir()}, args...)
 	s.cmd = exec.Command(bin, argv...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out

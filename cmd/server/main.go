@@ -30,6 +30,7 @@ import (
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/replay"
 	"github.com/tickstream/tickstream/static"
 )
 
@@ -72,6 +73,9 @@ type config struct {
 	limitLoopback  bool
 	tlsCert        string
 	tlsKey         string
+	replayDir      string
+	replayMaxBytes int64
+	replayMaxAge   time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -107,6 +111,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&c.limitLoopback, "limit-loopback", false, "apply the per-client limits to loopback addresses too (by default 127.0.0.1 and ::1 are exempt)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS and wss (with -tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
+	fs.StringVar(&c.replayDir, "replay-dir", "replays", `directory of match recordings (replays), created if missing; "" records nothing`)
+	fs.Int64Var(&c.replayMaxBytes, "replay-max-bytes", 1<<30, "total size of the replay files: the oldest go first beyond it")
+	fs.DurationVar(&c.replayMaxAge, "replay-max-age", 7*24*time.Hour, "replay files older than this are removed")
 	// Environment variables first, so that flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -128,6 +135,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.shutdownGrace <= 0 {
 		return c, errors.New("-shutdown-grace must be positive")
+	}
+	if c.replayMaxBytes <= 0 || c.replayMaxAge <= 0 {
+		return c, errors.New("-replay-max-bytes and -replay-max-age must be positive")
 	}
 	return c, nil
 }
@@ -205,6 +215,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		WriteTimeout: cfg.writeTimeout,
 		JoinTimeout:  cfg.joinTimeout,
 		ViewRadius:   cfg.viewRadius,
+		Replays:      replay.Config{Dir: cfg.replayDir, MaxBytes: cfg.replayMaxBytes, MaxAge: cfg.replayMaxAge},
 		Static:       static.Handler(),
 		Logger:       log,
 	}, localDirectory)

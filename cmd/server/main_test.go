@@ -93,7 +93,7 @@ func TestTLS(t *testing.T) {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() {
-		runErr <- run(ctx, []string{"-addr", "127.0.0.1:0", "-min-players", "1", "-tls-cert", certFile, "-tls-key", keyFile}, noEnv, logW)
+		runErr <- run(ctx, []string{"-addr", "127.0.0.1:0", "-min-players", "1", "-tls-cert", certFile, "-tls-key", keyFile, "-replay-dir", t.TempDir()}, noEnv, logW)
 		logW.Close()
 	}()
 	var addr string

@@ -42,6 +42,16 @@ type Cursor struct {
 	tooSlow bool
 	ended   bool
 	evs     [][]game.Event
+
+	pace *pacing // non-nil: a replay played at a speed (Pace)
+}
+
+// pacing is a replay cursor's clock: the visible head is from at the
+// first step and advances rate × speed ticks per second of wall time.
+type pacing struct {
+	from  uint64
+	speed int64 // thousandths: 1000 is real time
+	start time.Time
 }
 
 // NewCursor starts a spectator's walk: every k-th tick, delay added to the
@@ -68,8 +78,53 @@ func (c *Cursor) TooSlow() bool { return c.tooSlow }
 // Sent is the last tick sent.
 func (c *Cursor) Sent() uint64 { return c.sent }
 
-// Changed is the stream's change channel (see Stream.Changed).
-func (c *Cursor) Changed() <-chan struct{} { return c.s.Changed() }
+// Changed is the stream's change channel (see Stream.Changed). A paced
+// cursor's stream is closed and complete: its head moves with time, so
+// Changed is nil (never ready) and Step's next time says when to step.
+func (c *Cursor) Changed() <-chan struct{} {
+	if c.pace != nil {
+		return nil
+	}
+	return c.s.Changed()
+}
+
+// Pace makes the cursor play a closed stream (a replay) instead of
+// following a live one: the visible head is tick from at the first Step and
+// advances rate × speed/1000 ticks per second from then, up to the last
+// tick; the broadcast delay does not apply. from is clamped to the ticks
+// held. The "behind" limit grows with the speed (it stays 2 s of match
+// time). Call it before the first Step.
+func (c *Cursor) Pace(from uint64, speed int64) {
+	v := c.s.view()
+	from = min(max(from, v.first), v.last)
+	speed = max(speed, 1)
+	c.pace = &pacing{from: from, speed: speed}
+	if c.lag != ^uint64(0) {
+		c.lag = max(c.lag, c.lag*uint64(speed)/1000)
+	}
+}
+
+// paced is visible for a paced cursor: the head at now, and when the tick
+// after it becomes visible (zero at the last tick).
+func (c *Cursor) paced(now time.Time, v view) (uint64, time.Time) {
+	p := c.pace
+	if v.first == 0 {
+		return 0, time.Time{}
+	}
+	if p.start.IsZero() {
+		p.start = now
+	}
+	rate := uint64(c.s.rate) * uint64(p.speed) // ticks per 1000 s
+	us := uint64(max(now.Sub(p.start), 0) / time.Microsecond)
+	adv := us / 1000 * rate / 1e6 // ms × ticks/1000 s … in ticks; no overflow below ~10^6 h
+	hd := min(p.from+adv, v.last)
+	if hd >= v.last {
+		return v.last, time.Time{}
+	}
+	next := hd + 1 - p.from // ticks from the start to the next one
+	ms := (next*1e6 + rate - 1) / rate
+	return hd, p.start.Add(time.Duration(ms) * time.Millisecond)
+}
 
 // Step appends the events due at now to evs. It returns them, and the time
 // at which new ticks become visible if that is not "at the next push".
@@ -78,7 +133,13 @@ func (c *Cursor) Step(now time.Time, evs []Event) ([]Event, time.Time) {
 		return evs, time.Time{}
 	}
 	v := c.s.view()
-	hd, nextAt := c.s.visible(now, c.delay)
+	var hd uint64
+	var nextAt time.Time
+	if c.pace != nil {
+		hd, nextAt = c.paced(now, v)
+	} else {
+		hd, nextAt = c.s.visible(now, c.delay)
+	}
 	if hd == 0 {
 		if v.closed {
 			c.done = true
@@ -124,8 +185,10 @@ func (c *Cursor) Step(now time.Time, evs []Event) ([]Event, time.Time) {
 			evs = c.maybeEnd(evs, t-c.k, t, v)
 		}
 	}
-	if !c.done && v.closed && c.sent >= v.last {
-		evs = c.maybeEnd(evs, 0, c.sent, v)
+	if !c.done && v.closed && (c.sent >= v.last || v.last-c.sent < c.k) {
+		// Nothing more can come (with a step k > 1 the last tick may not be
+		// on this spectator's grid): the end, if the match ended, and done.
+		evs = c.maybeEnd(evs, 0, v.last, v)
 		c.done = true
 	}
 	return evs, nextAt

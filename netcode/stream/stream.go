@@ -116,7 +116,14 @@ func (s *Stream) Quant() wire.Quant { return s.quant }
 // Push records a tick. Called from the match goroutine: quantizes the
 // entities once, no other encoding.
 func (s *Stream) Push(snap *game.Snapshot) {
-	e := &entry{snap: snap, rows: s.quant.AppendRows(make([]wire.Row, 0, len(snap.Entities)), snap.Entities)}
+	s.PushRows(snap, s.quant.AppendRows(make([]wire.Row, 0, len(snap.Entities)), snap.Entities))
+}
+
+// PushRows records a tick whose entities are already in wire units (rows
+// sorted by id, from this stream's Quant): a replay's ticks, read back
+// from a file. snap.Entities is not looked at. rows must not change after.
+func (s *Stream) PushRows(snap *game.Snapshot, rows []wire.Row) {
+	e := &entry{snap: snap, rows: rows}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

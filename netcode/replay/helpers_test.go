@@ -1,0 +1,164 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// arenaMatch plays the reference game with n players giving random inputs
+// for ticks ticks at rate Hz, and returns the snapshots a match would
+// publish: the roster when it changes (players join over the first ticks,
+// one leaves half-way), running state and time left, and the end.
+func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	a := game.NewArena()
+	a.Init(seed, rate, 1000)
+	start := time.UnixMilli(1_780_000_000_000)
+	dt := time.Second / time.Duration(rate)
+	var roster []game.PlayerInfo
+	var out []*game.Snapshot
+	var seq uint32
+	for tick := 1; tick <= ticks; tick++ {
+		var changed bool
+		if tick <= n {
+			id := game.PlayerID(tick)
+			name := "p" + string(rune('a'+tick%26))
+			a.Join(id, name)
+			roster = append(append([]game.PlayerInfo(nil), roster...), game.PlayerInfo{ID: id, Name: name})
+			changed = true
+			if tick == n {
+				a.Start()
+			}
+		}
+		if tick == ticks/2 && n > 1 {
+			a.Leave(2)
+			r := make([]game.PlayerInfo, 0, len(roster))
+			for _, p := range roster {
+				if p.ID != 2 {
+					r = append(r, p)
+				}
+			}
+			roster, changed = r, true
+		}
+		var in []game.Input
+		for _, p := range roster {
+			seq++
+			in = append(in, game.Input{Player: p.ID, Seq: seq, MoveX: rng.Float64()*2 - 1, MoveY: rng.Float64()*2 - 1,
+				Aim: rng.Float64()*2*math.Pi - math.Pi, Buttons: uint8(rng.IntN(2))})
+		}
+		a.Step(game.StepInfo{Tick: uint64(tick), Dt: dt, Scoring: tick >= n}, in)
+		s := &game.Snapshot{Match: "m1", Tick: uint64(tick), Time: start.Add(time.Duration(tick) * dt), State: game.StateRunning,
+			Left: time.Duration(ticks-tick) * dt}
+		s.Entities, s.Events = a.AppendSnapshot(nil, nil)
+		if changed {
+			s.Roster = roster
+		}
+		if tick == ticks {
+			s.State = game.StateEnded
+			s.End = &game.Result{Reason: "time", Scores: a.Scores()}
+			if len(s.End.Scores) > 0 {
+				s.End.Winner = s.End.Scores[0].Player
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var testQuant = wire.NewQuant(game.DefaultPrecision)
+
+// memFile is an in-memory file for a Store's Create hook.
+type memFile struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	closed bool
+}
+
+func (f *memFile) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.buf.Write(p)
+}
+
+func (f *memFile) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *memFile) bytes() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return bytes.Clone(f.buf.Bytes())
+}
+
+// record writes snaps through a Recording of a store in a temporary
+// directory and returns the file's bytes.
+func record(t testing.TB, snaps []*game.Snapshot, rate int) []byte {
+	t.Helper()
+	f := &memFile{}
+	st := newTestStore(t, Config{Create: func(string) (io.WriteCloser, error) { return f, nil }})
+	r := st.Start("m1", rate, testQuant)
+	for _, s := range snaps {
+		r.ch <- s // the test waits: it checks the file, not the overflow policy
+	}
+	r.Close()
+	st.wg.Wait()
+	if r.Failure() != "" {
+		t.Fatalf("recording failed: %s", r.Failure())
+	}
+	return f.bytes()
+}
+
+func newTestStore(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if tt, ok := t.(*testing.T); ok {
+		cfg.Logger = zerolog.New(zerolog.NewTestWriter(tt)).Level(zerolog.WarnLevel)
+	}
+	st, err := NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // before the directory goes (cleanups run last first)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return st
+}
+
+// counts is an Events that counts.
+type counts struct {
+	mu       sync.Mutex
+	recorded int
+	failed   map[string]int
+	bytes    int
+}
+
+func (c *counts) Recorded() { c.mu.Lock(); c.recorded++; c.mu.Unlock() }
+func (c *counts) Failed(r string) {
+	c.mu.Lock()
+	if c.failed == nil {
+		c.failed = map[string]int{}
+	}
+	c.failed[r]++
+	c.mu.Unlock()
+}
+func (c *counts) Wrote(n int) { c.mu.Lock(); c.bytes += n; c.mu.Unlock() }

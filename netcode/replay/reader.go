@@ -1,0 +1,390 @@
+package replay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// ErrTruncated is returned by Scan when it stopped at a record that is
+// cut short, fails its checksum or does not decode: every tick delivered
+// before it is good, nothing after it is read.
+var ErrTruncated = errors.New("replay: file cut short or corrupted")
+
+// Tick is one tick read back from a file: what the live stream held.
+type Tick struct {
+	// Snap has the tick, time (ms), state, time left, events, the roster
+	// where it changed and the result on the tick the match ended; its
+	// Entities are nil (Rows holds them).
+	Snap *game.Snapshot
+	// Rows are the entities in wire units, sorted by id.
+	Rows []wire.Row
+	// Keyframe: the tick was stored whole (a segment starts here).
+	Keyframe bool
+	// Roster is the roster as of this tick.
+	Roster []game.PlayerInfo
+}
+
+// Reader reads one replay file: Open (or NewReader) reads the header and
+// the index (or rebuilds them by a scan when the file has no index: a
+// recording cut short by a crash), Scan reads ticks from a keyframe. A
+// Reader is not safe for concurrent use.
+type Reader struct {
+	ra        io.ReaderAt
+	closer    io.Closer
+	size      int64
+	dataStart int64 // the first record after the header
+	dataEnd   int64 // the index record's offset, or the size
+
+	Header    Header
+	Summary   Summary
+	Keyframes []Keyframe
+	// Indexed reports whether the file ends with a valid index (it was
+	// closed by its recorder); otherwise Summary and Keyframes come from a
+	// scan, and Summary.Complete is false.
+	Indexed bool
+	// Records counts the records read by this reader, if set (Open's
+	// caller may share one counter between readers).
+	Records *atomic.Int64
+}
+
+// Open opens a replay file.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := NewReader(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r.closer = f
+	return r, nil
+}
+
+// NewReader reads the replay in ra, size bytes long.
+func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
+	r := &Reader{ra: ra, size: size}
+	if err := r.init(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) init() error {
+	ra, size := r.ra, r.size
+	r.dataEnd = size
+	head := make([]byte, fileHeadLen+recHeadLen)
+	if size < int64(len(head)) {
+		return formatErr("too short")
+	}
+	if _, err := ra.ReadAt(head, 0); err != nil {
+		return err
+	}
+	if string(head[:len(Magic)]) != Magic {
+		return formatErr("bad magic")
+	}
+	if v := binary.LittleEndian.Uint16(head[len(Magic):]); v == 0 || v > Version {
+		return formatErr("version %d (this reader knows %d)", v, Version)
+	}
+	kind, payload, n, err := r.recordAt(int64(fileHeadLen), size)
+	if err != nil {
+		return err
+	}
+	if kind != KindHeader {
+		return formatErr("no header record")
+	}
+	if r.Header, err = parseHeader(payload); err != nil {
+		return err
+	}
+	r.dataStart = int64(fileHeadLen) + int64(n)
+	if r.readIndex() {
+		return nil
+	}
+	return r.rebuild()
+}
+
+// Close closes the file Open opened.
+func (r *Reader) Close() error {
+	if r.closer != nil {
+		return r.closer.Close()
+	}
+	return nil
+}
+
+// Size is the file's length in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// recordAt reads the record at off, which must end by end.
+func (r *Reader) recordAt(off, end int64) (byte, []byte, int, error) {
+	var h [recHeadLen]byte
+	if end-off < recHeadLen+recTrailerLen {
+		return 0, nil, 0, ErrTruncated
+	}
+	if _, err := r.ra.ReadAt(h[:], off); err != nil {
+		return 0, nil, 0, ErrTruncated
+	}
+	l := int64(binary.LittleEndian.Uint32(h[1:]))
+	if l > MaxRecord || l > end-off-recHeadLen-recTrailerLen {
+		return 0, nil, 0, ErrTruncated
+	}
+	b := make([]byte, recHeadLen+l+recTrailerLen)
+	if _, err := r.ra.ReadAt(b, off); err != nil {
+		return 0, nil, 0, ErrTruncated
+	}
+	kind, payload, n, ok := parseRecord(b)
+	if !ok {
+		return 0, nil, 0, ErrTruncated
+	}
+	r.count()
+	return kind, payload, n, nil
+}
+
+func (r *Reader) count() {
+	if r.Records != nil {
+		r.Records.Add(1)
+	}
+}
+
+// readIndex reads the tail and the index record it points at.
+func (r *Reader) readIndex() bool {
+	if r.size < r.dataStart+tailLen {
+		return false
+	}
+	var t [tailLen]byte
+	if _, err := r.ra.ReadAt(t[:], r.size-tailLen); err != nil || string(t[8:]) != tailMagic {
+		return false
+	}
+	off := binary.LittleEndian.Uint64(t[:8])
+	if off < uint64(r.dataStart) || off > uint64(r.size-tailLen) {
+		return false
+	}
+	kind, payload, n, err := r.recordAt(int64(off), r.size-tailLen)
+	if err != nil || kind != KindIndex || int64(off)+int64(n) != r.size-tailLen {
+		return false
+	}
+	s, keys, err := parseIndex(payload)
+	if err != nil {
+		return false
+	}
+	for i, k := range keys {
+		if k.Offset < r.dataStart || k.Offset >= int64(off) || (i > 0 && (k.Tick <= keys[i-1].Tick || k.Offset <= keys[i-1].Offset)) {
+			return false
+		}
+	}
+	r.Summary, r.Keyframes, r.Indexed, r.dataEnd = s, keys, true, int64(off)
+	return true
+}
+
+// rebuild scans the whole file for the summary and the keyframes: the
+// file was not closed by its recorder.
+func (r *Reader) rebuild() error {
+	var sum summer
+	err := r.scan(r.dataStart, 0, func(t *Tick, off int64) bool {
+		if t.Keyframe {
+			r.Keyframes = append(r.Keyframes, Keyframe{Tick: t.Snap.Tick, Offset: off})
+		}
+		sum.add(t)
+		return true
+	})
+	if err != nil && !errors.Is(err, ErrTruncated) {
+		return err
+	}
+	if sum.ticks == 0 {
+		return formatErr("no complete tick")
+	}
+	r.Summary = sum.summary()
+	return nil
+}
+
+// Scan calls fn with every tick from the segment that holds tick from
+// (the last keyframe at or before it; from 0 or before the first
+// keyframe: the start) to the end, until fn returns false. It returns nil
+// at the end of the recording, ErrTruncated where a damaged record
+// stopped it (the ticks delivered are good), or a read error.
+func (r *Reader) Scan(from uint64, fn func(*Tick) bool) error {
+	off := r.dataStart
+	if i, ok := slices.BinarySearchFunc(r.Keyframes, from, func(k Keyframe, t uint64) int {
+		switch {
+		case k.Tick < t:
+			return -1
+		case k.Tick > t:
+			return 1
+		}
+		return 0
+	}); ok {
+		off = r.Keyframes[i].Offset
+	} else if i > 0 {
+		off = r.Keyframes[i-1].Offset
+	}
+	return r.scan(off, from, func(t *Tick, _ int64) bool { return fn(t) })
+}
+
+// scan reads records from off to dataEnd. fn gets each tick and the
+// offset of its segment's start (for a keyframe: where its roster record
+// begins).
+func (r *Reader) scan(off int64, _ uint64, fn func(*Tick, int64) bool) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(r.ra, off, r.dataEnd-off), 64<<10)
+	var (
+		pos       = off
+		segStart  = off
+		rec       []byte
+		frame     wire.SnapFrame
+		buf       []byte
+		roster    []game.PlayerInfo
+		changed   bool
+		end       *game.Result
+		prev      *Tick
+		remaining = r.dataEnd - off
+	)
+	for {
+		var h [recHeadLen]byte
+		n, err := io.ReadFull(br, h[:])
+		if err == io.EOF && n == 0 {
+			return nil
+		}
+		if err != nil {
+			return ErrTruncated
+		}
+		l := int64(binary.LittleEndian.Uint32(h[1:]))
+		if l > MaxRecord || l+recHeadLen+recTrailerLen > remaining {
+			return ErrTruncated
+		}
+		rec = append(rec[:0], h[:]...)
+		rec = slices.Grow(rec, int(l)+recTrailerLen)[:recHeadLen+int(l)+recTrailerLen]
+		if _, err := io.ReadFull(br, rec[recHeadLen:]); err != nil {
+			return ErrTruncated
+		}
+		end0 := recHeadLen + int(l)
+		if crc32.Checksum(rec[:end0], castagnoli) != binary.LittleEndian.Uint32(rec[end0:]) {
+			return ErrTruncated
+		}
+		r.count()
+		pos += int64(len(rec))
+		remaining -= int64(len(rec))
+		payload := rec[recHeadLen:end0]
+		switch h[0] {
+		case KindRoster:
+			c, ro, err := parseRoster(payload)
+			if err != nil {
+				return ErrTruncated
+			}
+			roster, changed = ro, changed || c
+		case KindEnd:
+			res, err := parseEnd(payload)
+			if err != nil {
+				return ErrTruncated
+			}
+			end = res
+		case KindKeyframe, KindDelta:
+			key := h[0] == KindKeyframe
+			buf = wire.AppendSnapPrefix(buf[:0], 0)
+			buf = append(buf, payload...)
+			if wire.DecodeSnap(buf, &frame) != nil || frame.Keyframe() != key {
+				return ErrTruncated
+			}
+			var base []wire.Row
+			switch {
+			case key:
+			case prev == nil || frame.Base != prev.Snap.Tick || frame.Tick != frame.Base+1:
+				return ErrTruncated // a delta without its baseline
+			default:
+				base = prev.Rows
+			}
+			if prev != nil && frame.Tick <= prev.Snap.Tick {
+				return ErrTruncated
+			}
+			rows, err := wire.ApplyRows(make([]wire.Row, 0, len(frame.Rows)+len(base)), base, frame.Rows, frame.Gone)
+			if err != nil {
+				return ErrTruncated
+			}
+			snap := &game.Snapshot{
+				Match: r.Header.Match, Tick: frame.Tick, Time: time.UnixMilli(frame.Time),
+				State: game.State(frame.State), Left: time.Duration(frame.Left) * time.Millisecond, End: end,
+			}
+			if len(frame.Ev) > 0 {
+				snap.Events = make([]game.Event, len(frame.Ev))
+				for i, e := range frame.Ev {
+					snap.Events[i] = game.Event{Kind: e.Kind, A: e.A, B: e.B}
+				}
+			}
+			if changed {
+				snap.Roster = roster
+			}
+			t := &Tick{Snap: snap, Rows: rows, Keyframe: key, Roster: roster}
+			so := segStart
+			if !key {
+				so = -1
+			}
+			if !fn(t, so) {
+				return nil
+			}
+			prev, changed, end = t, false, nil
+			segStart = pos // the next tick's records start here
+		case KindHeader, KindIndex:
+			return ErrTruncated // only first and last
+		default:
+			// A kind this reader does not know: skipped.
+		}
+	}
+}
+
+// summer accumulates a summary from ticks.
+type summer struct {
+	ticks       int
+	first, last *Tick
+	end         *game.Result
+}
+
+func (s *summer) add(t *Tick) {
+	if s.ticks == 0 {
+		s.first = t
+	}
+	s.ticks++
+	s.last = t
+	if t.Snap.End != nil {
+		s.end = t.Snap.End
+	}
+}
+
+func (s *summer) summary() Summary {
+	sum := Summary{FirstTick: s.first.Snap.Tick, LastTick: s.last.Snap.Tick, FirstTime: s.first.Snap.Time, LastTime: s.last.Snap.Time}
+	sum.Players, sum.Winner, sum.Reason = players(s.last.Roster, s.last.Rows, s.end)
+	return sum
+}
+
+// players is a replay's listing of players: the result's scores (kills)
+// when the match ended, else the last roster with each avatar's score.
+func players(roster []game.PlayerInfo, rows []wire.Row, end *game.Result) ([]Player, uint32, string) {
+	if end != nil {
+		out := make([]Player, len(end.Scores))
+		for i, s := range end.Scores {
+			out[i] = Player{ID: uint32(s.Player), Name: s.Name, Score: s.Kills}
+		}
+		return out, uint32(end.Winner), end.Reason
+	}
+	out := make([]Player, len(roster))
+	for i, p := range roster {
+		out[i] = Player{ID: uint32(p.ID), Name: p.Name}
+		if j, ok := slices.BinarySearchFunc(rows, uint32(p.ID), func(r wire.Row, id uint32) int { return int(r.ID) - int(id) }); ok {
+			out[i].Score = int(rows[j].F[wire.FieldScore])
+		}
+	}
+	return out, 0, ""
+}

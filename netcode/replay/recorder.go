@@ -1,0 +1,254 @@
+package replay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
+)
+
+// Recording failure reasons (Events.Failed, Summary.Failure).
+const (
+	FailOverflow    = "overflow"     // the queue was full: the writer could not keep up
+	FailCreate      = "create_error" // the file could not be created
+	FailWrite       = "write_error"  // a write failed
+	FailSizeLimit   = "size_limit"   // the file outgrew the store's MaxBytes
+	FailInterrupted = "interrupted"  // the store closed before the recording ended
+)
+
+// FailReasons lists every failure reason.
+var FailReasons = []string{FailOverflow, FailCreate, FailWrite, FailSizeLimit, FailInterrupted}
+
+// Recording records one match. Offer and Close are called from the
+// match's publisher (its goroutine) and never block; the file is written
+// by the recording's own goroutine.
+type Recording struct {
+	st    *Store
+	match string
+	rate  int
+	quant wire.Quant
+	log   zerolog.Logger
+
+	ch        chan *game.Snapshot
+	done      chan struct{}
+	closeOnce sync.Once
+	closed    atomic.Bool // Close was called (by the publisher, or the store)
+	failed    atomic.Pointer[string]
+
+	// Owned by the recording's goroutine.
+	w        io.WriteCloser
+	bw       *bufio.Writer
+	off      int64 // bytes written (the next record's offset)
+	flushed  int64 // bytes reported to Events.Wrote
+	keys     []Keyframe
+	rows     []wire.Row
+	prev     []wire.Row
+	prevTick uint64
+	lastKey  uint64
+	keyEvery uint64
+	roster   []game.PlayerInfo
+	end      *game.Result
+	sum      Summary
+	rec      []byte
+	body     []byte
+}
+
+// Offer queues a tick for the file. It never blocks: when the queue is
+// full the recording ends (reason FailOverflow) and the match goes on.
+// Called from the match goroutine.
+func (r *Recording) Offer(snap *game.Snapshot) {
+	if r == nil || r.failed.Load() != nil {
+		return
+	}
+	select {
+	case r.ch <- snap:
+	default:
+		r.fail(FailOverflow, nil)
+	}
+}
+
+// Close ends the recording after the ticks already offered. It does not
+// wait for the file to be written (Store.Close does).
+func (r *Recording) Close() {
+	if r != nil {
+		r.closeOnce.Do(func() {
+			r.closed.Store(true)
+			close(r.done)
+		})
+	}
+}
+
+// Failure returns why the recording stopped early ("" if it has not).
+func (r *Recording) Failure() string {
+	if p := r.failed.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// fail records the first failure: logged once and counted.
+func (r *Recording) fail(reason string, err error) {
+	if !r.failed.CompareAndSwap(nil, &reason) {
+		return
+	}
+	ev := r.log.Warn().Str("reason", reason)
+	if err != nil {
+		ev = ev.Err(err)
+	}
+	ev.Msg("replay recording stopped; the match goes on")
+	if r.st.cfg.Events != nil {
+		r.st.cfg.Events.Failed(reason)
+	}
+}
+
+func (r *Recording) run() {
+	defer r.st.recordingDone(r)
+	for {
+		select {
+		case snap := <-r.ch:
+			r.write(snap)
+		case <-r.done:
+			for {
+				select {
+				case snap := <-r.ch:
+					r.write(snap)
+					continue
+				default:
+				}
+				r.finish()
+				return
+			}
+		}
+		if r.failed.Load() != nil {
+			r.finish()
+			<-r.done // the publisher still closes us; nothing more is written
+			return
+		}
+	}
+}
+
+// write appends one tick: a segment (restated roster, keyframe) every
+// keyEvery ticks, otherwise a delta from the tick before; a changed
+// roster and the result go just before their tick.
+func (r *Recording) write(snap *game.Snapshot) {
+	if r.failed.Load() != nil {
+		return
+	}
+	if r.w == nil && !r.create(snap) {
+		return
+	}
+	r.rows = r.quant.AppendRows(r.rows[:0], snap.Entities) // as stream.Push does: the same rows
+	key := r.prevTick == 0 || snap.Tick != r.prevTick+1 || snap.Tick-r.lastKey >= r.keyEvery
+	r.rec = r.rec[:0]
+	if key {
+		if err := r.bw.Flush(); err != nil { // the segment before is on disk (a crash loses at most one)
+			r.fail(FailWrite, err)
+			return
+		}
+		r.report()
+		r.keys = append(r.keys, Keyframe{Tick: snap.Tick, Offset: r.off})
+		r.lastKey = snap.Tick
+	}
+	if snap.Roster != nil {
+		r.roster = snap.Roster
+		r.rec = appendRecord(r.rec, KindRoster, appendRoster(r.body[:0], true, snap.Roster))
+	} else if key {
+		r.rec = appendRecord(r.rec, KindRoster, appendRoster(r.body[:0], false, r.roster))
+	}
+	if snap.End != nil {
+		r.end = snap.End
+		r.rec = appendRecord(r.rec, KindEnd, appendEnd(r.body[:0], snap.End))
+	}
+	h := wire.SnapHead{Tick: snap.Tick, Time: snap.Time.UnixMilli(), State: snap.State, Left: snap.Left.Milliseconds()}
+	kind := KindKeyframe
+	if !key {
+		h.Base, kind = r.prevTick, KindDelta
+	}
+	r.body = wire.AppendSnapBody(r.body[:0], h, r.prev, r.rows, [][]game.Event{snap.Events})
+	r.rec = appendRecord(r.rec, kind, r.body)
+	if max := r.st.cfg.MaxBytes; r.off+int64(len(r.rec)) > max {
+		r.fail(FailSizeLimit, nil)
+		return
+	}
+	if _, err := r.bw.Write(r.rec); err != nil {
+		r.fail(FailWrite, err)
+		return
+	}
+	r.off += int64(len(r.rec))
+	if r.sum.FirstTick == 0 {
+		r.sum.FirstTick, r.sum.FirstTime = snap.Tick, snap.Time
+	}
+	r.sum.LastTick, r.sum.LastTime = snap.Tick, snap.Time
+	r.prev, r.rows = r.rows, r.prev
+	r.prevTick = snap.Tick
+}
+
+// create opens the file and writes its head and header.
+func (r *Recording) create(snap *game.Snapshot) bool {
+	w, err := r.st.create(r.match)
+	if err != nil {
+		r.fail(FailCreate, err)
+		return false
+	}
+	r.w = w
+	r.bw = bufio.NewWriterSize(w, 64<<10)
+	b := appendFileHead(nil)
+	b = appendRecord(b, KindHeader, appendHeader(nil, &Header{
+		Match: r.match, Rate: r.rate, Quant: r.quant, Started: snap.Time, KeyEvery: r.keyEvery,
+	}))
+	if _, err := r.bw.Write(b); err != nil {
+		r.fail(FailWrite, err)
+		return false
+	}
+	r.off = int64(len(b))
+	return true
+}
+
+// report tells Events the bytes flushed since the last report.
+func (r *Recording) report() {
+	if r.st.cfg.Events != nil && r.off > r.flushed {
+		r.st.cfg.Events.Wrote(int(r.off - r.flushed))
+	}
+	r.flushed = r.off
+}
+
+// finish writes the index and the tail and closes the file.
+func (r *Recording) finish() {
+	if r.w == nil {
+		return
+	}
+	defer func() { r.w = nil }()
+	if r.sum.FirstTick != 0 {
+		s := r.sum
+		s.Players, s.Winner, s.Reason = players(r.roster, r.prev, r.end)
+		s.Failure = r.Failure()
+		s.Complete = s.Failure == ""
+		b := appendRecord(nil, KindIndex, appendIndex(nil, &s, r.keys))
+		b = binary.LittleEndian.AppendUint64(b, uint64(r.off))
+		b = append(b, tailMagic...)
+		if _, err := r.bw.Write(b); err == nil {
+			r.off += int64(len(b))
+		}
+	}
+	err := r.bw.Flush()
+	if cerr := r.w.Close(); err == nil {
+		err = cerr
+	}
+	r.report()
+	if err != nil {
+		r.fail(FailWrite, err)
+		return
+	}
+	if r.Failure() == "" {
+		if r.st.cfg.Events != nil {
+			r.st.cfg.Events.Recorded()
+		}
+		r.log.Debug().Int64("bytes", r.off).Uint64("ticks", r.sum.LastTick-r.sum.FirstTick+1).Msg("replay recorded")
+	}
+}
