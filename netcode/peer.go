@@ -2,6 +2,8 @@ package netcode
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -68,18 +70,48 @@ func (p *peer) drop() {
 }
 
 // hijackRecorder passes a ResponseWriter to websocket.Accept and keeps the
-// connection that Accept hijacks.
+// connection that Accept hijacks. With small set, it hands the library
+// small buffers instead of net/http's 4 KiB reader and writer (the
+// library keeps both for the connection's life; coder/websocket uses the
+// writer's buffer as its own): player frames are at most MaxClientFrame
+// in and a few hundred bytes out, so 6 KiB of every player connection
+// were idle.
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	conn  net.Conn
+	small bool
 }
+
+// Small buffers for player connections: a reader that holds a few
+// inputs, a writer that holds a delta snapshot (a larger frame is
+// written through).
+const (
+	smallReadBuf  = 1024
+	smallWriteBuf = 2048
+)
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.conn = c
+	if err != nil {
+		return c, brw, err
 	}
-	return c, brw, err
+	h.conn = c
+	if !h.small {
+		return c, brw, nil
+	}
+	// Bytes the client sent after its request (its first frame, already
+	// read by net/http) go first, buffered in the new reader: the library
+	// takes what is buffered, then reads the connection.
+	carry, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	if len(carry) > smallReadBuf {
+		return c, brw, nil
+	}
+	carry = bytes.Clone(carry)
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(carry), c), smallReadBuf)
+	if _, err := r.Peek(len(carry)); err != nil {
+		return c, brw, nil
+	}
+	return c, bufio.NewReadWriter(r, bufio.NewWriterSize(c, smallWriteBuf)), nil
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

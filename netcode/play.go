@@ -24,7 +24,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
 	if !s.upgradeAllowed(w, r) {
 		return
 	}
-	conn, err := s.accept(w, r)
+	conn, err := s.accept(w, r, true)
 	if err != nil {
 		return
 	}
@@ -60,10 +60,11 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// accept upgrades the connection (after upgradeAllowed).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*peer, error) {
+// accept upgrades the connection (after upgradeAllowed); small gives it
+// the small buffers of a player connection (hijackRecorder).
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, small bool) (*peer, error) {
 	streamDeadlines(w, time.Time{}) // the heartbeat and the write deadline take over
-	hr := &hijackRecorder{ResponseWriter: w}
+	hr := &hijackRecorder{ResponseWriter: w, small: small}
 	conn, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason

@@ -418,3 +418,51 @@ func dialTCP(t *testing.T, addr string, rcvbuf int) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestPipelinedFirstFrames: a client that writes its join (and an input)
+// in the same packet as the upgrade request is served: the bytes net/http
+// had already read are handed on with the player connection's small
+// buffers (hijackRecorder), none lost, in order.
+func TestPipelinedFirstFrames(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 20*time.Second)
+	first, w := ts.join(t, ctx, "first", "")
+	readAll(ctx, first)
+	join := wire.EncodeJoin("early", w.Match)
+	input := wire.AppendInput(nil, wire.InputMsg{Seq: 1, MX: 1})
+	c, resp, err := rawws.Dial(addrOf(ts), "/play", rawws.Options{Early: [][]byte{join, input}})
+	if err != nil || c == nil {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	defer c.Close()
+	dec := wire.NewMessageDecoder()
+	var welcome wire.Welcome
+	var snap wire.SnapFrame
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := c.Next(deadline)
+		if err != nil {
+			t.Fatalf("no welcome and acknowledged input: %v", err)
+		}
+		if f.Op != rawws.OpBinary {
+			continue
+		}
+		typ, _ := wire.PeekType(f.Payload)
+		switch typ {
+		case wire.TypeWelcome:
+			if err := dec.Decode(f.Payload, &welcome); err != nil || welcome.Match != w.Match {
+				t.Fatalf("welcome %+v (%v), want match %s", welcome, err, w.Match)
+			}
+		case wire.TypeSnap:
+			if err := wire.DecodeSnapHead(f.Payload, &snap); err != nil {
+				t.Fatal(err)
+			}
+			if snap.Ack == 1 { // the pipelined input reached the match
+				if welcome.Match == "" {
+					t.Fatal("a snapshot before the welcome")
+				}
+				return
+			}
+		}
+	}
+}

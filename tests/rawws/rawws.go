@@ -42,6 +42,10 @@ type Options struct {
 	RcvBuf int
 	// Timeout bounds the dial and the upgrade; zero means 10 s.
 	Timeout time.Duration
+	// Early frames (binary payloads) are written with the upgrade request,
+	// in the same write, before the response: a client that pipelines its
+	// first message.
+	Early [][]byte
 }
 
 // Conn is an upgraded connection. The embedded net.Conn is the socket.
@@ -79,7 +83,11 @@ func Dial(addr, path string, o Options) (*Conn, *http.Response, error) {
 		req += h + "\r\n"
 	}
 	_ = conn.SetDeadline(time.Now().Add(o.Timeout))
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+	out := []byte(req + "\r\n")
+	for _, p := range o.Early {
+		out = appendFrame(out, OpBinary, p)
+	}
+	if _, err := conn.Write(out); err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("upgrade request: %w", err)
 	}
@@ -106,7 +114,12 @@ func (c *Conn) Send(payload []byte) error { return c.SendOp(OpBinary, payload) }
 // SendOp writes one final, masked frame with the opcode (the mask key is
 // zero, so the payload goes unchanged).
 func (c *Conn) SendOp(op byte, payload []byte) error {
-	hdr := make([]byte, 0, 14+len(payload))
+	_, err := c.Write(appendFrame(make([]byte, 0, 14+len(payload)), op, payload))
+	return err
+}
+
+// appendFrame appends one final, masked frame (zero mask key).
+func appendFrame(hdr []byte, op byte, payload []byte) []byte {
 	hdr = append(hdr, 0x80|op)
 	switch n := len(payload); {
 	case n < 126:
@@ -118,8 +131,7 @@ func (c *Conn) SendOp(op byte, payload []byte) error {
 		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
 	}
 	hdr = append(hdr, 0, 0, 0, 0)
-	_, err := c.Write(append(hdr, payload...))
-	return err
+	return append(hdr, payload...)
 }
 
 // Frame is one frame from the server.
