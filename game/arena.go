@@ -54,6 +54,8 @@ type arenaPlayer struct {
 	protectUntil uint64 // tick
 	cooldownTill uint64 // tick
 	fire         bool   // fire pressed in this tick's inputs
+	fireView     uint64 // the view tick of the first of them that fired
+	life         uint32 // spawns so far: a rewound hit needs the same life
 }
 
 type projectile struct {
@@ -62,6 +64,9 @@ type projectile struct {
 	x, y   float64
 	vx, vy float64
 	dieAt  uint64
+	// rewind is the ticks of flight still to catch up through the past
+	// (lag compensation); set when fired, 0 after its first step.
+	rewind uint64
 }
 
 // Arena is the reference game: a top-down arena shooter. It implements
@@ -75,6 +80,8 @@ type Arena struct {
 	shots      []projectile
 	nextObj    uint32
 	events     []Event
+	history    lagHistory // the players of the last ticks (lag compensation)
+	maxRewind  uint64     // MaxRewind in ticks
 
 	respawnTicks, protectTicks, cooldownTicks, lifeTicks uint64
 }
@@ -102,7 +109,11 @@ func (a *Arena) Init(seed uint64, rate int, scoreLimit int) {
 		protectTicks:  ticksOf(SpawnProtection, rate),
 		cooldownTicks: ticksOf(FireCooldown, rate),
 		lifeTicks:     ticksOf(ProjectileLife, rate),
+		history:       lagHistory{frames: make([]lagFrame, max(ticksOf(LagHistory, rate), 1))},
 	}
+	// The cap is what the ring holds at most; and a shot caught up for its
+	// whole life would never be seen.
+	a.maxRewind = min(wholeTicks(MaxRewind, rate), uint64(len(a.history.frames)), a.lifeTicks-1)
 }
 
 // Layout implements Rules.
@@ -167,6 +178,7 @@ func (a *Arena) spawn(p *arenaPlayer) {
 	p.x, p.y = x, y
 	p.hp = MaxHP
 	p.dead = false
+	p.life++
 	p.protectUntil = a.tick + a.protectTicks
 }
 
@@ -197,7 +209,7 @@ func (a *Arena) Step(info StepInfo, inputs []Input) {
 	a.tick = info.Tick
 	a.events = a.events[:0]
 	for _, p := range a.players {
-		p.fire = false
+		p.fire, p.fireView = false, 0
 	}
 	for _, in := range inputs {
 		p := a.find(in.Player)
@@ -205,8 +217,8 @@ func (a *Arena) Step(info StepInfo, inputs []Input) {
 			continue
 		}
 		p.mx, p.my, p.aim = in.MoveX, in.MoveY, in.Aim
-		if in.Buttons&ButtonFire != 0 {
-			p.fire = true
+		if in.Buttons&ButtonFire != 0 && !p.fire {
+			p.fire, p.fireView = true, in.ViewTick
 		}
 	}
 	dt := info.Dt.Seconds()
@@ -214,6 +226,7 @@ func (a *Arena) Step(info StepInfo, inputs []Input) {
 		a.stepPlayer(p, dt)
 	}
 	a.stepShots(dt, info.Scoring)
+	a.history.record(a.tick, a.players)
 }
 
 func (a *Arena) stepPlayer(p *arenaPlayer, dt float64) {
@@ -237,14 +250,19 @@ func (a *Arena) stepPlayer(p *arenaPlayer, dt float64) {
 	}
 	if p.fire && a.tick >= p.cooldownTill {
 		p.cooldownTill = a.tick + a.cooldownTicks
+		// Fired with a view tick: the first ticks of its flight are caught
+		// up through the past in stepShots, and it dies as many ticks
+		// sooner (its range stays the same).
+		rewind := a.rewind(p.fireView)
 		s := projectile{
-			id:    a.nextObj,
-			owner: p.id,
-			x:     p.x + math.Cos(p.aim)*(PlayerRadius+ProjectileRadius+1),
-			y:     p.y + math.Sin(p.aim)*(PlayerRadius+ProjectileRadius+1),
-			vx:    math.Cos(p.aim) * ProjectileSpeed,
-			vy:    math.Sin(p.aim) * ProjectileSpeed,
-			dieAt: a.tick + a.lifeTicks,
+			id:     a.nextObj,
+			owner:  p.id,
+			x:      p.x + math.Cos(p.aim)*(PlayerRadius+ProjectileRadius+1),
+			y:      p.y + math.Sin(p.aim)*(PlayerRadius+ProjectileRadius+1),
+			vx:     math.Cos(p.aim) * ProjectileSpeed,
+			vy:     math.Sin(p.aim) * ProjectileSpeed,
+			dieAt:  a.tick + a.lifeTicks - rewind,
+			rewind: rewind,
 		}
 		a.nextObj++
 		a.shots = append(a.shots, s)
@@ -253,11 +271,12 @@ func (a *Arena) stepPlayer(p *arenaPlayer, dt float64) {
 }
 
 // stepShots moves projectiles in sub-steps of at most one projectile
-// diameter, so that none tunnels through a player or an obstacle.
+// diameter, so that none tunnels through a player or an obstacle. A shot
+// fired this tick with a rewind first catches up through the past.
 func (a *Arena) stepShots(dt float64, scoring bool) {
 	live := a.shots[:0]
 	for _, s := range a.shots {
-		if a.tick >= s.dieAt || !a.moveShot(&s, dt, scoring) {
+		if a.tick >= s.dieAt || !a.catchUp(&s, dt, scoring) || !a.moveShot(&s, dt, scoring, nil) {
 			continue
 		}
 		live = append(live, s)
@@ -265,9 +284,11 @@ func (a *Arena) stepShots(dt float64, scoring bool) {
 	a.shots = live
 }
 
-// moveShot advances one projectile; it returns false when the projectile is
-// gone (hit something or left the arena).
-func (a *Arena) moveShot(s *projectile, dt float64, scoring bool) bool {
+// moveShot advances one projectile by one tick of flight, tested against
+// the players now (past nil) or as a past tick's frame showed them; it
+// returns false when the projectile is gone (hit something or left the
+// arena).
+func (a *Arena) moveShot(s *projectile, dt float64, scoring bool, past *lagFrame) bool {
 	dist := math.Hypot(s.vx, s.vy) * dt
 	n := int(math.Ceil(dist / (2 * ProjectileRadius)))
 	n = max(n, 1)
@@ -276,6 +297,12 @@ func (a *Arena) moveShot(s *projectile, dt float64, scoring bool) bool {
 		s.y += s.vy * dt / float64(n)
 		if s.x < 0 || s.y < 0 || s.x > ArenaWidth || s.y > ArenaHeight || a.blocked(s.x, s.y, ProjectileRadius) {
 			return false
+		}
+		if past != nil {
+			if a.hitPast(s, past, scoring) {
+				return false
+			}
+			continue
 		}
 		for _, p := range a.players {
 			if p.id == s.owner || p.dead {

@@ -31,6 +31,13 @@ type Input struct {
 	// match drops inputs of an older connection (a replaced one). Zero
 	// means "the current one" (tests, bots of the match itself).
 	Epoch uint32
+	// ViewTick is the tick of the state the player was looking at when it
+	// made the input (0: unknown). The match passes it through untouched;
+	// a game may use it to judge the input against what the player saw
+	// (the arena's lag compensation). Netcode bounds it (0…2^53) but not
+	// by the match's tick: a view tick not older than the tick being
+	// computed is the rules' business (the arena treats it as none).
+	ViewTick uint64
 }
 
 // Entity kinds.

@@ -129,6 +129,7 @@ func TestBadInputIsRefused(t *testing.T) {
 		{name: "my NaN", join: true, frames: [][]byte{mp(t, input(1, 0, math.NaN(), 0, 0))}, code: wire.CloseBadInput, reason: "my"},
 		{name: "aim infinite", join: true, frames: [][]byte{mp(t, input(1, 0, 0, math.Inf(1), 0))}, code: wire.CloseBadInput, reason: "aim"},
 		{name: "unknown buttons", join: true, frames: [][]byte{mp(t, input(1, 0, 0, 0, 8))}, code: wire.CloseBadInput, reason: "button"},
+		{name: "view beyond 2^53", join: true, frames: [][]byte{mp(t, map[string]any{"t": "input", "seq": 1, "view": uint64(1<<53 + 1)})}, code: wire.CloseBadInput, reason: "view"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -180,8 +180,10 @@ func (c *Client) RTT() time.Duration { return time.Duration(c.rtt.Load()) }
 func (c *Client) Pings() int64 { return c.pings.Load() }
 
 // Input sends an input; a zero Seq takes the next sequence number. Its Ack
-// is set to the newest tick applied on this connection (Applied). It
-// returns the sequence number sent.
+// is set to the newest tick applied on this connection (Applied), and so is
+// a zero View (the tick on screen: a Go client "shows" the newest tick it
+// applied; the server resolves the input's shot against it). It returns
+// the sequence number sent.
 func (c *Client) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -192,6 +194,9 @@ func (c *Client) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 		c.seq = in.Seq
 	}
 	in.Ack = c.applied.Load()
+	if in.View == 0 {
+		in.View = in.Ack
+	}
 	c.ackSent = max(c.ackSent, in.Ack)
 	c.lastSend = time.Now()
 	c.wbuf = wire.AppendInput(c.wbuf[:0], in)

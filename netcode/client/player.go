@@ -121,7 +121,9 @@ func (p *Player) Pending() int {
 }
 
 // Input numbers an input, keeps it until acknowledged and sends it now if
-// connected (else after the resume). It returns the sequence number.
+// connected (else after the resume). A zero View is set to the newest tick
+// applied when the input is taken, so that a resent input keeps the view it
+// was made with. It returns the sequence number.
 func (p *Player) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,6 +132,9 @@ func (p *Player) Input(ctx context.Context, in wire.InputMsg) (uint32, error) {
 	}
 	p.seq++
 	in.Seq = p.seq
+	if in.View == 0 && p.c != nil {
+		in.View = p.c.Applied()
+	}
 	p.pending = append(p.pending, in)
 	if p.c != nil {
 		_, _ = p.c.Input(ctx, in) // a failed write is resent after the resume

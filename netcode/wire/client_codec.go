@@ -43,12 +43,16 @@ func EncodeJoinEvery(name, match string, every int) []byte {
 
 // InputMsg is what a client sends each frame. Ack is the newest tick the
 // client has applied (0: none), the baseline the server may diff against.
+// View is the tick whose state the client was showing when the input was
+// made (0: none): the server resolves the input's shot against it (lag
+// compensation).
 type InputMsg struct {
 	Seq     uint32
 	MX, MY  float64
 	Aim     float64
 	Buttons uint8
 	Ack     uint64
+	View    uint64
 }
 
 // AppendAck appends an acknowledgement: {t: "ack", tick}. A client sends it
@@ -61,9 +65,10 @@ func AppendAck(dst []byte, tick uint64) []byte {
 	return appendUint(dst, tick)
 }
 
-// AppendInput appends an encoded input message to dst (with "ack").
+// AppendInput appends an encoded input message to dst (with "ack" and
+// "view").
 func AppendInput(dst []byte, in InputMsg) []byte {
-	dst = append(dst, 0x87)
+	dst = append(dst, 0x88)
 	dst = appendStr(dst, "t")
 	dst = appendStr(dst, TypeInput)
 	dst = appendStr(dst, "seq")
@@ -77,7 +82,9 @@ func AppendInput(dst []byte, in InputMsg) []byte {
 	dst = appendStr(dst, "buttons")
 	dst = appendUint(dst, uint64(in.Buttons))
 	dst = appendStr(dst, "ack")
-	return appendUint(dst, in.Ack)
+	dst = appendUint(dst, in.Ack)
+	dst = appendStr(dst, "view")
+	return appendUint(dst, in.View)
 }
 
 func appendFloat64(b []byte, f float64) []byte {

@@ -65,6 +65,8 @@ func decodeFast(b []byte, m *ClientMsg) bool {
 			m.Ack, off, ok = fastInt(b, off)
 		case "tick":
 			m.Tick, off, ok = fastInt(b, off)
+		case "view":
+			m.View, off, ok = fastInt(b, off)
 		case "every":
 			m.Every, off, ok = fastInt(b, off)
 		case "mx":

@@ -11,7 +11,7 @@ func sameMsg(a, b *ClientMsg) bool {
 	return a.T == b.T && a.Name == b.Name && a.Match == b.Match && a.Seq == b.Seq &&
 		num(a.MX, b.MX) && num(a.MY, b.MY) && num(a.Aim, b.Aim) && a.Buttons == b.Buttons &&
 		a.ID == b.ID && num(a.Time, b.Time) && a.On == b.On && a.Token == b.Token &&
-		a.Ack == b.Ack && a.Tick == b.Tick && a.Every == b.Every
+		a.Ack == b.Ack && a.Tick == b.Tick && a.Every == b.Every && a.View == b.View
 }
 
 // fastSeeds are the frames every client sends in their usual encodings
@@ -23,6 +23,9 @@ func fastSeeds() [][]byte {
 		EncodeSuspend(true), EncodeSuspend(false),
 		EncodeResume("tok.en"),
 		mp(map[string]any{"t": "input", "seq": 3, "mx": 0, "my": -1, "aim": 0.25, "buttons": 1, "ack": 99}),
+		mp(map[string]any{"t": "input", "seq": 3, "mx": 0, "my": -1, "aim": 0.25, "buttons": 1, "ack": 99, "view": 97}),
+		mp(map[string]any{"t": "input", "seq": 4, "view": uint64(math.MaxUint64), "ack": nil}),
+		mp(map[string]any{"t": "input", "seq": 5, "view": "x"}), // a string for an integer: refused
 		mp(map[string]any{"t": "input", "seq": uint64(math.MaxUint64), "mx": nil, "aim": int64(-3)}),
 		mp(map[string]any{"t": "ack", "tick": int8(-5), "extra": []any{1, map[string]any{"a": "b"}}}),
 		mp(map[string]any{"t": []byte("pong"), "id": uint16(9), "time": float32(12.5)}),
@@ -38,10 +41,11 @@ func fastSeeds() [][]byte {
 // is decoded without the msgpack decoder, and to the same message.
 func TestDecodeFastTakesTheUsualFrames(t *testing.T) {
 	for _, b := range [][]byte{
-		AppendInput(nil, InputMsg{Seq: 12, MX: 0.5, MY: -1, Aim: 1.25, Buttons: 1, Ack: 77}),
+		AppendInput(nil, InputMsg{Seq: 12, MX: 0.5, MY: -1, Aim: 1.25, Buttons: 1, Ack: 77, View: 75}),
 		AppendAck(nil, 1<<40),
 		AppendPong(nil, 3, 1_700_000_000_123),
 		mp(map[string]any{"t": "input", "seq": 3, "mx": 0, "my": -1, "aim": 0.25, "buttons": 1, "ack": 99}),
+		mp(map[string]any{"t": "input", "seq": 3, "mx": 0, "my": -1, "aim": 0.25, "buttons": 1, "ack": 99, "view": 97}),
 	} {
 		var fast, slow ClientMsg
 		if !decodeFast(b, &fast) {

@@ -43,6 +43,7 @@ type ClientMsg struct {
 	Token string `msgpack:"token,omitempty"` // resume
 	// Wire v2 acknowledgements and send rate.
 	Ack   int64 `msgpack:"ack"`   // input: the newest tick applied
+	View  int64 `msgpack:"view"`  // input: the tick shown when it was made
 	Tick  int64 `msgpack:"tick"`  // ack: the newest tick applied
 	Every int64 `msgpack:"every"` // join: a snapshot every N ticks
 }
@@ -123,16 +124,19 @@ func (m *ClientMsg) Input(p game.PlayerID) (game.Input, error) {
 		return game.Input{}, refuse(CloseBadInput, "bad input: aim must be -π…π radians")
 	case m.Buttons < 0 || m.Buttons&^int64(game.ButtonsMask) != 0:
 		return game.Input{}, refuse(CloseBadInput, "bad input: unknown button bits")
+	case m.View < 0 || m.View > MaxAckTick:
+		return game.Input{}, refuse(CloseBadInput, "bad input: view must be 0…2^53")
 	}
 	aim := math.Max(-math.Pi, math.Min(math.Pi, float64(m.Aim)))
 	return game.Input{
 		Player: p, Seq: uint32(m.Seq),
 		MoveX: float64(m.MX), MoveY: float64(m.MY), Aim: aim, Buttons: uint8(m.Buttons),
+		ViewTick: uint64(m.View),
 	}, nil
 }
 
-// MaxAckTick is the largest tick an acknowledgement may name: 2^53, the
-// largest integer every client language holds exactly.
+// MaxAckTick is the largest tick an acknowledgement (or an input's view)
+// may name: 2^53, the largest integer every client language holds exactly.
 const MaxAckTick = 1 << 53
 
 // AckTick returns the tick acknowledged by an "ack" message (tick) or an

@@ -113,3 +113,47 @@ func TestPingEvery(t *testing.T) {
 		t.Fatalf("ping %+v", p)
 	}
 }
+
+// TestInputView: an input's view (the tick on screen) reaches the game
+// input as ViewTick, through the fast decoder; absent is 0; out of
+// 0…2^53 it is refused with CloseBadInput (4002).
+func TestInputView(t *testing.T) {
+	d := NewDecoder()
+	for _, view := range []uint64{0, 1, 127, 128, 1 << 32, MaxAckTick} {
+		frame := AppendInput(nil, InputMsg{Seq: 3, Ack: view, View: view, Buttons: 1})
+		var m ClientMsg
+		if !decodeFast(frame, &m) {
+			t.Fatalf("view %d: not decoded by the fast path", view)
+		}
+		if err := d.Decode(frame, &m); err != nil {
+			t.Fatalf("view %d: %v", view, err)
+		}
+		in, err := m.Input(1)
+		if err != nil || in.ViewTick != view || in.Seq != 3 {
+			t.Fatalf("view %d: %+v, %v", view, in, err)
+		}
+	}
+	var m ClientMsg
+	if err := d.Decode(inputFrame(nil), &m); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := m.Input(1); err != nil || in.ViewTick != 0 {
+		t.Fatalf("input without view: %+v, %v", in, err)
+	}
+	for _, f := range [][]byte{
+		AppendInput(nil, InputMsg{Seq: 3, View: MaxAckTick + 1}),
+		AppendInput(nil, InputMsg{Seq: 3, View: math.MaxUint64}), // wraps to -1 as an int64
+		inputFrame(map[string]any{"view": int64(-5)}),
+	} {
+		if err := d.Decode(f, &m); err != nil {
+			t.Fatalf("decode % x: %v", f, err)
+		}
+		_, err := m.Input(1)
+		refusal(t, err, CloseBadInput)
+		if err.Error() != "4002: bad input: view must be 0…2^53" {
+			t.Fatalf("reason %q", err)
+		}
+	}
+	// A view of another type is a malformed message.
+	refusal(t, d.Decode(inputFrame(map[string]any{"view": "x"}), &m), CloseBadMessage)
+}

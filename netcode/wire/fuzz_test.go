@@ -27,6 +27,8 @@ func fuzzSeeds() [][]byte {
 		mp(map[string]any{"t": "dance"}),
 		AppendAck(nil, 12345),
 		AppendInput(nil, InputMsg{Seq: 5, Ack: 1 << 40}),
+		AppendInput(nil, InputMsg{Seq: 6, Ack: 1 << 40, View: 1<<40 - 3}),
+		AppendInput(nil, InputMsg{Seq: 7, View: MaxAckTick + 1}),
 		EncodeJoinEvery("bob", "", 3),
 		hx("c1"),
 		nil,
@@ -114,7 +116,10 @@ func FuzzDecode(f *testing.F) {
 				in.Buttons&^game.ButtonsMask != 0 || int64(in.Buttons) != m.Buttons:
 				t.Fatalf("Input() of %+v = %+v", m, in)
 			}
-			frame2 := AppendInput(nil, InputMsg{Seq: in.Seq, MX: in.MoveX, MY: in.MoveY, Aim: in.Aim, Buttons: in.Buttons})
+			if in.ViewTick != uint64(m.View) || in.ViewTick > MaxAckTick {
+				t.Fatalf("Input() of %+v = %+v: view", m, in)
+			}
+			frame2 := AppendInput(nil, InputMsg{Seq: in.Seq, MX: in.MoveX, MY: in.MoveY, Aim: in.Aim, Buttons: in.Buttons, View: in.ViewTick})
 			var m2 ClientMsg
 			if err := d.Decode(frame2, &m2); err != nil {
 				t.Fatalf("re-encoded input refused: %v", err)

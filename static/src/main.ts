@@ -276,6 +276,19 @@ form.addEventListener("submit", (e) => {
 window.addEventListener("pagehide", () => conn?.close());
 document.addEventListener("visibilitychange", () => conn?.setSuspended(document.hidden));
 
+/**
+ * shownTick is the tick whose state is on screen; each input carries it as
+ * `view`, so that the server resolves a shot against where the player saw
+ * its targets (lag compensation, docs/protocol.md). The renderer draws the
+ * latest snapshot, so it is that snapshot's tick. When interpolation lands,
+ * this must return the tick it draws instead (between two snapshots, the
+ * older one), and the interpolation delay counts against the server's
+ * rewind cap (250 ms) together with the round trip.
+ */
+function shownTick(): number {
+  return snap?.tick ?? 0;
+}
+
 function frame(now: number): void {
   const me = myEntity();
   const reconnecting = !!conn?.reconnecting;
@@ -283,7 +296,7 @@ function frame(now: number): void {
     // While reconnecting inputs are kept and sent after the resume.
     const from = me ? renderer.toScreen(me.x, me.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
     const m = controls.movement();
-    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now)) controls.sent();
+    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now, shownTick())) controls.sent();
   }
   renderer.draw({ arena, snap, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names });
   hud.update(

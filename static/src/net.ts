@@ -259,8 +259,12 @@ export class Player {
    * joined yet, closed, over the input rate, the socket is backed up, or
    * it repeats the previous input (which is still in effect), unless that
    * one has waited too long for its acknowledgement.
+   *
+   * view is the tick whose state is on screen (sent as `view`: the server
+   * resolves a shot against what the player saw). Without it, the newest
+   * tick applied: what a renderer that draws the latest snapshot shows.
    */
-  input(mx: number, my: number, aim: number, buttons: number, t: number): boolean {
+  input(mx: number, my: number, aim: number, buttons: number, t: number, view?: number): boolean {
     if ((this.state !== "connected" && this.state !== "reconnecting") || this.seq >= MAX_SEQ) return false;
     if (t - this.lastInputAt < MIN_INPUT_INTERVAL_MS) return false;
     const live = this.isOpen;
@@ -272,7 +276,7 @@ export class Player {
       if (!live || !unacked || t - this.lastSentAt < REPEAT_UNACKED_MS) return false;
     }
     this.lastInputAt = t;
-    const inp: Input = { seq: ++this.seq, mx, my, aim, buttons };
+    const inp: Input = { seq: ++this.seq, mx, my, aim, buttons, view: view ?? this.views.newest };
     this.lastTaken = inp;
     this.pendingInputs.push(inp);
     if (this.pendingInputs.length > MAX_PENDING) this.pendingInputs.shift();

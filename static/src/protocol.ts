@@ -86,6 +86,10 @@ export interface Input {
    * when the input is sent, not when it is taken: a resent input carries
    * the ack of the connection it is sent on. */
   ack?: number;
+  /** The tick whose state was on screen when the input was made (0: none):
+   * the server resolves the input's shot against it (lag compensation).
+   * Set when the input is taken: a resent input keeps it. */
+  view?: number;
 }
 
 export function encodeJoin(j: Join): Uint8Array<ArrayBuffer> {
@@ -123,6 +127,7 @@ export function encodeInput(i: Input): Uint8Array<ArrayBuffer> {
     aim: clamp(i.aim, -Math.PI, Math.PI),
     buttons: i.buttons & BUTTON_FIRE,
     ack: uintOrZero(i.ack ?? 0),
+    view: uintOrZero(i.view ?? 0),
   });
 }
 

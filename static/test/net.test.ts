@@ -99,6 +99,8 @@ async function main(): Promise<void> {
   // An input carries the newest tick applied.
   check(p.input(1, 0, 0, 0, performance.now()), "input taken");
   check(ws.of("input").at(-1)?.ack === 10, `input ack ${JSON.stringify(ws.of("input").at(-1))}`);
+  // ... and the tick on screen as its view: by default the newest applied.
+  check(ws.of("input").at(-1)?.view === 10, `input view ${JSON.stringify(ws.of("input").at(-1))}`);
 
   // A delta; no input for ACK_QUIET_MS: an ack message.
   ws.deliver(snap(1, 12, 10, [[3, 2, 4]], [9]));
@@ -137,7 +139,8 @@ async function main(): Promise<void> {
     check(ws2.of("resume")[0]?.token === "tok1", `resume ${JSON.stringify(ws2.sent)}`);
     ws2.deliver(welcome(true));
     const resent = ws2.of("input");
-    check(resent.length === 1 && resent[0]!.ack === 0, `resent ${JSON.stringify(resent)}`);
+    // It keeps the view it was taken with (tick 14 was on screen).
+    check(resent.length === 1 && resent[0]!.ack === 0 && resent[0]!.view === 14, `resent ${JSON.stringify(resent)}`);
     check(p.applied === 0 && p.viewsHeld === 0, `views after resume: applied ${p.applied}, held ${p.viewsHeld}`);
     ws2.deliver(snap(2, 15, 14, [[3, 2, 1]]));
     check(p.applied === 0 && p.badSnaps === 2, "delta against the old connection's views applied");
@@ -145,6 +148,10 @@ async function main(): Promise<void> {
     check(p.applied === 16 && snaps.at(-1)?.ents[0]?.x === 5, `keyframe after resume: applied ${p.applied}`);
     await sleep(ACK_QUIET_MS + 50);
     check(JSON.stringify(ws2.of("ack")) === JSON.stringify([{ t: "ack", tick: 16 }]), `acks after resume ${JSON.stringify(ws2.of("ack"))}`);
+    // The renderer's tick, when it gives one, is the view.
+    check(p.input(1, 0, 0, 1, performance.now() + 2000, 15), "input with a view taken");
+    const last = ws2.of("input").at(-1);
+    check(last?.view === 15 && last.ack === 16, `input with a view ${JSON.stringify(last)}`);
   }
   p.close();
   console.log(failures === 0 ? "net: ok" : `net: ${failures} failed`);
