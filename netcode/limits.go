@@ -304,6 +304,17 @@ func (cs *clients) sweep(now time.Time, burst int, perSec float64) {
 // connCap wraps a handler of a player or spectator connection with the
 // per-client connection cap: over it, 429 before any upgrade.
 func (s *Server) connCap(h http.HandlerFunc) http.HandlerFunc {
+	return s.connCapDetached(func(w http.ResponseWriter, r *http.Request, _ func()) bool {
+		h(w, r)
+		return false
+	})
+}
+
+// connCapDetached is connCap for a handler that may hand its connection
+// to a goroutine of its own and return (handlePlay): when it reports that
+// it did, the connection's place is released by the release function it
+// was given, once, when the connection ends.
+func (s *Server) connCapDetached(h func(http.ResponseWriter, *http.Request, func()) bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a := s.clients.clientAddr(r)
 		if !s.clients.acquireConn(a) {
@@ -311,8 +322,11 @@ func (s *Server) connCap(h http.HandlerFunc) http.HandlerFunc {
 			s.refuseHTTP(w, http.StatusTooManyRequests, reasonTooManyConns, "too many connections from this address")
 			return
 		}
-		defer s.clients.releaseConn(a)
-		h(w, r)
+		var once sync.Once
+		release := func() { once.Do(func() { s.clients.releaseConn(a) }) }
+		if !h(w, r, release) {
+			release()
+		}
 	}
 }
 

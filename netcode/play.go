@@ -1,6 +1,7 @@
 package netcode
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -20,23 +21,35 @@ const libraryReadLimit = 8 * wire.MaxClientFrame
 
 // handlePlay upgrades GET /play to a player session. Refusals before the
 // upgrade are HTTP statuses with a JSON reason; after it, close codes.
-func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request) {
+// The session runs on a goroutine of its own and the handler returns, so
+// that net/http lets go of what it kept for the request — the request
+// and its headers, its 4 KiB reader and writer, the response's buffer,
+// the goroutine that served it (the connection is hijacked) — several KB
+// per player for the session's whole life. It reports whether it took
+// the connection (and with it release, called when the session ends).
+func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func()) bool {
 	if !s.upgradeAllowed(w, r) {
-		return
+		return false
 	}
 	conn, err := s.accept(w, r, true)
 	if err != nil {
-		return
+		return false
 	}
 	sess := newSession(s, conn)
 	sess.client = s.clients.clientAddr(r)
 	if !s.addSession(sess) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
-		return
+		return false
 	}
-	defer s.removeSession(sess)
-	sess.run(r.Context())
-	sess.releaseLimits()
+	go func() {
+		defer release()
+		defer s.removeSession(sess)
+		// No request context: net/http cancels it when the handler
+		// returns. Shutdown ends sessions by closing their connections.
+		sess.run(context.Background())
+		sess.releaseLimits()
+	}()
+	return true
 }
 
 // upgradeAllowed checks a WebSocket upgrade before it happens, answering

@@ -139,7 +139,7 @@ func (s *Server) Metrics() *prometheus.Registry { return s.metrics.reg }
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET /play", s.connCap(s.handlePlay))
+	s.mux.HandleFunc("GET /play", s.connCapDetached(s.handlePlay))
 	s.mux.HandleFunc("GET /api/matches", s.handleListMatches)
 	s.mux.HandleFunc("POST /api/matches", s.handleCreateMatch)
 	s.mux.HandleFunc("GET /api/matches/{id}", s.handleGetMatch)
