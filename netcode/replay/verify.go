@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tickstream/tickstream/game"
 )
@@ -45,7 +46,12 @@ func Verify(r *Reader, rules game.Rules) (Verified, error) {
 	if !h.Traced {
 		return v, ErrNotTraced
 	}
+	if err := game.ValidateTickRate(h.Rate); err != nil || h.ScoreLimit < 1 || h.ScoreLimit > game.MaxScoreLimit {
+		return v, formatErr("header: rate %d or score limit %d no match has", h.Rate, h.ScoreLimit)
+	}
+	dt := time.Duration(int64(time.Second) / int64(h.Rate)) // a match's tick interval
 	sim := game.NewResim(rules, h.Seed, h.Rate, h.ScoreLimit)
+	seated := 0
 	var bad error
 	err := r.Scan(0, func(t *Tick) bool {
 		tick := t.Snap.Tick
@@ -56,6 +62,9 @@ func Verify(r *Reader, rules game.Rules) (Verified, error) {
 			bad = formatErr("the recording starts at tick %d, not 1", tick)
 		case v.Ticks > 0 && tick != v.LastTick+1:
 			bad = formatErr("tick %d follows tick %d", tick, v.LastTick)
+		}
+		if bad == nil {
+			bad = plausible(t.Snap.Trace, tick, dt, &seated)
 		}
 		if bad != nil {
 			return false
@@ -84,6 +93,33 @@ func Verify(r *Reader, rules game.Rules) (Verified, error) {
 	}
 	return v, nil
 }
+
+// plausible refuses a trace no match could have given (a damaged or
+// forged file), before it reaches the game: a step of another tick or
+// interval, more seats than a match has, more inputs than its inbox.
+func plausible(t *game.Trace, tick uint64, dt time.Duration, seated *int) error {
+	if t.Stepped && (t.Info.Tick != tick || t.Info.Dt != dt) {
+		return formatErr("tick %d: step of tick %d, interval %v", tick, t.Info.Tick, t.Info.Dt)
+	}
+	if len(t.Inputs) > maxTickInputs {
+		return formatErr("tick %d: %d inputs", tick, len(t.Inputs))
+	}
+	for _, op := range t.Ops {
+		if op.Leave {
+			*seated--
+		} else {
+			*seated++
+		}
+		if *seated > game.MaxSeats {
+			return formatErr("tick %d: more than %d players", tick, game.MaxSeats)
+		}
+	}
+	return nil
+}
+
+// maxTickInputs bounds a tick's inputs in a file Verify accepts: far more
+// than a match's inbox takes in a tick at its default bound (4096).
+const maxTickInputs = 1 << 16
 
 // VerifyFile opens the replay file at path and Verifies it with rules.
 func VerifyFile(path string, rules game.Rules) (Verified, error) {
