@@ -59,6 +59,7 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeFast -fuzztime=$(FUZZTIME) ./netcode/wire/
 	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
 	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
+	$(GO) test -run='^$$' -fuzz=FuzzReplayReader -fuzztime=$(FUZZTIME) ./netcode/replay/
 
 # Load scenarios run without the race detector (it would measure itself).
 # They report their figures; LOAD_STRICT=1 turns a missed threshold into a

@@ -149,6 +149,7 @@ type Match struct {
 
 	// Owned by the match goroutine.
 	rules         Rules
+	tracer        *tracingRules // nil unless the publisher asks for traces
 	tick          uint64
 	state         State
 	seats         []seat // sorted by id
@@ -174,6 +175,10 @@ func newMatch(id string, cfg MatchConfig, rules Rules, pub Publisher, clock Cloc
 		rules:   rules,
 	}
 	rules.Init(cfg.Seed, cfg.TickRate, cfg.ScoreLimit)
+	if t, ok := pub.(Tracer); ok && t.TraceTicks() {
+		m.tracer = &tracingRules{Rules: rules, cur: &Trace{}}
+		m.rules = m.tracer
+	}
 	m.layout = rules.Layout()
 	m.publishInfo()
 	return m
@@ -535,6 +540,9 @@ func (m *Match) snapshot(due time.Time, end *Result) *Snapshot {
 	if m.rosterChanged {
 		s.Roster = m.roster()
 		m.rosterChanged = false
+	}
+	if m.tracer != nil {
+		s.Trace = m.tracer.take()
 	}
 	return s
 }

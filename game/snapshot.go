@@ -57,6 +57,9 @@ type Snapshot struct {
 	Acks     []Ack        // sorted by player
 	Roster   []PlayerInfo // non-nil only on a tick where the roster changed
 	End      *Result      // non-nil only on the tick the match ended
+	// Trace is what the tick's simulation was given; non-nil only when the
+	// publisher asks for it (Tracer).
+	Trace *Trace
 }
 
 // AckFor returns the last input sequence applied for player p.

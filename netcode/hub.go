@@ -60,6 +60,10 @@ func (h *hub) Publish(snap *game.Snapshot) {
 	h.rec.Offer(snap) // never blocks: a full queue ends the recording, not the match
 }
 
+// TraceTicks implements game.Tracer: a recorded match's snapshots carry
+// what each tick was given (the replay's inputs records).
+func (h *hub) TraceTicks() bool { return h.rec != nil }
+
 // watch returns the match's stream, keeping its whole history from now on.
 func (h *hub) watch() *stream.Stream {
 	h.st.Watch()

@@ -101,7 +101,7 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 	dir, err := newDir(func(id string, mc game.MatchConfig, layout game.Layout) game.Publisher {
 		h := newHub(s, id, mc, layout)
 		if s.replays != nil {
-			h.rec = s.replays.Start(id, h.st.Rate(), h.st.Quant())
+			h.rec = s.replays.StartTraced(id, mc, h.st.Quant())
 		}
 		s.hubs.Store(id, h)
 		return h

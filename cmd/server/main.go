@@ -4,7 +4,12 @@
 // Every flag may also be set as an environment variable TICKSTREAM_<NAME>
 // (upper case, dashes as underscores); a flag on the command line wins.
 //
-// Exit status: 0 after a clean drain (every session closed within
+// "server replay verify FILE" re-simulates a recorded match from its
+// inputs and compares every tick's world checksum with the recorded one:
+// exit status 0 when all match, 1 at the first tick that differs, 2 when
+// the file cannot be read or has no inputs.
+//
+// Exit status of the server: 0 after a clean drain (every session closed within
 // -shutdown-grace) or -h; 1 when the server cannot start or serve, and
 // when a shutdown had to cut connections: the grace deadline passed, or a
 // second SIGTERM/SIGINT asked to stop at once. A log line then says how
@@ -35,6 +40,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "replay" {
+		os.Exit(replayMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)

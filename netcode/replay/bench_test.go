@@ -99,13 +99,13 @@ func BenchmarkOffer(b *testing.B) {
 	close(r.ch)
 }
 
-// BenchmarkFiveMinuteFile records the 5-minute match and reports the
-// file's size.
+// BenchmarkFiveMinuteFile records the 5-minute match, inputs included,
+// and reports the file's size.
 func BenchmarkFiveMinuteFile(b *testing.B) {
 	snaps := fiveMinutes()
 	var size int
 	for i := 0; i < b.N; i++ {
-		size = len(record(b, snaps, 30))
+		size = len(recordSeed(b, snaps, 30, 42))
 	}
 	b.ReportMetric(float64(size), "file-bytes")
 	b.ReportMetric(float64(size)/float64(len(snaps)), "bytes/tick")
@@ -116,7 +116,7 @@ func BenchmarkFiveMinuteFile(b *testing.B) {
 // (already loaded by another spectator), at a random tick.
 func BenchmarkSeek(b *testing.B) {
 	dir := b.TempDir()
-	data := record(b, fiveMinutes(), 30)
+	data := recordSeed(b, fiveMinutes(), 30, 42)
 	if err := os.WriteFile(filepath.Join(dir, "five"+Ext), data, 0o644); err != nil {
 		b.Fatal(err)
 	}

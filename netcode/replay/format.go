@@ -1,31 +1,39 @@
 package replay
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"unicode/utf8"
 )
 
-// The file format (docs/architecture.md, "Replays", has the full layout):
+// The file format (docs/protocol.md, "Replays", has the full layout):
 //
-//	file   = magic "TSREPLAY" · version u16 LE · flags u16 LE · record* · [tail]
-//	record = kind u8 · length u32 LE · payload · CRC-32C u32 LE of kind, length and payload
-//	tail   = offset u64 LE of the index record · "TSRI"
+//	file    = magic "TSREPLAY" · version u16 LE · flags u16 LE · header record · segment* · [index record · tail]
+//	record  = kind u8 · length u32 LE · payload · CRC-32C u32 LE of kind, length and payload
+//	segment = a record of KindSegment whose payload is raw DEFLATE of its tick records
+//	          (roster, inputs, end, keyframe, delta: each a record as above, CRC included)
+//	tail    = offset u64 LE of the index record · "TSRI"
 //
-// Records are appended in tick order; the index record and the tail are
-// written when a recording ends. A reader skips records of a kind it does
-// not know, stops at the first record that is cut short or fails its
-// checksum, and without a valid tail rebuilds the index by scanning.
+// A segment starts with a keyframe and is written whole, so a crash loses
+// at most the segment being filled; the index holds each segment's
+// offset. Version 1 files have the tick records at the top level, without
+// segments; this package reads both and writes version 2. A reader skips
+// records of a kind it does not know, stops at the first record that is
+// cut short or fails its checksum, and without a valid tail rebuilds the
+// index by scanning.
 
 // Magic starts every replay file.
 const Magic = "TSREPLAY"
 
-// Version is the format version this package writes. A reader refuses a
-// file of a newer major version.
-const Version = 1
+// Version is the format version this package writes (2: segments,
+// inputs records). A reader refuses a file of a newer version.
+const Version = 2
 
 // Ext is the file name extension of a replay: <match id>.tsr.
 const Ext = ".tsr"
@@ -40,8 +48,7 @@ const (
 	MaxRecord = 16 << 20
 )
 
-// Record kinds. A later kind (e.g. the inputs of a tick, for a
-// determinism check) gets a new number; old readers skip it.
+// Record kinds. A later kind gets a new number; old readers skip it.
 const (
 	KindHeader   byte = 1 // match id, rate, quantization, start, keyframe interval (fields)
 	KindRoster   byte = 2 // the roster: changed at the next tick, or restated at a segment start
@@ -49,6 +56,8 @@ const (
 	KindDelta    byte = 4 // a tick: wire snap body against the tick before
 	KindEnd      byte = 5 // the match's result
 	KindIndex    byte = 6 // summary fields and the keyframe offsets (written at the end)
+	KindInputs   byte = 7 // a tick: what its simulation was given, and its world checksum (format 2)
+	KindSegment  byte = 8 // compressed tick records from a keyframe (format 2, top level only)
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -227,4 +236,41 @@ func (d *dec) text(what string) string {
 		return ""
 	}
 	return string(v)
+}
+
+// segmentLimit bounds a segment's uncompressed records: a recorder starts
+// a new segment (a keyframe) when one grows past it, and a reader refuses
+// a segment that inflates to more than MaxRecord.
+const segmentLimit = 4 << 20
+
+// deflater compresses segments; one per recording, reused.
+type deflater struct {
+	w   *flate.Writer
+	buf bytes.Buffer
+}
+
+// compress returns the raw DEFLATE of p (valid until the next call).
+func (z *deflater) compress(p []byte) []byte {
+	z.buf.Reset()
+	if z.w == nil {
+		z.w, _ = flate.NewWriter(&z.buf, flate.DefaultCompression) // the level is valid
+	} else {
+		z.w.Reset(&z.buf)
+	}
+	z.w.Write(p) // a bytes.Buffer does not fail
+	z.w.Close()
+	return z.buf.Bytes()
+}
+
+// inflate appends the records of a segment's payload to dst; false when
+// the payload is not valid DEFLATE or inflates past MaxRecord.
+func inflate(dst, p []byte) ([]byte, bool) {
+	zr := flate.NewReader(bytes.NewReader(p))
+	defer zr.Close()
+	buf := bytes.NewBuffer(dst[:0])
+	n, err := buf.ReadFrom(io.LimitReader(zr, MaxRecord+1))
+	if err != nil || n > MaxRecord {
+		return dst, false
+	}
+	return buf.Bytes(), true
 }

@@ -19,11 +19,13 @@ import (
 // arenaMatch plays the reference game with n players giving random inputs
 // for ticks ticks at rate Hz, and returns the snapshots a match would
 // publish: the roster when it changes (players join over the first ticks,
-// one leaves half-way), running state and time left, and the end.
+// one leaves half-way), running state and time left, the end, and each
+// tick's trace (the calls made into the arena), as a match whose publisher
+// asks for traces gives them (seed, rate and score limit 1000: record's).
 func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	a := game.NewArena()
-	a.Init(seed, rate, 1000)
+	a.Init(seed, rate, testScoreLimit)
 	start := time.UnixMilli(1_780_000_000_000)
 	dt := time.Second / time.Duration(rate)
 	var roster []game.PlayerInfo
@@ -31,18 +33,18 @@ func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
 	var seq uint32
 	for tick := 1; tick <= ticks; tick++ {
 		var changed bool
+		tr := &game.Trace{}
 		if tick <= n {
 			id := game.PlayerID(tick)
 			name := "p" + string(rune('a'+tick%26))
 			a.Join(id, name)
+			tr.Ops = append(tr.Ops, game.RosterOp{Player: id, Name: name})
 			roster = append(append([]game.PlayerInfo(nil), roster...), game.PlayerInfo{ID: id, Name: name})
 			changed = true
-			if tick == n {
-				a.Start()
-			}
 		}
 		if tick == ticks/2 && n > 1 {
 			a.Leave(2)
+			tr.Ops = append(tr.Ops, game.RosterOp{Player: 2, Leave: true})
 			r := make([]game.PlayerInfo, 0, len(roster))
 			for _, p := range roster {
 				if p.ID != 2 {
@@ -51,15 +53,21 @@ func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
 			}
 			roster, changed = r, true
 		}
+		if tick == n {
+			a.Start()
+			tr.Start = true
+		}
 		var in []game.Input
 		for _, p := range roster {
 			seq++
 			in = append(in, game.Input{Player: p.ID, Seq: seq, MoveX: rng.Float64()*2 - 1, MoveY: rng.Float64()*2 - 1,
 				Aim: rng.Float64()*2*math.Pi - math.Pi, Buttons: uint8(rng.IntN(2))})
 		}
-		a.Step(game.StepInfo{Tick: uint64(tick), Dt: dt, Scoring: tick >= n}, in)
+		info := game.StepInfo{Tick: uint64(tick), Dt: dt, Scoring: tick >= n}
+		a.Step(info, in)
+		tr.Stepped, tr.Info, tr.Inputs = true, info, in
 		s := &game.Snapshot{Match: "m1", Tick: uint64(tick), Time: start.Add(time.Duration(tick) * dt), State: game.StateRunning,
-			Left: time.Duration(ticks-tick) * dt}
+			Left: time.Duration(ticks-tick) * dt, Trace: tr}
 		s.Entities, s.Events = a.AppendSnapshot(nil, nil)
 		if changed {
 			s.Roster = roster
@@ -75,6 +83,8 @@ func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
 	}
 	return out
 }
+
+const testScoreLimit = 1000
 
 var testQuant = wire.NewQuant(game.DefaultPrecision)
 
@@ -105,12 +115,24 @@ func (f *memFile) bytes() []byte {
 }
 
 // record writes snaps through a Recording of a store in a temporary
-// directory and returns the file's bytes.
+// directory and returns the file's bytes, without inputs.
 func record(t testing.TB, snaps []*game.Snapshot, rate int) []byte {
+	t.Helper()
+	return recordSeed(t, snaps, rate, 0)
+}
+
+// recordSeed records snaps; a non-zero seed records their traces too,
+// with that seed (arenaMatch's) and testScoreLimit.
+func recordSeed(t testing.TB, snaps []*game.Snapshot, rate int, seed uint64) []byte {
 	t.Helper()
 	f := &memFile{}
 	st := newTestStore(t, Config{Create: func(string) (io.WriteCloser, error) { return f, nil }})
-	r := st.Start("m1", rate, testQuant)
+	var r *Recording
+	if seed == 0 {
+		r = st.Start("m1", rate, testQuant)
+	} else {
+		r = st.StartTraced("m1", game.MatchConfig{TickRate: rate, Seed: seed, ScoreLimit: testScoreLimit}, testQuant)
+	}
 	for _, s := range snaps {
 		r.ch <- s // the test waits: it checks the file, not the overflow policy
 	}

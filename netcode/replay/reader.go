@@ -33,6 +33,9 @@ type Tick struct {
 	Keyframe bool
 	// Roster is the roster as of this tick.
 	Roster []game.PlayerInfo
+	// Checksum is the recorded game.Checksum of the tick's world, valid
+	// when Snap.Trace (what the tick's simulation was given) is non-nil.
+	Checksum uint64
 }
 
 // Reader reads one replay file: Open (or NewReader) reads the header and
@@ -237,20 +240,15 @@ func (r *Reader) Scan(from uint64, fn func(*Tick) bool) error {
 }
 
 // scan reads records from off to dataEnd. fn gets each tick and the
-// offset of its segment's start (for a keyframe: where its roster record
-// begins).
+// offset of its segment's start (for a keyframe: where its segment record
+// begins, or in a version 1 file its roster record; -1 for a delta).
 func (r *Reader) scan(off int64, _ uint64, fn func(*Tick, int64) bool) error {
 	br := bufio.NewReaderSize(io.NewSectionReader(r.ra, off, r.dataEnd-off), 64<<10)
+	ts := tickScanner{r: r, fn: fn, segStart: off}
 	var (
 		pos       = off
-		segStart  = off
 		rec       []byte
-		frame     wire.SnapFrame
-		buf       []byte
-		roster    []game.PlayerInfo
-		changed   bool
-		end       *game.Result
-		prev      *Tick
+		inner     []byte
 		remaining = r.dataEnd - off
 	)
 	for {
@@ -275,74 +273,131 @@ func (r *Reader) scan(off int64, _ uint64, fn func(*Tick, int64) bool) error {
 		if crc32.Checksum(rec[:end0], castagnoli) != binary.LittleEndian.Uint32(rec[end0:]) {
 			return ErrTruncated
 		}
-		r.count()
+		recOff := pos
 		pos += int64(len(rec))
 		remaining -= int64(len(rec))
-		payload := rec[recHeadLen:end0]
-		switch h[0] {
-		case KindRoster:
-			c, ro, err := parseRoster(payload)
-			if err != nil {
-				return ErrTruncated
+		if h[0] != KindSegment {
+			r.count()
+			if stop, err := ts.record(h[0], rec[recHeadLen:end0], pos); stop || err != nil {
+				return err
 			}
-			roster, changed = ro, changed || c
-		case KindEnd:
-			res, err := parseEnd(payload)
-			if err != nil {
-				return ErrTruncated
-			}
-			end = res
-		case KindKeyframe, KindDelta:
-			key := h[0] == KindKeyframe
-			buf = wire.AppendSnapPrefix(buf[:0], 0)
-			buf = append(buf, payload...)
-			if wire.DecodeSnap(buf, &frame) != nil || frame.Keyframe() != key {
-				return ErrTruncated
-			}
-			var base []wire.Row
-			switch {
-			case key:
-			case prev == nil || frame.Base != prev.Snap.Tick || frame.Tick != frame.Base+1:
-				return ErrTruncated // a delta without its baseline
-			default:
-				base = prev.Rows
-			}
-			if prev != nil && frame.Tick <= prev.Snap.Tick {
-				return ErrTruncated
-			}
-			rows, err := wire.ApplyRows(make([]wire.Row, 0, len(frame.Rows)+len(base)), base, frame.Rows, frame.Gone)
-			if err != nil {
-				return ErrTruncated
-			}
-			snap := &game.Snapshot{
-				Match: r.Header.Match, Tick: frame.Tick, Time: time.UnixMilli(frame.Time),
-				State: game.State(frame.State), Left: time.Duration(frame.Left) * time.Millisecond, End: end,
-			}
-			if len(frame.Ev) > 0 {
-				snap.Events = make([]game.Event, len(frame.Ev))
-				for i, e := range frame.Ev {
-					snap.Events[i] = game.Event{Kind: e.Kind, A: e.A, B: e.B}
-				}
-			}
-			if changed {
-				snap.Roster = roster
-			}
-			t := &Tick{Snap: snap, Rows: rows, Keyframe: key, Roster: roster}
-			so := segStart
-			if !key {
-				so = -1
-			}
-			if !fn(t, so) {
-				return nil
-			}
-			prev, changed, end = t, false, nil
-			segStart = pos // the next tick's records start here
-		case KindHeader, KindIndex:
-			return ErrTruncated // only first and last
-		default:
-			// A kind this reader does not know: skipped.
+			continue
 		}
+		// A segment: its records, inflated, each framed and checked.
+		var ok bool
+		if inner, ok = inflate(inner, rec[recHeadLen:end0]); !ok {
+			return ErrTruncated
+		}
+		ts.segStart = recOff
+		for b := inner; len(b) > 0; {
+			kind, payload, n, ok := parseRecord(b)
+			if !ok || kind == KindSegment {
+				return ErrTruncated
+			}
+			b = b[n:]
+			r.count()
+			if stop, err := ts.record(kind, payload, -1); stop || err != nil {
+				return err
+			}
+		}
+		ts.segStart = pos
 	}
+}
+
+// tickScanner turns records into ticks.
+type tickScanner struct {
+	r        *Reader
+	fn       func(*Tick, int64) bool
+	segStart int64 // where the next keyframe's segment starts
+	frame    wire.SnapFrame
+	buf      []byte
+	roster   []game.PlayerInfo
+	changed  bool
+	end      *game.Result
+	trace    *game.Trace
+	sum      uint64
+	prev     *Tick
+}
+
+// record handles one record; next is the offset after it at the top level
+// (a version 1 file: where the next tick's records start), -1 inside a
+// segment. stop: fn asked to stop (err nil) or the record is bad.
+func (s *tickScanner) record(kind byte, payload []byte, next int64) (stop bool, err error) {
+	switch kind {
+	case KindRoster:
+		c, ro, err := parseRoster(payload)
+		if err != nil {
+			return true, ErrTruncated
+		}
+		s.roster, s.changed = ro, s.changed || c
+	case KindEnd:
+		res, err := parseEnd(payload)
+		if err != nil {
+			return true, ErrTruncated
+		}
+		s.end = res
+	case KindInputs:
+		sum, tr, err := parseInputs(payload)
+		if err != nil {
+			return true, ErrTruncated
+		}
+		s.sum, s.trace = sum, tr
+	case KindKeyframe, KindDelta:
+		key := kind == KindKeyframe
+		s.buf = wire.AppendSnapPrefix(s.buf[:0], 0)
+		s.buf = append(s.buf, payload...)
+		frame := &s.frame
+		if wire.DecodeSnap(s.buf, frame) != nil || frame.Keyframe() != key {
+			return true, ErrTruncated
+		}
+		var base []wire.Row
+		prev := s.prev
+		switch {
+		case key:
+		case prev == nil || frame.Base != prev.Snap.Tick || frame.Tick != frame.Base+1:
+			return true, ErrTruncated // a delta without its baseline
+		default:
+			base = prev.Rows
+		}
+		if prev != nil && frame.Tick <= prev.Snap.Tick {
+			return true, ErrTruncated
+		}
+		rows, err := wire.ApplyRows(make([]wire.Row, 0, len(frame.Rows)+len(base)), base, frame.Rows, frame.Gone)
+		if err != nil {
+			return true, ErrTruncated
+		}
+		snap := &game.Snapshot{
+			Match: s.r.Header.Match, Tick: frame.Tick, Time: time.UnixMilli(frame.Time),
+			State: game.State(frame.State), Left: time.Duration(frame.Left) * time.Millisecond, End: s.end,
+			Trace: s.trace,
+		}
+		if len(frame.Ev) > 0 {
+			snap.Events = make([]game.Event, len(frame.Ev))
+			for i, e := range frame.Ev {
+				snap.Events[i] = game.Event{Kind: e.Kind, A: e.A, B: e.B}
+			}
+		}
+		if s.changed {
+			snap.Roster = s.roster
+		}
+		t := &Tick{Snap: snap, Rows: rows, Keyframe: key, Roster: s.roster, Checksum: s.sum}
+		so := s.segStart
+		if !key {
+			so = -1
+		}
+		if !s.fn(t, so) {
+			return true, nil
+		}
+		s.prev, s.changed, s.end, s.trace, s.sum = t, false, nil, nil, 0
+		if next >= 0 {
+			s.segStart = next // version 1: the next tick's records start here
+		}
+	case KindHeader, KindIndex, KindSegment:
+		return true, ErrTruncated // only first and last; segments only at the top level
+	default:
+		// A kind this reader does not know: skipped.
+	}
+	return false, nil
 }
 
 // summer accumulates a summary from ticks.

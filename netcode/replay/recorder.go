@@ -34,6 +34,11 @@ type Recording struct {
 	rate  int
 	quant wire.Quant
 	log   zerolog.Logger
+	// traced: the snapshots carry traces; seed and scoreLimit are the
+	// match's (the header's, for a re-simulation).
+	traced     bool
+	seed       uint64
+	scoreLimit int
 
 	ch        chan *game.Snapshot
 	done      chan struct{}
@@ -47,6 +52,10 @@ type Recording struct {
 	off      int64 // bytes written (the next record's offset)
 	flushed  int64 // bytes reported to Events.Wrote
 	keys     []Keyframe
+	seg      []byte  // the segment being filled: its records, uncompressed
+	segTick  uint64  // its keyframe's tick
+	pend     Summary // its first and last ticks and times
+	z        deflater
 	rows     []wire.Row
 	prev     []wire.Row
 	prevTick uint64
@@ -133,9 +142,11 @@ func (r *Recording) run() {
 	}
 }
 
-// write appends one tick: a segment (restated roster, keyframe) every
-// keyEvery ticks, otherwise a delta from the tick before; a changed
-// roster and the result go just before their tick.
+// write appends one tick to the segment being filled: a new segment
+// (restated roster, keyframe) every keyEvery ticks, otherwise a delta from
+// the tick before; a changed roster, the result and the tick's inputs go
+// just before their tick. A segment is compressed and written whole when
+// the next one starts (a crash loses at most the one being filled).
 func (r *Recording) write(snap *game.Snapshot) {
 	if r.failed.Load() != nil {
 		return
@@ -144,26 +155,27 @@ func (r *Recording) write(snap *game.Snapshot) {
 		return
 	}
 	r.rows = r.quant.AppendRows(r.rows[:0], snap.Entities) // as stream.Push does: the same rows
-	key := r.prevTick == 0 || snap.Tick != r.prevTick+1 || snap.Tick-r.lastKey >= r.keyEvery
-	r.rec = r.rec[:0]
+	key := r.prevTick == 0 || snap.Tick != r.prevTick+1 || snap.Tick-r.lastKey >= r.keyEvery || len(r.seg) >= segmentLimit
 	if key {
-		if err := r.bw.Flush(); err != nil { // the segment before is on disk (a crash loses at most one)
-			r.fail(FailWrite, err)
+		if !r.emit() {
 			return
 		}
-		r.report()
-		r.keys = append(r.keys, Keyframe{Tick: snap.Tick, Offset: r.off})
+		r.segTick = snap.Tick
 		r.lastKey = snap.Tick
 	}
 	if snap.Roster != nil {
 		r.roster = snap.Roster
-		r.rec = appendRecord(r.rec, KindRoster, appendRoster(r.body[:0], true, snap.Roster))
+		r.seg = appendRecord(r.seg, KindRoster, appendRoster(r.body[:0], true, snap.Roster))
 	} else if key {
-		r.rec = appendRecord(r.rec, KindRoster, appendRoster(r.body[:0], false, r.roster))
+		r.seg = appendRecord(r.seg, KindRoster, appendRoster(r.body[:0], false, r.roster))
 	}
 	if snap.End != nil {
 		r.end = snap.End
-		r.rec = appendRecord(r.rec, KindEnd, appendEnd(r.body[:0], snap.End))
+		r.seg = appendRecord(r.seg, KindEnd, appendEnd(r.body[:0], snap.End))
+	}
+	if r.traced && snap.Trace != nil {
+		sum := game.Checksum(snap.Entities, snap.Events)
+		r.seg = appendRecord(r.seg, KindInputs, appendInputs(r.body[:0], sum, snap.Trace))
 	}
 	h := wire.SnapHead{Tick: snap.Tick, Time: snap.Time.UnixMilli(), State: snap.State, Left: snap.Left.Milliseconds()}
 	kind := KindKeyframe
@@ -171,22 +183,45 @@ func (r *Recording) write(snap *game.Snapshot) {
 		h.Base, kind = r.prevTick, KindDelta
 	}
 	r.body = wire.AppendSnapBody(r.body[:0], h, r.prev, r.rows, [][]game.Event{snap.Events})
-	r.rec = appendRecord(r.rec, kind, r.body)
-	if max := r.st.cfg.MaxBytes; r.off+int64(len(r.rec)) > max {
-		r.fail(FailSizeLimit, nil)
-		return
+	r.seg = appendRecord(r.seg, kind, r.body)
+	if r.pend.FirstTick == 0 {
+		r.pend.FirstTick, r.pend.FirstTime = snap.Tick, snap.Time
 	}
-	if _, err := r.bw.Write(r.rec); err != nil {
-		r.fail(FailWrite, err)
-		return
-	}
-	r.off += int64(len(r.rec))
-	if r.sum.FirstTick == 0 {
-		r.sum.FirstTick, r.sum.FirstTime = snap.Tick, snap.Time
-	}
-	r.sum.LastTick, r.sum.LastTime = snap.Tick, snap.Time
+	r.pend.LastTick, r.pend.LastTime = snap.Tick, snap.Time
 	r.prev, r.rows = r.rows, r.prev
 	r.prevTick = snap.Tick
+}
+
+// emit compresses the segment being filled into one record, writes it and
+// flushes the file: every segment before the next is on disk. False when
+// the recording failed.
+func (r *Recording) emit() bool {
+	if len(r.seg) > 0 {
+		rec := appendRecord(r.rec[:0], KindSegment, r.z.compress(r.seg))
+		r.rec = rec
+		if r.off+int64(len(rec)) > r.st.cfg.MaxBytes {
+			r.fail(FailSizeLimit, nil)
+			return false
+		}
+		if _, err := r.bw.Write(rec); err != nil {
+			r.fail(FailWrite, err)
+			return false
+		}
+		r.keys = append(r.keys, Keyframe{Tick: r.segTick, Offset: r.off})
+		r.off += int64(len(rec))
+		if r.sum.FirstTick == 0 {
+			r.sum.FirstTick, r.sum.FirstTime = r.pend.FirstTick, r.pend.FirstTime
+		}
+		r.sum.LastTick, r.sum.LastTime = r.pend.LastTick, r.pend.LastTime
+		r.pend = Summary{}
+		r.seg = r.seg[:0]
+	}
+	if err := r.bw.Flush(); err != nil {
+		r.fail(FailWrite, err)
+		return false
+	}
+	r.report()
+	return true
 }
 
 // create opens the file and writes its head and header.
@@ -201,6 +236,7 @@ func (r *Recording) create(snap *game.Snapshot) bool {
 	b := appendFileHead(nil)
 	b = appendRecord(b, KindHeader, appendHeader(nil, &Header{
 		Match: r.match, Rate: r.rate, Quant: r.quant, Started: snap.Time, KeyEvery: r.keyEvery,
+		Traced: r.traced, Seed: r.seed, ScoreLimit: r.scoreLimit,
 	}))
 	if _, err := r.bw.Write(b); err != nil {
 		r.fail(FailWrite, err)
@@ -224,6 +260,9 @@ func (r *Recording) finish() {
 		return
 	}
 	defer func() { r.w = nil }()
+	if f := r.Failure(); f != FailWrite && f != FailSizeLimit {
+		r.emit() // the last segment (a failure here is recorded and counted)
+	}
 	if r.sum.FirstTick != 0 {
 		s := r.sum
 		s.Players, s.Winner, s.Reason = players(r.roster, r.prev, r.end)

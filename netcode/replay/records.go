@@ -16,6 +16,12 @@ type Header struct {
 	Quant    wire.Quant // the stream's quantization of the rows
 	Started  time.Time  // the first tick's time (ms)
 	KeyEvery uint64     // ticks between keyframes
+	// Traced: every tick has an inputs record, and Seed and ScoreLimit
+	// are the match's (what Rules.Init was given): the file can be
+	// re-simulated (Verify).
+	Traced     bool
+	Seed       uint64
+	ScoreLimit int
 }
 
 // Header field tags. Unknown tags are skipped (a later "seed" field,
@@ -27,6 +33,10 @@ const (
 	hQuantAng = 4
 	hStarted  = 5
 	hKeyEvery = 6
+	// Format 2.
+	hSeed       = 7
+	hScoreLimit = 8
+	hTraced     = 9
 )
 
 func appendHeader(b []byte, h *Header) []byte {
@@ -37,6 +47,11 @@ func appendHeader(b []byte, h *Header) []byte {
 	w.uint(hQuantAng, uint64(h.Quant.AngleSteps))
 	w.int(hStarted, h.Started.UnixMilli())
 	w.uint(hKeyEvery, h.KeyEvery)
+	if h.Traced {
+		w.uint(hSeed, h.Seed)
+		w.uint(hScoreLimit, uint64(h.ScoreLimit))
+		w.uint(hTraced, 1)
+	}
 	return w.b
 }
 
@@ -57,6 +72,12 @@ func parseHeader(p []byte) (Header, error) {
 			h.Started = time.UnixMilli(v.varint("start"))
 		case hKeyEvery:
 			h.KeyEvery = v.uvarint("keyframe interval")
+		case hSeed:
+			h.Seed = v.uvarint("seed")
+		case hScoreLimit:
+			h.ScoreLimit = int(min(v.uvarint("score limit"), 1<<30))
+		case hTraced:
+			h.Traced = v.uvarint("traced") == 1
 		}
 	})
 	switch {

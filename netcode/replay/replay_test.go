@@ -253,17 +253,19 @@ func TestReplayDamaged(t *testing.T) {
 }
 
 // A crash (no index, no tail) leaves a file read by a scan: the summary
-// and keyframes are rebuilt, marked not complete.
+// and keyframes are rebuilt, marked not complete. A segment cut short is
+// lost whole (ticks 81–100 here), never more.
 func TestReplayCrashRebuild(t *testing.T) {
 	data := record(t, arenaMatch(7, 3, 10, 100), 10)
 	full, _ := NewReader(bytes.NewReader(data), int64(len(data)))
-	cut := data[:full.dataEnd-3] // the last tick's record cut short
+	cut := data[:full.dataEnd-3] // the last segment's record cut short
 	r, err := NewReader(bytes.NewReader(cut), int64(len(cut)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Indexed || r.Summary.Complete || r.Summary.LastTick != 99 || !slices.Equal(r.Keyframes, full.Keyframes) {
-		t.Fatalf("rebuilt %+v keys %v, want last 99 keys %v", r.Summary, r.Keyframes, full.Keyframes)
+	keys := full.Keyframes[:len(full.Keyframes)-1]
+	if r.Indexed || r.Summary.Complete || r.Summary.LastTick != 80 || !slices.Equal(r.Keyframes, keys) {
+		t.Fatalf("rebuilt %+v keys %v, want last 80 keys %v", r.Summary, r.Keyframes, keys)
 	}
 	if len(r.Summary.Players) != 2 { // player 2 left half-way
 		t.Fatalf("players %+v", r.Summary.Players)
@@ -452,5 +454,49 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	if !cond() {
 		t.Fatal("condition never held")
+	}
+}
+
+// A format 1 file (tick records at the top level, no segments) is still
+// read: the same ticks as the format 2 file they came from, and its
+// segment starts rebuilt by a scan.
+func TestReplayReadsVersion1(t *testing.T) {
+	data := record(t, arenaMatch(12, 3, 10, 70), 10)
+	v2 := mustReader(t, data)
+	var b []byte
+	b = append(b, Magic...)
+	b = append(b, 1, 0, 0, 0) // version 1, flags 0
+	b = append(b, data[fileHeadLen:v2.dataStart]...)
+	var inner []byte
+	for off := v2.dataStart; off < v2.dataEnd; {
+		kind, payload, n, ok := parseRecord(data[off:])
+		if !ok || kind != KindSegment {
+			t.Fatalf("record at %d: kind %d ok %v", off, kind, ok)
+		}
+		if inner, ok = inflate(inner, payload); !ok {
+			t.Fatal("inflate")
+		}
+		b = append(b, inner...)
+		off += int64(n)
+	}
+	v1 := mustReader(t, b)
+	if v1.Indexed || len(v1.Keyframes) != len(v2.Keyframes) || v1.Summary.LastTick != 70 {
+		t.Fatalf("version 1: indexed %v keys %v summary %+v", v1.Indexed, v1.Keyframes, v1.Summary)
+	}
+	var want, got []*Tick
+	if err := v2.Scan(0, func(tk *Tick) bool { want = append(want, tk); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.Scan(35, func(tk *Tick) bool { got = append(got, tk); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].Snap.Tick != 21 || len(got) != 50 {
+		t.Fatalf("version 1 seek to 35: %d ticks from %d", len(got), got[0].Snap.Tick)
+	}
+	for i, tk := range got {
+		w := want[20+i]
+		if tk.Snap.Tick != w.Snap.Tick || !slices.Equal(tk.Rows, w.Rows) || !slices.Equal(tk.Roster, w.Roster) {
+			t.Fatalf("tick %d differs", tk.Snap.Tick)
+		}
 	}
 }

@@ -175,9 +175,22 @@ func (s *Store) create(id string) (io.WriteCloser, error) {
 }
 
 // Start begins recording match (rate ticks per second, rows quantized by
-// q). It returns nil when the id cannot name a file or the match is
-// already being recorded.
+// q), without inputs. It returns nil when the id cannot name a file or the
+// match is already being recorded.
 func (s *Store) Start(match string, rate int, q wire.Quant) *Recording {
+	return s.start(match, rate, q, nil)
+}
+
+// StartTraced begins recording a match whose snapshots carry their
+// game.Trace (its publisher answers game.Tracer's TraceTicks with true):
+// the file also holds each tick's inputs and world checksum, and cfg's
+// seed and score limit, so that Verify can re-simulate it. cfg is the
+// match's final config (its TickRate is the file's rate).
+func (s *Store) StartTraced(match string, cfg game.MatchConfig, q wire.Quant) *Recording {
+	return s.start(match, cfg.TickRate, q, &cfg)
+}
+
+func (s *Store) start(match string, rate int, q wire.Quant, sim *game.MatchConfig) *Recording {
 	if !validID(match) {
 		return nil
 	}
@@ -186,6 +199,9 @@ func (s *Store) Start(match string, rate int, q wire.Quant) *Recording {
 		st: s, match: match, rate: rate, quant: q, keyEvery: keyEvery,
 		log: s.log.With().Str("match", match).Logger(),
 		ch:  make(chan *game.Snapshot, s.cfg.Queue), done: make(chan struct{}),
+	}
+	if sim != nil {
+		r.traced, r.seed, r.scoreLimit = true, sim.Seed, sim.ScoreLimit
 	}
 	s.mu.Lock()
 	if _, dup := s.active[match]; dup {
