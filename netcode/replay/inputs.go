@@ -33,7 +33,7 @@ const (
 
 // inputFields is how many fields of game.Input the records hold; a test
 // fails when game.Input has another.
-const inputFields = 7
+const inputFields = 8
 
 func appendFloat(b []byte, v float64) []byte {
 	return binary.AppendUvarint(b, bits.ReverseBytes64(math.Float64bits(v)))
@@ -50,7 +50,8 @@ func appendInput(b []byte, in *game.Input) []byte {
 	b = appendFloat(b, in.MoveY)
 	b = appendFloat(b, in.Aim)
 	b = binary.AppendUvarint(b, uint64(in.Buttons))
-	return binary.AppendUvarint(b, uint64(in.Epoch))
+	b = binary.AppendUvarint(b, uint64(in.Epoch))
+	return binary.AppendUvarint(b, in.ViewTick)
 }
 
 func parseInput(p []byte) (game.Input, error) {
@@ -77,6 +78,9 @@ func parseInput(p []byte) (game.Input, error) {
 	}
 	if len(d.b) > 0 {
 		in.Epoch = uint32(min(d.uvarint("input epoch"), 1<<32-1))
+	}
+	if len(d.b) > 0 {
+		in.ViewTick = d.uvarint("input view tick")
 	}
 	return in, d.err
 }
