@@ -416,7 +416,7 @@ async function watchReplay(id: string): Promise<void> {
   const from = fromParam === null ? 0 : clampTick(r, Number(fromParam) || r.first_tick);
   const source: Source = { kind: "replay", id, from, speed: parseSpeed(speedParam), last: r.last_tick };
   const forced = isTransport(transportParam) ? transportParam : null;
-  const playing = () => `playing replay ${id}`;
+  const playing = () => `${watcher?.paused ? "paused: replay" : "playing replay"} ${id}`;
   const w: Watcher = new Watcher(
     {
       source,
@@ -495,6 +495,7 @@ function setupTimeline(w: Watcher, r: ReplayInfo): void {
       w.resume();
     } else {
       w.pause();
+      setStatus(`replay ${r.id} paused at ${formatClock(tickToSeconds(r, w.state.tick))} (tick ${w.state.tick})`);
     }
   });
   speedSelect.addEventListener("change", () => {
