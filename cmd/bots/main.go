@@ -116,6 +116,8 @@ func parse(args []string, stderr io.Writer) (fleet.Scenario, string, string, err
 	fs.StringVar(&sc.SLO, "slo", "", "thresholds, e.g. 'rtt.p99<50ms,interarrival.p99<2tick,errors=0'")
 	fs.Float64Var(&sc.SpectatorRate, "spectator-rate", 0, "spectator updates per second (0: every tick)")
 	fs.Float64Var(&sc.SpectatorDelay, "spectator-delay", 0, "extra spectator delay, seconds")
+	fs.BoolVar(&sc.SpectateReplays, "spectate-replays", false, "spectators watch finished matches (GET /api/replays) instead of live ones")
+	fs.Float64Var(&sc.ReplaySpeed, "replay-speed", 1, "replay spectators' playback speed, 0.25…8")
 	fs.StringVar(&out, "out", "report.json", "write the report as JSON here (and HTML beside it); empty: no files")
 	fs.StringVar(&html, "html", "", "write the HTML report here (default: -out with .html)")
 	if err := fs.Parse(args); err != nil {
@@ -203,6 +205,12 @@ func overlay(sc *fleet.Scenario, f fleet.Scenario, set map[string]bool) {
 	}
 	if set["spectator-delay"] {
 		sc.SpectatorDelay = f.SpectatorDelay
+	}
+	if set["spectate-replays"] {
+		sc.SpectateReplays = f.SpectateReplays
+	}
+	if set["replay-speed"] {
+		sc.ReplaySpeed = f.ReplaySpeed
 	}
 }
 

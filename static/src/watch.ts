@@ -1,15 +1,29 @@
-// The watch page (GET /watch): the list of live matches, and a spectator
-// view of one (?match=<id>) drawn like the play page draws it.
+// The watch page (GET /watch): the list of live matches and of finished
+// ones (replays), and a spectator view of one, drawn like the play page
+// draws it. A replay has a timeline: position, seek, pause, speed, download.
 //
-// Query parameters: match (watch it directly), transport=ws|sse|poll (force
-// one; default: try them in that order), rate and delay (passed through to
-// the server). window.tickstreamWatch is a read-only view for tests.
+// Query parameters: match (watch it directly), replay (play that replay;
+// with from=<tick> and speed=0.25|0.5|1|2|4|8 where it starts),
+// transport=ws|sse|poll (force one; default: try them in that order), rate
+// and delay (passed through to the server; a replay takes no delay).
+// window.tickstreamWatch is a read-only view for tests (its fields are
+// listed in docs/architecture.md, "The watch page").
 
 import { REFERENCE_ARENA } from "./arena";
 import { Hud, formatLeft } from "./hud";
 import { End, KIND_PROJECTILE, Snap } from "./protocol";
 import { Renderer } from "./render";
-import { TransportName, Watcher, isTransport } from "./watchnet";
+import {
+  ReplayInfo,
+  SPEEDS,
+  clampTick,
+  formatClock,
+  formatSpeed,
+  parseSpeed,
+  position,
+  tickToSeconds,
+} from "./timeline";
+import { Source, TransportName, Watcher, isTransport } from "./watchnet";
 import { overlayBanner, statusLine } from "./ui";
 
 /** A match in the HTTP API (docs/protocol.md, "HTTP endpoints"). */
@@ -26,8 +40,10 @@ interface MatchInfo {
 
 /** What tests read as window.tickstreamWatch (a frozen copy on each read). */
 export interface WatchDebug {
-  /** The match watched ("" on the list). */
+  /** The match watched, live or replayed ("" on the list). */
   matchId: string;
+  /** "match" (live), "replay", or "" on the list. */
+  source: "match" | "replay" | "";
   /** The transport in use ("" before the first). */
   transport: TransportName | "";
   /** Every transport connection tried, in order. */
@@ -61,6 +77,20 @@ export interface WatchDebug {
   delay: number;
   /** Matches on the list (list view). */
   matches: number;
+  /** Replays on the list (list view). */
+  replays: number;
+  /** A replay: paused (no stream open). */
+  paused: boolean;
+  /** A replay's playback speed (1 live). */
+  speed: number;
+  /** A replay's first and last tick and tick rate (0 live or before its info). */
+  firstTick: number;
+  lastTick: number;
+  rate: number;
+  /** A replay: the tick of the last seek (the start's from=, 0: its first tick). */
+  seekTo: number;
+  /** A replay: seconds of match time from its first tick to the tick held. */
+  position: number;
 }
 
 const LIST_REFRESH_MS = 2000;
@@ -79,6 +109,14 @@ const renderer = new Renderer(canvas);
 const list = byId<HTMLElement>("list");
 const rows = byId<HTMLTableSectionElement>("matches");
 const none = byId<HTMLElement>("none");
+const replayRows = byId<HTMLTableSectionElement>("replays");
+const noReplays = byId<HTMLElement>("no-replays");
+const timeline = byId<HTMLElement>("timeline");
+const pauseButton = byId<HTMLButtonElement>("pause");
+const seekBar = byId<HTMLInputElement>("seek");
+const clock = byId<HTMLElement>("clock");
+const speedSelect = byId<HTMLSelectElement>("speed");
+const download = byId<HTMLAnchorElement>("download");
 const hudLine = byId<HTMLElement>("hud");
 const status = byId<HTMLElement>("status");
 const overlay = byId<HTMLElement>("overlay");
@@ -88,6 +126,9 @@ const hud = new Hud(hudLine, byId("results"), () => {
 
 const params = new URLSearchParams(location.search);
 const matchParam = params.get("match");
+const replayParam = matchParam ? null : params.get("replay");
+const fromParam = params.get("from");
+const speedParam = params.get("speed");
 const transportParam = params.get("transport");
 const rateParam = params.get("rate");
 const delayParam = params.get("delay");
@@ -95,6 +136,11 @@ const delayParam = params.get("delay");
 let watcher: Watcher | null = null;
 let info: MatchInfo | null = null;
 let matchCount = 0;
+let replayCount = 0;
+/** The replay played (null: live or the list). */
+let replay: ReplayInfo | null = null;
+/** The bar is being dragged: the stream does not move it meanwhile. */
+let dragging = false;
 let snap: Snap | null = null;
 let names = new Map<number, string>();
 let endResult: End | null = null;
@@ -104,10 +150,11 @@ let listNotice = "";
 const setStatus = statusLine(status);
 const showOverlay = overlayBanner(overlay);
 
-/** watchURL links to a match (null: the list), keeping the pass-through parameters. */
-function watchURL(match: string | null): string {
+/** watchURL links to a match or a replay (null: the list), keeping the
+ * pass-through parameters. */
+function watchURL(match: string | null, kind: "match" | "replay" = "match"): string {
   const q = new URLSearchParams();
-  if (match !== null) q.set("match", match);
+  if (match !== null) q.set(kind, match);
   for (const [k, v] of [["transport", transportParam], ["rate", rateParam], ["delay", delayParam]] as const) {
     if (v !== null) q.set(k, v);
   }
@@ -145,11 +192,64 @@ async function refreshList(): Promise<void> {
     matchCount = matches.length;
     rows.replaceChildren(...matches.map(matchRow));
     none.hidden = matches.length > 0;
-    const text = `${matches.length} live match${matches.length === 1 ? "" : "es"} — click one to watch it`;
+    const text =
+      `${matches.length} live match${matches.length === 1 ? "" : "es"}, ` +
+      `${replayCount} replay${replayCount === 1 ? "" : "s"} — click one to watch it`;
     setStatus(listNotice ? `${listNotice} — ${text}` : text, listNotice !== "");
   } catch (err) {
     setStatus(`cannot list the matches: ${(err as Error).message}`, true);
   }
+}
+
+/** The most replays listed (the newest). */
+const MAX_REPLAYS_LISTED = 50;
+
+async function refreshReplays(): Promise<void> {
+  try {
+    const { status: code, body } = await getJSON<ReplayInfo[]>("/api/replays");
+    if (code !== 200 || !Array.isArray(body)) throw new Error(`status ${code}`);
+    replayCount = body.length;
+    replayRows.replaceChildren(...body.slice(0, MAX_REPLAYS_LISTED).map(replayRow));
+    noReplays.hidden = body.length > 0;
+  } catch (err) {
+    console.warn(`tickstream watch: cannot list the replays: ${(err as Error).message}`);
+  }
+}
+
+function formatWhen(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return "?";
+  const ago = (Date.now() - t) / 1000;
+  if (ago < 3600 && ago >= 0) return `${formatAge(ago)} ago`;
+  return new Date(t).toLocaleString();
+}
+
+function replayRow(r: ReplayInfo): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  tr.dataset.replay = r.id;
+  const link = document.createElement("a");
+  link.href = watchURL(r.id, "replay");
+  link.textContent = r.id;
+  const players = [...r.players].sort((a, b) => b.score - a.score);
+  const winner = r.players.find((p) => p.id === r.winner);
+  const cells = [
+    players.map((p) => `${p.name} ${p.score}`).join(", ") || "—",
+    winner ? winner.name : "—",
+    formatClock(r.duration_ms / 1000),
+    formatWhen(r.started),
+    (r.reason || "—") + (r.complete ? "" : " (cut short)"),
+  ];
+  const first = document.createElement("td");
+  first.append(link);
+  tr.append(first, ...cells.map((c) => {
+    const td = document.createElement("td");
+    td.textContent = c;
+    return td;
+  }));
+  tr.addEventListener("click", (e) => {
+    if (!(e.target instanceof HTMLAnchorElement)) location.href = link.href;
+  });
+  return tr;
 }
 
 function matchRow(m: MatchInfo): HTMLTableRowElement {
@@ -183,8 +283,13 @@ function showList(notice = ""): void {
   if (notice) setStatus(notice, true);
   list.hidden = false;
   canvas.hidden = true;
-  void refreshList();
-  setInterval(() => void refreshList(), LIST_REFRESH_MS);
+  timeline.hidden = true;
+  const refresh = async () => {
+    await refreshReplays();
+    await refreshList();
+  };
+  void refresh();
+  setInterval(() => void refresh(), LIST_REFRESH_MS);
 }
 
 // ---- watching -------------------------------------------------------------
@@ -236,7 +341,7 @@ async function watch(id: string): Promise<void> {
   const forced = isTransport(transportParam) ? transportParam : null;
   const w: Watcher = new Watcher(
     {
-      match: id,
+      source: { kind: "match", id },
       forced,
       rate: rateParam,
       delay: delayParam,
@@ -280,6 +385,138 @@ async function watch(id: string): Promise<void> {
   }, INFO_REFRESH_MS);
 }
 
+// ---- a replay ---------------------------------------------------------------
+
+async function watchReplay(id: string): Promise<void> {
+  list.hidden = true;
+  canvas.hidden = false;
+  document.title = `Tickstream — replay of ${id}`;
+  const bad = checkParams();
+  if (bad) {
+    setStatus(`cannot play: ${bad}`, true);
+    showOverlay(bad, "error");
+    return;
+  }
+  setStatus(`loading replay ${id}…`);
+  let r: ReplayInfo;
+  try {
+    const { status: code, body } = await getJSON<ReplayInfo>(`/api/replays/${encodeURIComponent(id)}`);
+    if (code === 404) {
+      showList(`no such replay: ${id}`);
+      return;
+    }
+    if (code !== 200 || !body) throw new Error(`status ${code}`);
+    r = body;
+  } catch (err) {
+    setStatus(`cannot load replay ${id}: ${(err as Error).message}`, true);
+    showOverlay("cannot load the replay", "error");
+    return;
+  }
+  replay = r;
+  const from = fromParam === null ? 0 : clampTick(r, Number(fromParam) || r.first_tick);
+  const source: Source = { kind: "replay", id, from, speed: parseSpeed(speedParam), last: r.last_tick };
+  const forced = isTransport(transportParam) ? transportParam : null;
+  const playing = () => `${watcher?.paused ? "paused: replay" : "playing replay"} ${id}`;
+  const w: Watcher = new Watcher(
+    {
+      source,
+      forced,
+      rate: rateParam,
+      delay: null,
+      updatesPerSecond: (rateParam === null ? r.rate : Math.min(r.rate, Number(rateParam))) * source.speed,
+      delaySeconds: 0,
+    },
+    {
+      onUpdate() {
+        snap = null;
+      },
+      onTransport(name, why) {
+        const label = TRANSPORT_LABEL[name];
+        if (why.endsWith("failed")) showOverlay(`${why} — trying ${label}`, "wait", SWITCH_SHOWN_MS);
+        setStatus(`${playing()} over ${label}${forced ? " (forced)" : ""}${why === "start" ? "" : ` (${why})`}`);
+      },
+      onEnd(end) {
+        endResult = end;
+        for (const s of end.scores) if (!names.has(s.id)) names.set(s.id, s.name);
+        hud.showResults(end, 0, "Watch another match");
+        setStatus(`replay ${id}: the match is over — seek to watch it again`);
+        showOverlay("", null);
+      },
+      onFinished(why) {
+        const over = why === "end of the replay";
+        setStatus(`replay ${id}: ${why}`, !over);
+        showOverlay(over ? "" : why, over ? null : "error");
+      },
+    },
+  );
+  watcher = w;
+  setupTimeline(w, r);
+  window.addEventListener("pagehide", () => w.stop());
+}
+
+/** setupTimeline wires the replay's bar: position, seek, pause, speed, download. */
+function setupTimeline(w: Watcher, r: ReplayInfo): void {
+  timeline.hidden = false;
+  seekBar.min = String(r.first_tick);
+  seekBar.max = String(r.last_tick);
+  seekBar.step = "1";
+  seekBar.value = String(r.first_tick);
+  download.href = `/api/replays/${encodeURIComponent(r.id)}/download`;
+  speedSelect.replaceChildren(...SPEEDS.map((x) => {
+    const o = document.createElement("option");
+    o.value = String(x);
+    o.textContent = formatSpeed(x);
+    return o;
+  }));
+  const src = w.source;
+  speedSelect.value = String(src.kind === "replay" ? src.speed : 1);
+
+  const seek = (tick: number) => {
+    endResult = null;
+    hud.hideResults();
+    showOverlay("", null);
+    w.seek(clampTick(r, tick));
+  };
+  // The thumb follows the stream; while dragged, the clock shows where it is.
+  seekBar.addEventListener("input", () => {
+    dragging = true;
+    clock.textContent = position(r, Number(seekBar.value));
+  });
+  seekBar.addEventListener("change", () => {
+    dragging = false;
+    seek(Number(seekBar.value));
+  });
+  pauseButton.addEventListener("click", () => {
+    if (w.finished) {
+      // Played out: play again from the start.
+      seek(r.first_tick);
+      if (w.paused) w.resume();
+    } else if (w.paused) {
+      w.resume();
+    } else {
+      w.pause();
+      setStatus(`replay ${r.id} paused at ${formatClock(tickToSeconds(r, w.state.tick))} (tick ${w.state.tick})`);
+    }
+  });
+  speedSelect.addEventListener("change", () => {
+    const x = Number(speedSelect.value);
+    if (SPEEDS.includes(x)) w.setSpeed(x);
+  });
+}
+
+/** updateTimeline shows the replay's position (every frame). */
+function updateTimeline(w: Watcher, r: ReplayInfo): void {
+  const tick = w.state.tick || r.first_tick;
+  if (!dragging) {
+    const v = String(clampTick(r, tick));
+    if (seekBar.value !== v) seekBar.value = v;
+    const text = position(r, tick);
+    if (clock.textContent !== text) clock.textContent = text;
+  }
+  const label = w.finished ? "Replay" : w.paused ? "Play" : "Pause";
+  if (pauseButton.textContent !== label) pauseButton.textContent = label;
+}
+
 /** currentSnap turns the spectator's state into what the renderer draws. */
 function currentSnap(): Snap | null {
   const w = watcher;
@@ -299,6 +536,18 @@ function hudText(): string {
   const s = w.state;
   const players = s.players().length;
   const state = w.ended ? "ended" : s.state || "—";
+  if (replay) {
+    const src = w.source;
+    return [
+      `replay ${replay.id}`,
+      `transport ${w.transport || "—"}`,
+      `tick ${s.tick}`,
+      `players ${players}`,
+      state,
+      `speed ${formatSpeed(src.kind === "replay" ? src.speed : 1)}`,
+      w.paused ? "paused" : "",
+    ].filter(Boolean).join(" · ");
+  }
   return [
     `match ${matchParam ?? ""}`,
     `transport ${w.transport || "—"}`,
@@ -321,6 +570,7 @@ function frame(): void {
       hudLine.textContent = text;
       lastHud = text;
     }
+    if (replay) updateTimeline(watcher, replay);
   }
   requestAnimationFrame(frame);
 }
@@ -329,8 +579,11 @@ function debug(): WatchDebug {
   const w = watcher;
   const s = w?.state;
   const players = s ? s.players() : [];
+  const src = w?.source;
+  const r = replay;
   return Object.freeze({
-    matchId: w ? matchParam ?? "" : "",
+    matchId: w ? src?.id ?? "" : "",
+    source: src?.kind ?? "",
     transport: w?.transport ?? "",
     tried: Object.freeze([...(w?.tried ?? [])]) as TransportName[],
     tick: s?.tick ?? 0,
@@ -348,8 +601,16 @@ function debug(): WatchDebug {
     finished: w?.finished ?? false,
     errors: Object.freeze([...(w?.errors ?? [])]) as string[],
     spectators: info ? info.spectators : -1,
-    delay: (info?.delay ?? 0) + requestedDelay(),
+    delay: r ? 0 : (info?.delay ?? 0) + requestedDelay(),
     matches: matchCount,
+    replays: replayCount,
+    paused: w?.paused ?? false,
+    speed: src?.kind === "replay" ? src.speed : 1,
+    firstTick: r?.first_tick ?? 0,
+    lastTick: r?.last_tick ?? 0,
+    rate: r?.rate ?? 0,
+    seekTo: src?.kind === "replay" ? src.from : 0,
+    position: r && s && s.tick > 0 ? tickToSeconds(r, s.tick) : 0,
   });
 }
 
@@ -357,6 +618,8 @@ Object.defineProperty(window, "tickstreamWatch", { get: debug, configurable: fal
 
 if (matchParam) {
   void watch(matchParam);
+} else if (replayParam) {
+  void watchReplay(replayParam);
 } else {
   showList();
 }

@@ -1,6 +1,7 @@
-// A spectator's link to one match (docs/protocol.md, "Spectators"): three
-// transports carrying the same stream, tried in order, each falling back to
-// the next when it cannot connect or goes silent:
+// A spectator's link to one match (docs/protocol.md, "Spectators"), live or
+// replayed (a Source): three transports carrying the same stream, tried in
+// order, each falling back to the next when it cannot connect or goes
+// silent:
 //
 //  1. WebSocket /api/matches/{id}/watch: msgpack frames, pings answered with
 //     pongs; dead after 3 s without any frame (pings come every second).
@@ -20,6 +21,16 @@
 // deltas carry entity rows in wire units (protocol.ts, parseRows/applyRows:
 // the same codec as the players' snapshots). A transport forced with ?transport= is retried with
 // backoff instead of falling back.
+//
+// A replay (docs/protocol.md, "Replays") is the same stream under
+// /api/replays/{id}/… with two more parameters: from= (seek: the server
+// starts at the keyframe at or before that tick) and speed=. The Watcher
+// plays it with the same transports, state and fallbacks, and adds what a
+// recording allows: pause (the stream is closed and the tick held is kept;
+// play resumes with after= that tick), seek (a fresh stream from= the tick)
+// and speed (the stream is reopened with after= the tick held and the new
+// speed). Starting again from scratch (a gap) asks from= the tick held, not
+// from the replay's first tick.
 
 import { CLOSE_NORMAL, CLOSE_TOO_SLOW, SUBPROTOCOL, encodePong, encodeSuspend } from "./protocol";
 import { SpecEvent, SpectatorState, parseEvent, parseFrame, parseJSON } from "./spectator";
@@ -49,8 +60,47 @@ const WATCHDOG_MS = 250;
 /** A watchdog tick this late means a frozen or throttled page: judge nothing. */
 const WATCHDOG_LATE_MS = 1500;
 
+/** What a Watcher follows: a live match, or a replay of a finished one. */
+export type Source = LiveSource | ReplaySource;
+
+export interface LiveSource {
+  kind: "match";
+  id: string;
+}
+
+export interface ReplaySource {
+  kind: "replay";
+  id: string;
+  /** The tick to start at (seek: from=); 0: the replay's first. */
+  from: number;
+  /** Playback speed (speed=; 1 is real time, sent only when not 1). */
+  speed: number;
+  /** The replay's last tick: a stream that stops there has ended. */
+  last: number;
+}
+
+/**
+ * streamPath is the path and query of a source's endpoint ("watch",
+ * "events" or "poll"): after > 0 resumes after that tick (and wins over a
+ * replay's from=); rate and delay are the page's raw pass-through values
+ * (a replay takes no delay).
+ */
+export function streamPath(src: Source, endpoint: string, after: number, rate: string | null, delay: string | null): string {
+  const q = new URLSearchParams();
+  if (after > 0) q.set("after", String(after));
+  if (src.kind === "replay" && after <= 0 && src.from > 0) q.set("from", String(Math.floor(src.from)));
+  if (rate !== null) q.set("rate", rate);
+  if (src.kind === "match" && delay !== null) q.set("delay", delay);
+  if (src.kind === "replay" && src.speed !== 1) q.set("speed", String(src.speed));
+  const qs = q.toString();
+  const base = src.kind === "replay" ? "/api/replays/" : "/api/matches/";
+  return `${base}${encodeURIComponent(src.id)}/${endpoint}${qs ? "?" + qs : ""}`;
+}
+
 export interface WatchOptions {
-  match: string;
+  /** The match or replay followed. A replay's from and speed are where the
+   * playback starts; pause, seek and setSpeed change them afterwards. */
+  source: Source;
   /** Forced transport (?transport=), or null to try them in order. */
   forced: TransportName | null;
   /** Passed through to the server as ?rate= and ?delay= (raw strings). */
@@ -97,14 +147,9 @@ interface Transport {
 }
 
 /** streamURL builds an endpoint's URL with the page's pass-through parameters. */
-function streamURL(o: WatchOptions, path: string, after: number, scheme?: "ws"): string {
-  const q = new URLSearchParams();
-  if (after > 0) q.set("after", String(after));
-  if (o.rate !== null) q.set("rate", o.rate);
-  if (o.delay !== null) q.set("delay", o.delay);
-  const qs = q.toString();
+function streamURL(o: WatchOptions, src: Source, path: string, after: number, scheme?: "ws"): string {
   const base = scheme ? `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}` : "";
-  return `${base}/api/matches/${encodeURIComponent(o.match)}/${path}${qs ? "?" + qs : ""}`;
+  return base + streamPath(src, path, after, o.rate, o.delay);
 }
 
 // ---- WebSocket ------------------------------------------------------------
@@ -253,7 +298,12 @@ class PollTransport implements Transport {
   private stopped = false;
   private abort: AbortController | null = null;
 
-  constructor(private readonly o: WatchOptions, private after: number, private readonly h: TransportHandlers) {
+  constructor(
+    private readonly o: WatchOptions,
+    private readonly src: Source,
+    private after: number,
+    private readonly h: TransportHandlers,
+  ) {
     void this.loop();
   }
 
@@ -266,7 +316,7 @@ class PollTransport implements Transport {
       let res: Response;
       let body: PollAnswer;
       try {
-        res = await fetch(streamURL(this.o, "poll", this.after), { signal: ac.signal, cache: "no-store" });
+        res = await fetch(streamURL(this.o, this.src, "poll", this.after), { signal: ac.signal, cache: "no-store" });
         body = (await res.json().catch(() => ({}))) as PollAnswer;
       } catch (err) {
         clearTimeout(timer);
@@ -331,8 +381,9 @@ function now(): number {
 }
 
 /**
- * Watcher follows one match over the best transport that works and keeps
- * its state. Read `state`, `transport`, `errors`; call stop to leave.
+ * Watcher follows one match (live or replayed) over the best transport that
+ * works and keeps its state. Read `state`, `transport`, `errors`; call stop
+ * to leave. A replay can also be paused, resumed, sought and sped up.
  */
 export class Watcher {
   readonly state = new SpectatorState();
@@ -345,19 +396,74 @@ export class Watcher {
   /** Wall-clock time (Unix ms) of the last event applied; 0 before. */
   lastEventAt = 0;
   ended = false;
-  /** The stream ended for good (results, match gone, or refused). */
+  /** The stream ended for good (results, match gone, or refused); a
+   * replay comes back with seek. */
   finished = false;
+  /** A replay is paused: no stream is open; the state holds its tick. */
+  paused = false;
 
   private cur: Current | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private retries = 0;
   private suspended = false;
   private lastWatchdog = now();
-  private readonly watchdog: ReturnType<typeof setInterval>;
+  private watchdog: ReturnType<typeof setInterval>;
+  /** The source as of now (a replay's from and speed change). */
+  private src: Source;
+  /** stop was called: nothing comes back. */
+  private stopped = false;
+  /** Paused, a seek shows its keyframe, then closes the stream again. */
+  private peek = false;
 
   constructor(private readonly o: WatchOptions, private readonly h: WatchHandlers) {
+    this.src = { ...o.source };
     this.connect(o.forced ?? TRANSPORTS[0]!, "start");
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+  }
+
+  /** source is what is followed now (a replay's from and speed included). */
+  get source(): Readonly<Source> {
+    return this.src;
+  }
+
+  /** pause closes a replay's stream and keeps the tick held (no-op live,
+   * paused or finished). */
+  pause(): void {
+    if (this.src.kind !== "replay" || this.paused || this.finished) return;
+    this.paused = true;
+    this.peek = false;
+    this.halt();
+  }
+
+  /** resume plays a paused replay on from the tick held (after=). */
+  resume(): void {
+    if (!this.paused || this.finished) return;
+    this.paused = false;
+    this.peek = false;
+    if (this.cur === null) this.connect(this.next(), "resumed");
+  }
+
+  /**
+   * seek plays a replay from tick (from=: the server starts at the keyframe
+   * at or before it), also after its end. Paused, it shows that keyframe
+   * and stays paused.
+   */
+  seek(tick: number): void {
+    if (this.src.kind !== "replay" || this.stopped) return;
+    this.src.from = Math.max(0, Math.floor(tick));
+    this.state.restart();
+    this.ended = false;
+    this.revive();
+    this.peek = this.paused;
+    this.connect(this.next(), "seek");
+  }
+
+  /** setSpeed changes a replay's speed: the stream (if one is open) is
+   * reopened after the tick held at the new speed. */
+  setSpeed(speed: number): void {
+    if (this.src.kind !== "replay" || this.src.speed === speed) return;
+    this.src.speed = speed;
+    if (this.cur !== null && !this.finished) this.connect(this.cur.name, "speed");
   }
 
   /** setSuspended tells a WebSocket server that the page is hidden. */
@@ -367,13 +473,48 @@ export class Watcher {
   }
 
   stop(): void {
+    this.stopped = true;
     this.finish();
+  }
+
+  /** next is the transport to open when a replay goes on: the one in use. */
+  private next(): TransportName {
+    return this.transport || (this.o.forced ?? TRANSPORTS[0]!);
+  }
+
+  /** halt closes the stream (and any pending retry), keeping the state. */
+  private halt(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.cur?.t.stop();
+    this.cur = null;
+  }
+
+  /** revive undoes finish for a replay sought after its end. */
+  private revive(): void {
+    if (!this.finished || this.stopped) return;
+    this.finished = false;
+    this.lastWatchdog = now();
+    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+  }
+
+  /**
+   * scratch forgets the tick held, so that the next stream starts with a
+   * keyframe: live, at the live edge; a replay, at the tick held (from=),
+   * not back at its start.
+   */
+  private scratch(): void {
+    if (this.src.kind === "replay" && this.state.tick > 0) this.src.from = this.state.tick;
+    this.state.restart();
   }
 
   private connect(name: TransportName, why: string): void {
     if (this.finished) return;
     this.cur?.t.stop();
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const after = this.state.resumeAfter;
+    const src: Source = { ...this.src };
     const cur: Current = {
       t: null as unknown as Transport,
       name,
@@ -404,13 +545,13 @@ export class Watcher {
     if (this.tried.length > 100) this.tried.splice(0, this.tried.length - 100);
     switch (name) {
       case "ws":
-        cur.t = new WsTransport(streamURL(this.o, "watch", after, "ws"), handlers, this.suspended);
+        cur.t = new WsTransport(streamURL(this.o, src, "watch", after, "ws"), handlers, this.suspended);
         break;
       case "sse":
-        cur.t = new SseTransport(streamURL(this.o, "events", after), handlers);
+        cur.t = new SseTransport(streamURL(this.o, src, "events", after), handlers);
         break;
       case "poll":
-        cur.t = new PollTransport(this.o, after, handlers);
+        cur.t = new PollTransport(this.o, src, after, handlers);
         break;
     }
     this.h.onTransport(name, why);
@@ -430,7 +571,7 @@ export class Watcher {
               : this.state.delta(ev);
         if (!r.ok) {
           this.error(`${cur.name}: ${r.why}: asking again from scratch`);
-          this.state.restart();
+          this.scratch();
           this.connect(cur.name, "gap");
           return;
         }
@@ -438,6 +579,11 @@ export class Watcher {
         this.retries = 0;
         this.lastEventAt = Date.now();
         this.h.onUpdate();
+        if (this.peek) {
+          // A seek while paused: the keyframe is shown; stay paused.
+          this.peek = false;
+          this.halt();
+        }
         break;
       }
       case "match":
@@ -456,7 +602,7 @@ export class Watcher {
         // live edge rather than resume the backlog.
         this.error(`${cur.name}: server error ${ev.code}: ${ev.reason}`);
         cur.t.stop();
-        this.state.restart();
+        this.scratch();
         this.retry(cur.name, "server error");
         break;
       case "ping":
@@ -468,14 +614,30 @@ export class Watcher {
   private transportEnded(cur: Current, e: Ended): void {
     if (e.final) {
       if (e.final === "closed" && this.ended) return;
+      if (e.final !== "bad" && this.atReplayEnd()) {
+        // A replay of a match that closed without an end: played out.
+        this.finish();
+        this.h.onFinished("end of the replay");
+        return;
+      }
       this.error(`${cur.name}: ${e.why}`);
       this.finish();
       this.h.onFinished(e.final === "bad" ? `refused: ${e.why}` : e.final === "gone" ? "the match is over or gone" : e.why);
       return;
     }
+    if (this.atReplayEnd()) {
+      this.finish();
+      this.h.onFinished("end of the replay");
+      return;
+    }
     this.error(`${cur.name}: ${e.why}`);
-    if (e.scratch) this.state.restart();
+    if (e.scratch) this.scratch();
     this.failed(cur, false);
+  }
+
+  /** atReplayEnd: a replay whose last tick is held (nothing more can come). */
+  private atReplayEnd(): boolean {
+    return this.src.kind === "replay" && this.src.last > 0 && this.state.tick >= this.src.last;
   }
 
   /**
@@ -526,6 +688,13 @@ export class Watcher {
       return;
     }
     const limit = this.silenceLimit(cur);
+    if (limit > 0 && t - cur.lastAliveAt > limit && this.atReplayEnd()) {
+      // An event stream after a replay's last tick (EventSource keeps
+      // reconnecting to a stream that has nothing more).
+      this.finish();
+      this.h.onFinished("end of the replay");
+      return;
+    }
     if (limit > 0 && t - cur.lastAliveAt > limit) {
       const what = cur.opened ? "silent" : "no connection";
       this.error(`${cur.name}: ${what} for ${(limit / 1000).toFixed(1)} s`);

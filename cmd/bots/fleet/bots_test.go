@@ -2,6 +2,8 @@ package fleet_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/nettest"
+	"github.com/tickstream/tickstream/netcode/replay"
 	"github.com/tickstream/tickstream/tests/faultproxy"
 )
 
@@ -93,5 +96,66 @@ func TestRTTMatchesInjectedLatency(t *testing.T) {
 	t.Logf("rtt p50 direct %.2f ms, through the proxy %.2f ms: +%.2f ms", direct.P50, delayed.P50, moved)
 	if direct.Count == 0 || delayed.Count == 0 || moved < 45 || moved > 65 {
 		t.Fatalf("rtt moved by %.2f ms (direct %+v, delayed %+v), want about 50", moved, direct, delayed)
+	}
+}
+
+// Replay spectators: a first run plays a match; its players leave, the
+// emptied match closes and its replay is listed. A second run's spectators
+// (-spectate-replays, at 8×, over all three transports) pick it from GET
+// /api/replays and receive its events; a replay played to its end starts
+// again (replay_end), which is not an error.
+func TestReplaySpectators(t *testing.T) {
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	srv := nettest.StartServer(t, netcode.Config{Logger: log, Replays: replay.Config{Dir: t.TempDir()}},
+		game.DirectoryConfig{Defaults: game.MatchConfig{EmptyTimeout: 200 * time.Millisecond, Grace: 100 * time.Millisecond}})
+	base := "http://" + srv.Addr
+
+	played := run(t, fleet.Scenario{
+		URL: "ws://" + srv.Addr, Players: 2, Spread: "per-match:2",
+		RampUp: fleet.Duration(200 * time.Millisecond), Duration: fleet.Duration(2 * time.Second),
+	})
+	if played.Counts.Connected != 2 || played.Counts.Snapshots == 0 {
+		t.Fatalf("the first run did not play: %+v", played.Counts)
+	}
+	var replays []struct {
+		ID        string `json:"id"`
+		FirstTick uint64 `json:"first_tick"`
+		LastTick  uint64 `json:"last_tick"`
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(replays) == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("no replay listed within 30 s of the match's end")
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/replays", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&replays)
+			resp.Body.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("replays: %+v", replays)
+
+	rep := run(t, fleet.Scenario{
+		URL: "ws://" + srv.Addr, Spectators: 6, Mix: map[string]float64{"ws": 1, "sse": 1, "poll": 1},
+		SpectateReplays: true, ReplaySpeed: 8,
+		RampUp: fleet.Duration(300 * time.Millisecond), Duration: fleet.Duration(2 * time.Second),
+		SLO: "errors=0,spectators_ok>=6",
+	})
+	c := rep.Counts
+	t.Logf("replay spectators: %+v", c)
+	if len(rep.Breaches) != 0 {
+		t.Fatalf("breaches: %v (counts %+v)", rep.Breaches, c)
+	}
+	// Every tick of a 2 s match at 8× takes about 0.3 s: in 2.3 s each
+	// spectator gets at least one replay's worth of events.
+	ticks := int64(replays[0].LastTick - replays[0].FirstTick + 1)
+	if c.SpectatorEvents < 6*ticks || c.Disconnects["replay_end"] < 6 {
+		t.Fatalf("%d replay events (the replay has %d ticks) and %d replays played out by 6 spectators; want each to have played it at least once",
+			c.SpectatorEvents, ticks, c.Disconnects["replay_end"])
+	}
+	if d := dist(rep, "spectator_delay"); d.Count != 0 {
+		t.Errorf("spectator delay measured on replays (%d samples): their times are the match's", d.Count)
 	}
 }

@@ -55,6 +55,7 @@ type runner struct {
 	players   []*playerBot
 	matchesMu sync.Mutex
 	matches   []string // matches the players are in (for spectators)
+	replays   []string // finished matches (SpectateReplays), newest first
 
 	series []Sample
 }
@@ -91,6 +92,8 @@ func (sc *Scenario) defaults() error {
 		return errors.New("input rate must be 0…120 per second")
 	case time.Duration(sc.Duration) <= 0:
 		return errors.New("duration must be positive")
+	case sc.ReplaySpeed != 0 && (sc.ReplaySpeed < 0.25 || sc.ReplaySpeed > 8):
+		return errors.New("replay speed must be 0.25…8")
 	}
 	switch sc.Behaviour {
 	case "idle", "wander", "chase", "chaos":
@@ -185,9 +188,18 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		go func() { defer wg.Done(); b.run(botCtx) }()
 		sleepUntil(botCtx, launch.Add(gap*time.Duration(i+1)))
 	}
-	r.waitForMatches(botCtx)
+	if r.sc.SpectateReplays {
+		r.waitForReplays(botCtx)
+	} else {
+		r.waitForMatches(botCtx)
+	}
 	for i := 0; i < r.sc.Spectators && botCtx.Err() == nil; i++ {
-		s := newSpectatorBot(r, i, r.transportFor(rng), r.matchFor(i))
+		var s *spectatorBot
+		if r.sc.SpectateReplays {
+			s = newReplaySpectatorBot(r, i, r.transportFor(rng))
+		} else {
+			s = newSpectatorBot(r, i, r.transportFor(rng), r.matchFor(i))
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); s.run(botCtx) }()
 		sleepUntil(botCtx, launch.Add(gap*time.Duration(r.sc.Players+i+1)))
@@ -381,6 +393,56 @@ func (r *runner) listMatches(ctx context.Context) []string {
 		ids = append(ids, m.ID)
 	}
 	return ids
+}
+
+// waitForReplays lists the finished matches for replay spectators (up to
+// 10 s for a first one to appear).
+func (r *runner) waitForReplays(ctx context.Context) {
+	if r.sc.Spectators == 0 {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if ids := r.listReplays(ctx); len(ids) > 0 {
+			r.matchesMu.Lock()
+			r.replays = ids
+			r.matchesMu.Unlock()
+			return
+		}
+		sleepUntil(ctx, time.Now().Add(200*time.Millisecond))
+	}
+}
+
+// listReplays is GET /api/replays: the ids, newest first.
+func (r *runner) listReplays(ctx context.Context) []string {
+	req, _ := http.NewRequestWithContext(ctx, "GET", r.base+"/api/replays", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var l []struct {
+		ID string `json:"id"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&l) != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(l))
+	for _, x := range l {
+		ids = append(ids, x.ID)
+	}
+	return ids
+}
+
+// replayFor is the replay spectator i watches for its n-th time (0 first):
+// round-robin over the listing, each bot moving on to the next one.
+func (r *runner) replayFor(i, n int) string {
+	r.matchesMu.Lock()
+	defer r.matchesMu.Unlock()
+	if len(r.replays) == 0 {
+		return ""
+	}
+	return r.replays[(i+n)%len(r.replays)]
 }
 
 func (r *runner) matchFor(i int) string {

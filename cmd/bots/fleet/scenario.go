@@ -32,5 +32,10 @@ type Scenario struct {
 	SLO string `json:"slo"`
 	// Spectator options passed to the server.
 	SpectatorRate  float64 `json:"spectator_rate"`  // updates/s; 0: every tick
-	SpectatorDelay float64 `json:"spectator_delay"` // extra delay, seconds
+	SpectatorDelay float64 `json:"spectator_delay"` // extra delay, seconds (live only)
+	// SpectateReplays makes the spectators watch finished matches (picked
+	// round-robin from GET /api/replays, newest first) instead of live
+	// ones, at ReplaySpeed; one that reaches a replay's end starts the next.
+	SpectateReplays bool    `json:"spectate_replays,omitempty"`
+	ReplaySpeed     float64 `json:"replay_speed,omitempty"` // 0.25…8; 0: 1 (real time)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,12 +18,17 @@ import (
 )
 
 // spectatorBot watches one match over one transport, reconnecting (with
-// the last tick, as a browser would) when its stream breaks.
+// the last tick, as a browser would) when its stream breaks. A replay
+// spectator (Scenario.SpectateReplays) watches finished matches the same
+// way under /api/replays/{id}/… at the scenario's speed, and starts the
+// next replay from its beginning when one ends.
 type spectatorBot struct {
 	r         *runner
 	id        int
 	transport string // ws, sse, poll
 	match     string
+	replay    bool   // match is a replay's id
+	played    int    // replays played to their end (replay spectators)
 	after     uint64 // last keyframe/delta tick received
 	ok        bool   // counted in spectatorsOK
 }
@@ -30,6 +36,13 @@ type spectatorBot struct {
 func newSpectatorBot(r *runner, id int, transport, match string) *spectatorBot {
 	return &spectatorBot{r: r, id: id, transport: transport, match: match}
 }
+
+func newReplaySpectatorBot(r *runner, id int, transport string) *spectatorBot {
+	return &spectatorBot{r: r, id: id, transport: transport, match: r.replayFor(id, 0), replay: true}
+}
+
+// replayPause is the wait before a replay spectator starts the next replay.
+const replayPause = 100 * time.Millisecond
 
 func (s *spectatorBot) run(ctx context.Context) {
 	r := s.r
@@ -53,6 +66,14 @@ func (s *spectatorBot) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if err == errStreamOver && s.replay {
+			// Played out: the next replay, from its start.
+			r.c.disconnect("replay_end")
+			s.played++
+			s.match, s.after = r.replayFor(s.id, s.played), 0
+			sleepUntil(ctx, time.Now().Add(replayPause))
+			continue
+		}
 		if err == errStreamOver {
 			r.c.disconnect("spectator_end")
 			return
@@ -74,7 +95,7 @@ func (s *spectatorBot) event(tick uint64, serverMS int64) {
 	}
 	s.after = tick
 	r.c.specEvents.Add(1)
-	if r.measure.Load() && serverMS > 0 {
+	if r.measure.Load() && serverMS > 0 && !s.replay { // a replay's times are its match's
 		// Same machine as the server in our runs; across machines this
 		// includes the clock difference.
 		d := time.Duration(time.Now().UnixMilli()-serverMS) * time.Millisecond
@@ -90,13 +111,24 @@ func (s *spectatorBot) query() string {
 	if s.r.sc.SpectatorRate > 0 {
 		q.Set("rate", strconv.FormatFloat(s.r.sc.SpectatorRate, 'f', -1, 64))
 	}
-	if s.r.sc.SpectatorDelay > 0 {
+	if s.r.sc.SpectatorDelay > 0 && !s.replay {
 		q.Set("delay", strconv.FormatFloat(s.r.sc.SpectatorDelay, 'f', -1, 64))
+	}
+	if s.replay && s.r.sc.ReplaySpeed > 0 && s.r.sc.ReplaySpeed != 1 {
+		q.Set("speed", strconv.FormatFloat(s.r.sc.ReplaySpeed, 'f', -1, 64))
 	}
 	if len(q) == 0 {
 		return ""
 	}
 	return "?" + q.Encode()
+}
+
+// path is the stream's endpoint (watch, events, poll) of the match or replay.
+func (s *spectatorBot) path(endpoint string) string {
+	if s.replay {
+		return "/api/replays/" + url.PathEscape(s.match) + "/" + endpoint
+	}
+	return "/api/matches/" + s.match + "/" + endpoint
 }
 
 // countingReader adds what it reads to a counter.
@@ -127,7 +159,7 @@ func jsonTime(data []byte) int64 {
 }
 
 func (s *spectatorBot) watchSSE(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", s.r.base+"/api/matches/"+s.match+"/events"+s.query(), nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.r.base+s.path("events")+s.query(), nil)
 	if s.after > 0 {
 		req.Header.Set("Last-Event-ID", strconv.FormatUint(s.after, 10))
 	}
@@ -143,6 +175,10 @@ func (s *spectatorBot) watchSSE(ctx context.Context) error {
 	for {
 		ev, err := rd.Next()
 		if err != nil {
+			if s.replay && errors.Is(err, io.EOF) {
+				// A replay of a match that closed without an end: played out.
+				return errStreamOver
+			}
 			return err
 		}
 		switch ev.Event {
@@ -167,7 +203,7 @@ func (s *spectatorBot) watchPoll(ctx context.Context) error {
 		} else {
 			q += "&wait=5"
 		}
-		req, _ := http.NewRequestWithContext(ctx, "GET", s.r.base+"/api/matches/"+s.match+"/poll"+q, nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.r.base+s.path("poll")+q, nil)
 		resp, err := sseClient.Do(req)
 		if err != nil {
 			return err
@@ -199,7 +235,7 @@ func (s *spectatorBot) watchPoll(ctx context.Context) error {
 }
 
 func (s *spectatorBot) watchWS(ctx context.Context) error {
-	c, err := client.Dial(ctx, s.r.wsBase+"/api/matches/"+s.match+"/watch"+s.query(),
+	c, err := client.Dial(ctx, s.r.wsBase+s.path("watch")+s.query(),
 		&client.Options{BytesRead: &s.r.c.specBytes})
 	if err != nil {
 		return err
