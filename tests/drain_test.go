@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
@@ -129,6 +130,19 @@ func stuckPlayer(t *testing.T, addr string) net.Conn {
 	c, resp := dialRaw(t, addr, "/play")
 	if c == nil {
 		t.Fatalf("raw upgrade refused: %s", resp.Status)
+	}
+	// Seated before the test signals: the 101 is written before the
+	// server registers the session, and on a busy machine a signal in
+	// between would find nothing to cut.
+	if err := c.Send(wire.EncodeJoin("stuck", "")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(exitTimeout)
+	for nettest.Scrape(t, "http://"+addr+"/metrics", "tickstream_sessions", "connected") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck player was never seated")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	return c.Conn
 }

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -243,22 +244,29 @@ func (d *dec) text(what string) string {
 // a segment that inflates to more than MaxRecord.
 const segmentLimit = 4 << 20
 
-// deflater compresses segments; one per recording, reused.
+// deflater compresses segments. Its flate.Writer (about a megabyte of
+// state) is taken from a pool for one segment and given back, so that a
+// server recording many matches holds one per segment being compressed,
+// not one per match.
 type deflater struct {
-	w   *flate.Writer
 	buf bytes.Buffer
 }
+
+var flateWriters sync.Pool
 
 // compress returns the raw DEFLATE of p (valid until the next call).
 func (z *deflater) compress(p []byte) []byte {
 	z.buf.Reset()
-	if z.w == nil {
-		z.w, _ = flate.NewWriter(&z.buf, flate.DefaultCompression) // the level is valid
+	w, _ := flateWriters.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(&z.buf, flate.DefaultCompression) // the level is valid
 	} else {
-		z.w.Reset(&z.buf)
+		w.Reset(&z.buf)
 	}
-	z.w.Write(p) // a bytes.Buffer does not fail
-	z.w.Close()
+	w.Write(p) // a bytes.Buffer does not fail
+	w.Close()
+	w.Reset(io.Discard) // drop the reference to this recording's buffer
+	flateWriters.Put(w)
 	return z.buf.Bytes()
 }
 

@@ -232,7 +232,7 @@ func (r *Recording) create(snap *game.Snapshot) bool {
 		return false
 	}
 	r.w = w
-	r.bw = bufio.NewWriterSize(w, 64<<10)
+	r.bw = bufio.NewWriterSize(w, 8<<10) // a segment is written whole, then flushed
 	b := appendFileHead(nil)
 	b = appendRecord(b, KindHeader, appendHeader(nil, &Header{
 		Match: r.match, Rate: r.rate, Quant: r.quant, Started: snap.Time, KeyEvery: r.keyEvery,
