@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -63,6 +64,17 @@ type Reader struct {
 
 // Open opens a replay file.
 func Open(path string) (*Reader, error) {
+	r, err := openFile(path, nil)
+	var pe *fs.PathError
+	if err != nil && !errors.As(err, &pe) { // a path error names the file already
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, err
+}
+
+// openFile opens a replay file whose reader counts its records in records
+// (nil: not counted).
+func openFile(path string, records *atomic.Int64) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -72,12 +84,11 @@ func Open(path string) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
-	r, err := NewReader(f, st.Size())
-	if err != nil {
+	r := &Reader{ra: f, closer: f, size: st.Size(), Records: records}
+	if err := r.init(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	r.closer = f
 	return r, nil
 }
 

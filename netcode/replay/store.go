@@ -393,23 +393,7 @@ func (s *Store) info(f file) (Info, error) {
 	return in, nil
 }
 
-func (s *Store) open(id string) (*Reader, error) {
-	f, err := os.Open(s.path(id))
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	r := &Reader{ra: f, closer: f, size: fi.Size(), Records: &s.records}
-	if err := r.init(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return r, nil
-}
+func (s *Store) open(id string) (*Reader, error) { return openFile(s.path(id), &s.records) }
 
 // Load returns the replay id with all its ticks in a closed stream. The
 // first call reads the file; later calls (any number of spectators, at

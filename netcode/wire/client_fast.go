@@ -40,20 +40,16 @@ func decodeFast(b []byte, m *ClientMsg) bool {
 			if s, off, ok = fastStr(b, off); ok {
 				m.T = messageType(s)
 			}
-		case "name":
-			var s []byte
-			if s, off, ok = fastStr(b, off); ok {
-				m.Name = string(s)
+		case "name", "match", "token":
+			dst := &m.Name
+			if key[0] == 'm' {
+				dst = &m.Match
+			} else if key[0] == 't' {
+				dst = &m.Token
 			}
-		case "match":
 			var s []byte
 			if s, off, ok = fastStr(b, off); ok {
-				m.Match = string(s)
-			}
-		case "token":
-			var s []byte
-			if s, off, ok = fastStr(b, off); ok {
-				m.Token = string(s)
+				*dst = string(s)
 			}
 		case "seq":
 			m.Seq, off, ok = fastInt(b, off)
@@ -159,50 +155,17 @@ func fastStr(b []byte, off int) ([]byte, int, bool) {
 // fastInt reads an integer field as msgpack's int64 decoding does: nil is
 // 0, a uint64 above MaxInt64 wraps.
 func fastInt(b []byte, off int) (int64, int, bool) {
-	if off >= len(b) {
-		return 0, off, false
-	}
-	c := b[off]
-	if c <= 0x7f || c >= 0xe0 {
-		return int64(int8(c)), off + 1, true
-	}
-	var size int
-	switch c {
-	case 0xc0:
+	if off < len(b) && b[off] == 0xc0 {
 		return 0, off + 1, true
-	case 0xcc, 0xd0:
-		size = 1
-	case 0xcd, 0xd1:
-		size = 2
-	case 0xce, 0xd2:
-		size = 4
-	case 0xcf, 0xd3:
-		size = 8
-	default:
+	}
+	mag, neg, n := msgpackInt(b[min(off, len(b)):])
+	if n == 0 {
 		return 0, off, false
 	}
-	if off+1+size > len(b) {
-		return 0, off, false
+	if neg {
+		return -int64(mag), off + n, true // MinInt64 included: -(1<<63) wraps to itself
 	}
-	p := b[off+1:]
-	var v int64
-	switch c {
-	case 0xcc:
-		v = int64(p[0])
-	case 0xd0:
-		v = int64(int8(p[0]))
-	case 0xcd:
-		v = int64(binary.BigEndian.Uint16(p))
-	case 0xd1:
-		v = int64(int16(binary.BigEndian.Uint16(p)))
-	case 0xce:
-		v = int64(binary.BigEndian.Uint32(p))
-	case 0xd2:
-		v = int64(int32(binary.BigEndian.Uint32(p)))
-	default: // 0xcf, 0xd3
-		v = int64(binary.BigEndian.Uint64(p))
-	}
-	return v, off + 1 + size, true
+	return int64(mag), off + n, true
 }
 
 // fastNumber reads a Number field: float32, float64, a uint64 converted

@@ -68,19 +68,28 @@ func (r *reader) integer() (mag uint64, neg bool) {
 	if r.err != nil {
 		return 0, false
 	}
-	b := r.b[r.off:]
-	if len(b) == 0 {
+	mag, neg, n := msgpackInt(r.b[r.off:])
+	if n == 0 {
 		r.fail(errShort)
 		return 0, false
+	}
+	r.off += n
+	return mag, neg
+}
+
+// msgpackInt reads the msgpack integer (any width, signed or not) at the
+// start of b as a magnitude and a sign, and its length; n is 0 when b
+// does not start with a whole integer.
+func msgpackInt(b []byte) (mag uint64, neg bool, n int) {
+	if len(b) == 0 {
+		return 0, false, 0
 	}
 	c := b[0]
 	switch {
 	case c <= 0x7f:
-		r.off++
-		return uint64(c), false
+		return uint64(c), false, 1
 	case c >= 0xe0:
-		r.off++
-		return uint64(-int64(int8(c))), true
+		return uint64(-int64(int8(c))), true, 1
 	}
 	var size int
 	switch c {
@@ -93,14 +102,11 @@ func (r *reader) integer() (mag uint64, neg bool) {
 	case 0xcf, 0xd3:
 		size = 8
 	default:
-		r.fail(errShort)
-		return 0, false
+		return 0, false, 0
 	}
 	if len(b) < 1+size {
-		r.fail(errShort)
-		return 0, false
+		return 0, false, 0
 	}
-	r.off += 1 + size
 	p := b[1 : 1+size]
 	var u uint64
 	switch size {
@@ -126,11 +132,11 @@ func (r *reader) integer() (mag uint64, neg bool) {
 			s = int64(u)
 		}
 		if s < 0 {
-			return uint64(-(s + 1)) + 1, true // |s| without overflow at MinInt64
+			return uint64(-(s + 1)) + 1, true, 1 + size // |s| without overflow at MinInt64
 		}
-		return uint64(s), false
+		return uint64(s), false, 1 + size
 	}
-	return u, false
+	return u, false, 1 + size
 }
 
 // uint reads a non-negative integer not above max.
