@@ -225,46 +225,38 @@ function formatWhen(iso: string): string {
 }
 
 function replayRow(r: ReplayInfo): HTMLTableRowElement {
-  const tr = document.createElement("tr");
-  tr.dataset.replay = r.id;
-  const link = document.createElement("a");
-  link.href = watchURL(r.id, "replay");
-  link.textContent = r.id;
   const players = [...r.players].sort((a, b) => b.score - a.score);
   const winner = r.players.find((p) => p.id === r.winner);
-  const cells = [
+  const tr = listRow(r.id, watchURL(r.id, "replay"), [
     players.map((p) => `${p.name} ${p.score}`).join(", ") || "—",
     winner ? winner.name : "—",
     formatClock(r.duration_ms / 1000),
     formatWhen(r.started),
     (r.reason || "—") + (r.complete ? "" : " (cut short)"),
-  ];
-  const first = document.createElement("td");
-  first.append(link);
-  tr.append(first, ...cells.map((c) => {
-    const td = document.createElement("td");
-    td.textContent = c;
-    return td;
-  }));
-  tr.addEventListener("click", (e) => {
-    if (!(e.target instanceof HTMLAnchorElement)) location.href = link.href;
-  });
+  ]);
+  tr.dataset.replay = r.id;
   return tr;
 }
 
 function matchRow(m: MatchInfo): HTMLTableRowElement {
-  const tr = document.createElement("tr");
-  tr.dataset.match = m.id;
-  const link = document.createElement("a");
-  link.href = watchURL(m.id);
-  link.textContent = m.id;
-  const cells = [
+  const tr = listRow(m.id, watchURL(m.id), [
     `${m.players}/${m.max}`,
     m.state,
     formatAge(m.age),
     String(m.spectators),
     formatDelay(m.delay),
-  ];
+  ]);
+  tr.dataset.match = m.id;
+  return tr;
+}
+
+/** listRow is a row of the match or replay list: the id as a link to
+ * href, then the cells; a click anywhere on the row follows the link. */
+function listRow(id: string, href: string, cells: string[]): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  const link = document.createElement("a");
+  link.href = href;
+  link.textContent = id;
   const first = document.createElement("td");
   first.append(link);
   tr.append(first, ...cells.map((c) => {
