@@ -24,18 +24,22 @@ import (
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
 	for {
-		select { // reliable messages and pings before any snapshot
-		case msg := <-s.reliable:
-			if s.write(msg) != nil {
+		// Reliable messages and pings before any snapshot. The writer is
+		// their only receiver, so a length above zero means a receive that
+		// does not block (cheaper than a select with a default, once per
+		// frame).
+		if len(s.reliable) > 0 {
+			if s.write(<-s.reliable) != nil {
 				return
 			}
 			continue
-		case <-s.pingDue:
+		}
+		if len(s.pingDue) > 0 {
+			<-s.pingDue
 			if s.ping() != nil {
 				return
 			}
 			continue
-		default:
 		}
 		var changed <-chan struct{}
 		if !s.behind.Load() {
