@@ -146,9 +146,11 @@ func (r *Recording) run() {
 
 // write appends one tick to the segment being filled: a new segment
 // (restated roster, keyframe) every keyEvery ticks, otherwise a delta from
-// the tick before; a changed roster, the result and the tick's inputs go
-// just before their tick. A segment is compressed and written whole when
-// the next one starts (a crash loses at most the one being filled).
+// the tick before; a changed roster and the result go just before their
+// tick, the tick's inputs (delta-coded against the segment's earlier
+// inputs) in the segment's inputs block. A segment is compressed and
+// written whole when the next one starts (a crash loses at most the one
+// being filled).
 func (r *Recording) write(snap *game.Snapshot) {
 	if r.failed.Load() != nil {
 		return
