@@ -13,9 +13,14 @@ import (
 	"github.com/tickstream/tickstream/netcode/wire"
 )
 
-// fiveMinutes is a 5-minute, 16-player, 30 Hz arena match (9000 ticks),
-// every player moving, turning and firing at random every tick.
-var fiveMinutes = sync1(func() []*game.Snapshot { return arenaMatch(42, 16, 30, 9000) })
+// fiveMinutes is a 5-minute, 16-player, 30 Hz arena match (9000 ticks)
+// with realistic inputs (arenaMatchInputs: keys, mouse, bursts of fire);
+// fiveMinutesRandom is the worst case, every player moving, turning and
+// firing at random every tick.
+var (
+	fiveMinutes       = sync1(func() []*game.Snapshot { return arenaMatchInputs(42, 16, 30, 9000, true) })
+	fiveMinutesRandom = sync1(func() []*game.Snapshot { return arenaMatch(42, 16, 30, 9000) })
+)
 
 func sync1[T any](f func() T) func() T {
 	var v T
@@ -99,24 +104,43 @@ func BenchmarkOffer(b *testing.B) {
 	close(r.ch)
 }
 
-// BenchmarkFiveMinuteFile records the 5-minute match, inputs included,
-// and reports the file's size.
+// BenchmarkFiveMinuteFile records the 5-minute match and reports the
+// file's size: realistic inputs recorded, random inputs recorded (the
+// worst case), and the realistic match without its inputs.
 func BenchmarkFiveMinuteFile(b *testing.B) {
-	snaps := fiveMinutes()
-	var size int
-	for i := 0; i < b.N; i++ {
-		size = len(recordSeed(b, snaps, 30, 42))
+	for _, c := range []struct {
+		name  string
+		snaps func() []*game.Snapshot
+		seed  uint64
+	}{{"inputs=realistic", fiveMinutes, 42}, {"inputs=random", fiveMinutesRandom, 42}, {"inputs=none", fiveMinutes, 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			snaps := c.snaps()
+			var size int
+			for i := 0; i < b.N; i++ {
+				size = len(recordSeed(b, snaps, 30, c.seed))
+			}
+			b.ReportMetric(float64(size), "file-bytes")
+			b.ReportMetric(float64(size)/float64(len(snaps)), "bytes/tick")
+		})
 	}
-	b.ReportMetric(float64(size), "file-bytes")
-	b.ReportMetric(float64(size)/float64(len(snaps)), "bytes/tick")
 }
 
 // BenchmarkSeek is the time from a seek request to its first event on the
 // 5-minute file: cold (the replay is read from disk and loaded) and warm
-// (already loaded by another spectator), at a random tick.
+// (already loaded by another spectator), at a random tick; on the file of
+// the realistic inputs and on the worst case's.
 func BenchmarkSeek(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		snaps func() []*game.Snapshot
+	}{{"inputs=realistic", fiveMinutes}, {"inputs=random", fiveMinutesRandom}} {
+		b.Run(c.name, func(b *testing.B) { benchSeek(b, c.snaps()) })
+	}
+}
+
+func benchSeek(b *testing.B, snaps []*game.Snapshot) {
 	dir := b.TempDir()
-	data := recordSeed(b, fiveMinutes(), 30, 42)
+	data := recordSeed(b, snaps, 30, 42)
 	if err := os.WriteFile(filepath.Join(dir, "five"+Ext), data, 0o644); err != nil {
 		b.Fatal(err)
 	}

@@ -18,13 +18,18 @@ import (
 //	file    = magic "TSREPLAY" · version u16 LE · flags u16 LE · header record · segment* · [index record · tail]
 //	record  = kind u8 · length u32 LE · payload · CRC-32C u32 LE of kind, length and payload
 //	segment = a record of KindSegment whose payload is raw DEFLATE of its tick records
-//	          (roster, inputs, end, keyframe, delta: each a record as above, CRC included)
+//	          (roster, end, keyframe, delta: each a record as above, CRC included)
+//	          · [a record of KindInputsBlock: raw DEFLATE of the segment's inputs records]
 //	tail    = offset u64 LE of the index record · "TSRI"
 //
 // A segment starts with a keyframe and is written whole, so a crash loses
 // at most the segment being filled; the index holds each segment's
 // offset. Version 1 files have the tick records at the top level, without
-// segments; this package reads both and writes version 2. A reader skips
+// segments; version 2 files have the inputs records inside the segment,
+// each before its tick, with every input whole; version 3 moves them to
+// the inputs block (playback skips it without inflating) and delta-codes
+// the inputs (inputs.go). This package reads all three and writes version
+// 3. A reader skips
 // records of a kind it does not know, stops at the first record that is
 // cut short or fails its checksum, and without a valid tail rebuilds the
 // index by scanning.
@@ -33,8 +38,9 @@ import (
 const Magic = "TSREPLAY"
 
 // Version is the format version this package writes (2: segments,
-// inputs records). A reader refuses a file of a newer version.
-const Version = 2
+// inputs records; 3: inputs blocks, delta-coded inputs). A reader refuses
+// a file of a newer version.
+const Version = 3
 
 // Ext is the file name extension of a replay: <match id>.tsr.
 const Ext = ".tsr"
@@ -59,6 +65,9 @@ const (
 	KindIndex    byte = 6 // summary fields and the keyframe offsets (written at the end)
 	KindInputs   byte = 7 // a tick: what its simulation was given, and its world checksum (format 2)
 	KindSegment  byte = 8 // compressed tick records from a keyframe (format 2, top level only)
+	// KindInputsBlock follows its segment (format 3, top level only): its
+	// inputs records, compressed, each starting with its tick.
+	KindInputsBlock byte = 9
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

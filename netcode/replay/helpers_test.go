@@ -23,7 +23,23 @@ import (
 // tick's trace (the calls made into the arena), as a match whose publisher
 // asks for traces gives them (seed, rate and score limit 1000: record's).
 func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
+	return arenaMatchInputs(seed, n, rate, ticks, false)
+}
+
+// arenaMatchInputs is arenaMatch with, when realistic, inputs like real
+// clients': each player's move is -1, 0 or 1 per axis and changes about
+// once a second (keys; the bots' wander), the aim (a float64) changes on
+// about a third of the ticks (the mouse), fire is held in bursts, the
+// view tick is the tick - 3, and seq counts each player's inputs. Without
+// realistic, every input is new random floats (the worst case).
+func arenaMatchInputs(seed uint64, n, rate, ticks int, realistic bool) []*game.Snapshot {
 	rng := rand.New(rand.NewPCG(seed, 7))
+	type client struct {
+		mx, my, aim float64
+		fire        bool
+		seq         uint32
+	}
+	clients := map[game.PlayerID]*client{}
 	a := game.NewArena()
 	a.Init(seed, rate, testScoreLimit)
 	start := time.UnixMilli(1_780_000_000_000)
@@ -59,6 +75,33 @@ func arenaMatch(seed uint64, n, rate, ticks int) []*game.Snapshot {
 		}
 		var in []game.Input
 		for _, p := range roster {
+			if realistic {
+				c := clients[p.ID]
+				if c == nil {
+					c = &client{aim: rng.Float64()*2*math.Pi - math.Pi}
+					clients[p.ID] = c
+				}
+				if rng.IntN(rate) == 0 {
+					c.mx, c.my = float64(rng.IntN(3)-1), float64(rng.IntN(3)-1)
+				}
+				if rng.IntN(3) == 0 {
+					c.aim = rng.Float64()*2*math.Pi - math.Pi
+				}
+				if rng.IntN(10) == 0 {
+					c.fire = !c.fire
+				}
+				c.seq++
+				var view uint64
+				if tick > 3 {
+					view = uint64(tick - 3)
+				}
+				var b uint8
+				if c.fire {
+					b = game.ButtonFire
+				}
+				in = append(in, game.Input{Player: p.ID, Seq: c.seq, MoveX: c.mx, MoveY: c.my, Aim: c.aim, Buttons: b, ViewTick: view})
+				continue
+			}
 			seq++
 			in = append(in, game.Input{Player: p.ID, Seq: seq, MoveX: rng.Float64()*2 - 1, MoveY: rng.Float64()*2 - 1,
 				Aim: rng.Float64()*2*math.Pi - math.Pi, Buttons: uint8(rng.IntN(2))})

@@ -49,6 +49,7 @@ type Reader struct {
 	size      int64
 	dataStart int64 // the first record after the header
 	dataEnd   int64 // the index record's offset, or the size
+	version   uint16
 
 	Header    Header
 	Summary   Summary
@@ -116,6 +117,8 @@ func (r *Reader) init() error {
 	}
 	if v := binary.LittleEndian.Uint16(head[len(Magic):]); v == 0 || v > Version {
 		return formatErr("version %d (this reader knows %d)", v, Version)
+	} else {
+		r.version = v
 	}
 	kind, payload, n, err := r.recordAt(int64(fileHeadLen), size)
 	if err != nil {
@@ -210,7 +213,7 @@ func (r *Reader) readIndex() bool {
 // file was not closed by its recorder.
 func (r *Reader) rebuild() error {
 	var sum summer
-	err := r.scan(r.dataStart, 0, func(t *Tick, off int64) bool {
+	err := r.scan(r.dataStart, false, func(t *Tick, off int64) bool {
 		if t.Keyframe {
 			r.Keyframes = append(r.Keyframes, Keyframe{Tick: t.Snap.Tick, Offset: off})
 		}
@@ -247,62 +250,124 @@ func (r *Reader) Scan(from uint64, fn func(*Tick) bool) error {
 	} else if i > 0 {
 		off = r.Keyframes[i-1].Offset
 	}
-	return r.scan(off, from, func(t *Tick, _ int64) bool { return fn(t) })
+	return r.scan(off, true, func(t *Tick, _ int64) bool { return fn(t) })
+}
+
+// scanPlayback is Scan without the inputs: in a version 3 file their
+// blocks are skipped without being inflated (Tick.Snap.Trace stays nil).
+func (r *Reader) scanPlayback(fn func(*Tick) bool) error {
+	return r.scan(r.dataStart, false, func(t *Tick, _ int64) bool { return fn(t) })
 }
 
 // scan reads records from off to dataEnd. fn gets each tick and the
 // offset of its segment's start (for a keyframe: where its segment record
 // begins, or in a version 1 file its roster record; -1 for a delta).
-func (r *Reader) scan(off int64, _ uint64, fn func(*Tick, int64) bool) error {
+// inputs: the ticks get their inputs records (in a version 3 file, from
+// the block after their segment; without it, inputs blocks are skipped
+// unread).
+func (r *Reader) scan(off int64, inputs bool, fn func(*Tick, int64) bool) error {
 	br := bufio.NewReaderSize(io.NewSectionReader(r.ra, off, r.dataEnd-off), 64<<10)
-	ts := tickScanner{r: r, fn: fn, segStart: off}
+	ts := tickScanner{r: r, fn: fn, segStart: off, inline: r.version < 3}
+	// A segment and its inputs block are read as one: when the block is
+	// damaged or cut short, the segment's ticks are not delivered either.
+	inputs = inputs && r.Header.Traced
 	var (
 		pos       = off
 		rec       []byte
 		inner     []byte
+		block     []byte
 		remaining = r.dataEnd - off
+		peeked    bool // h holds the head of the next record, already read
+		h         [recHeadLen]byte
 	)
-	for {
-		var h [recHeadLen]byte
-		n, err := io.ReadFull(br, h[:])
-		if err == io.EOF && n == 0 {
-			return nil
+	// next reads the next top-level record into rec; skip: an inputs block
+	// is discarded unchecked. It returns the kind, the payload (nil when
+	// skipped) and the record's offset; io.EOF at the end.
+	next := func(skipBlocks bool) (byte, []byte, int64, error) {
+		if !peeked {
+			n, err := io.ReadFull(br, h[:])
+			if err == io.EOF && n == 0 {
+				return 0, nil, 0, io.EOF
+			}
+			if err != nil {
+				return 0, nil, 0, ErrTruncated
+			}
 		}
-		if err != nil {
-			return ErrTruncated
-		}
+		peeked = false
 		l := int64(binary.LittleEndian.Uint32(h[1:]))
 		if l > MaxRecord || l+recHeadLen+recTrailerLen > remaining {
-			return ErrTruncated
+			return 0, nil, 0, ErrTruncated
+		}
+		recOff := pos
+		pos += recHeadLen + l + recTrailerLen
+		remaining -= recHeadLen + l + recTrailerLen
+		if skipBlocks && h[0] == KindInputsBlock {
+			if _, err := br.Discard(int(l) + recTrailerLen); err != nil {
+				return 0, nil, 0, ErrTruncated
+			}
+			return h[0], nil, recOff, nil
 		}
 		rec = append(rec[:0], h[:]...)
 		rec = slices.Grow(rec, int(l)+recTrailerLen)[:recHeadLen+int(l)+recTrailerLen]
 		if _, err := io.ReadFull(br, rec[recHeadLen:]); err != nil {
-			return ErrTruncated
+			return 0, nil, 0, ErrTruncated
 		}
 		end0 := recHeadLen + int(l)
 		if crc32.Checksum(rec[:end0], castagnoli) != binary.LittleEndian.Uint32(rec[end0:]) {
-			return ErrTruncated
+			return 0, nil, 0, ErrTruncated
 		}
-		recOff := pos
-		pos += int64(len(rec))
-		remaining -= int64(len(rec))
-		if h[0] != KindSegment {
-			r.count()
-			if stop, err := ts.record(h[0], rec[recHeadLen:end0], pos); stop || err != nil {
+		r.count()
+		return h[0], rec[recHeadLen:end0], recOff, nil
+	}
+	for {
+		kind, payload, recOff, err := next(!inputs)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if kind == KindInputsBlock {
+			continue // read with its segment, or not wanted
+		}
+		if kind != KindSegment {
+			if stop, err := ts.record(kind, payload, pos); stop || err != nil {
 				return err
 			}
 			continue
 		}
 		// A segment: its records, inflated, each framed and checked.
 		var ok bool
-		if inner, ok = inflate(inner, rec[recHeadLen:end0]); !ok {
+		if inner, ok = inflate(inner, payload); !ok {
 			return ErrTruncated
 		}
 		ts.segStart = recOff
+		ts.block = ts.block[:0]
+		if inputs && !ts.inline {
+			// Its inputs block, if the next record is one.
+			n, err := io.ReadFull(br, h[:])
+			switch {
+			case err == nil:
+				peeked = true
+			case !(err == io.EOF && n == 0):
+				return ErrTruncated
+			}
+			if peeked && h[0] == KindInputsBlock {
+				_, bp, _, err := next(false)
+				if err != nil {
+					return err
+				}
+				if block, ok = inflate(block, bp); !ok {
+					return ErrTruncated
+				}
+				if err := ts.readBlock(block); err != nil {
+					return err
+				}
+			}
+		}
 		for b := inner; len(b) > 0; {
 			kind, payload, n, ok := parseRecord(b)
-			if !ok || kind == KindSegment {
+			if !ok || kind == KindSegment || kind == KindInputsBlock {
 				return ErrTruncated
 			}
 			b = b[n:]
@@ -313,6 +378,34 @@ func (r *Reader) scan(off int64, _ uint64, fn func(*Tick, int64) bool) error {
 		}
 		ts.segStart = pos
 	}
+}
+
+// blockInputs is one inputs record of a version 3 inputs block.
+type blockInputs struct {
+	tick, sum uint64
+	trace     *game.Trace
+}
+
+// readBlock parses the inputs records of a segment's inputs block.
+func (s *tickScanner) readBlock(b []byte) error {
+	prev := inputPrev{}
+	for len(b) > 0 {
+		kind, payload, n, ok := parseRecord(b)
+		if !ok {
+			return ErrTruncated
+		}
+		b = b[n:]
+		s.r.count()
+		if kind != KindInputs {
+			continue // a later kind
+		}
+		tick, sum, tr, err := parseInputs(payload, prev)
+		if err != nil || (len(s.block) > 0 && tick <= s.block[len(s.block)-1].tick) {
+			return ErrTruncated
+		}
+		s.block = append(s.block, blockInputs{tick: tick, sum: sum, trace: tr})
+	}
+	return nil
 }
 
 // tickScanner turns records into ticks.
@@ -328,6 +421,8 @@ type tickScanner struct {
 	trace    *game.Trace
 	sum      uint64
 	prev     *Tick
+	inline   bool          // version 1 or 2: inputs records among the tick records
+	block    []blockInputs // version 3: the segment's inputs, by tick
 }
 
 // record handles one record; next is the offset after it at the top level
@@ -348,7 +443,10 @@ func (s *tickScanner) record(kind byte, payload []byte, next int64) (stop bool, 
 		}
 		s.end = res
 	case KindInputs:
-		sum, tr, err := parseInputs(payload)
+		if !s.inline {
+			return true, ErrTruncated // version 3: only in inputs blocks
+		}
+		_, sum, tr, err := parseInputs(payload, nil)
 		if err != nil {
 			return true, ErrTruncated
 		}
@@ -372,6 +470,13 @@ func (s *tickScanner) record(kind byte, payload []byte, next int64) (stop bool, 
 		}
 		if prev != nil && frame.Tick <= prev.Snap.Tick {
 			return true, ErrTruncated
+		}
+		for len(s.block) > 0 && s.block[0].tick < frame.Tick {
+			s.block = s.block[1:] // inputs of no tick in the segment: ignored
+		}
+		if len(s.block) > 0 && s.block[0].tick == frame.Tick {
+			s.sum, s.trace = s.block[0].sum, s.block[0].trace
+			s.block = s.block[1:]
 		}
 		rows, err := wire.ApplyRows(make([]wire.Row, 0, len(frame.Rows)+len(base)), base, frame.Rows, frame.Gone)
 		if err != nil {

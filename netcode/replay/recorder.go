@@ -52,9 +52,11 @@ type Recording struct {
 	off      int64 // bytes written (the next record's offset)
 	flushed  int64 // bytes reported to Events.Wrote
 	keys     []Keyframe
-	seg      []byte  // the segment being filled: its records, uncompressed
-	segTick  uint64  // its keyframe's tick
-	pend     Summary // its first and last ticks and times
+	seg      []byte    // the segment being filled: its records, uncompressed
+	inSeg    []byte    // its inputs records (the inputs block), uncompressed
+	inPrev   inputPrev // each player's last input in the segment
+	segTick  uint64    // its keyframe's tick
+	pend     Summary   // its first and last ticks and times
 	z        deflater
 	rows     []wire.Row
 	prev     []wire.Row
@@ -144,9 +146,11 @@ func (r *Recording) run() {
 
 // write appends one tick to the segment being filled: a new segment
 // (restated roster, keyframe) every keyEvery ticks, otherwise a delta from
-// the tick before; a changed roster, the result and the tick's inputs go
-// just before their tick. A segment is compressed and written whole when
-// the next one starts (a crash loses at most the one being filled).
+// the tick before; a changed roster and the result go just before their
+// tick, the tick's inputs (delta-coded against the segment's earlier
+// inputs) in the segment's inputs block. A segment is compressed and
+// written whole when the next one starts (a crash loses at most the one
+// being filled).
 func (r *Recording) write(snap *game.Snapshot) {
 	if r.failed.Load() != nil {
 		return
@@ -155,13 +159,18 @@ func (r *Recording) write(snap *game.Snapshot) {
 		return
 	}
 	r.rows = r.quant.AppendRows(r.rows[:0], snap.Entities) // as stream.Push does: the same rows
-	key := r.prevTick == 0 || snap.Tick != r.prevTick+1 || snap.Tick-r.lastKey >= r.keyEvery || len(r.seg) >= segmentLimit
+	key := r.prevTick == 0 || snap.Tick != r.prevTick+1 || snap.Tick-r.lastKey >= r.keyEvery ||
+		len(r.seg) >= segmentLimit || len(r.inSeg) >= segmentLimit
 	if key {
 		if !r.emit() {
 			return
 		}
 		r.segTick = snap.Tick
 		r.lastKey = snap.Tick
+		if r.inPrev == nil {
+			r.inPrev = inputPrev{}
+		}
+		clear(r.inPrev) // a block decodes on its own
 	}
 	if snap.Roster != nil {
 		r.roster = snap.Roster
@@ -175,7 +184,7 @@ func (r *Recording) write(snap *game.Snapshot) {
 	}
 	if r.traced && snap.Trace != nil {
 		sum := game.Checksum(snap.Entities, snap.Events)
-		r.seg = appendRecord(r.seg, KindInputs, appendInputs(r.body[:0], sum, snap.Trace))
+		r.inSeg = appendRecord(r.inSeg, KindInputs, appendInputs(r.body[:0], snap.Tick, sum, snap.Trace, r.inPrev))
 	}
 	h := wire.SnapHead{Tick: snap.Tick, Time: snap.Time.UnixMilli(), State: snap.State, Left: snap.Left.Milliseconds()}
 	kind := KindKeyframe
@@ -193,11 +202,15 @@ func (r *Recording) write(snap *game.Snapshot) {
 }
 
 // emit compresses the segment being filled into one record, writes it and
-// flushes the file: every segment before the next is on disk. False when
-// the recording failed.
+// flushes the file: every segment before the next is on disk. Its inputs
+// records, if any, follow it in a compressed block of their own. False
+// when the recording failed.
 func (r *Recording) emit() bool {
 	if len(r.seg) > 0 {
 		rec := appendRecord(r.rec[:0], KindSegment, r.z.compress(r.seg))
+		if len(r.inSeg) > 0 {
+			rec = appendRecord(rec, KindInputsBlock, r.z.compress(r.inSeg))
+		}
 		r.rec = rec
 		if r.off+int64(len(rec)) > r.st.cfg.MaxBytes {
 			r.fail(FailSizeLimit, nil)
@@ -214,7 +227,7 @@ func (r *Recording) emit() bool {
 		}
 		r.sum.LastTick, r.sum.LastTime = r.pend.LastTick, r.pend.LastTime
 		r.pend = Summary{}
-		r.seg = r.seg[:0]
+		r.seg, r.inSeg = r.seg[:0], r.inSeg[:0]
 	}
 	if err := r.bw.Flush(); err != nil {
 		r.fail(FailWrite, err)

@@ -464,7 +464,7 @@ func (r *Reader) Load() (*Replay, error) {
 	})
 	st.Watch()
 	var count uint64
-	err := r.Scan(0, func(t *Tick) bool {
+	err := r.scanPlayback(func(t *Tick) bool {
 		if count == n+1 { // more ticks than the index said: keep the ring's promise
 			return false
 		}

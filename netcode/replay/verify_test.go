@@ -115,6 +115,25 @@ func TestReplayInputFields(t *testing.T) {
 	if err != nil || got != in {
 		t.Fatalf("round trip: %+v, want %+v (%v)", got, in, err)
 	}
+	// Delta-coded (format 3): whole, then each field changed alone.
+	prev, rprev := inputPrev{}, inputPrev{}
+	if got, err := parseDeltaInput(appendDeltaInput(nil, &in, prev), rprev); err != nil || got != in {
+		t.Fatalf("delta round trip, whole: %+v, want %+v (%v)", got, in, err)
+	}
+	for i := 1; i < v.NumField(); i++ { // not the player
+		next := in
+		f := reflect.ValueOf(&next).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Float64:
+			f.SetFloat(-f.Float())
+		default:
+			f.SetUint(f.Uint() + 7)
+		}
+		if got, err := parseDeltaInput(appendDeltaInput(nil, &next, prev), rprev); err != nil || got != next {
+			t.Fatalf("delta round trip, %s changed: %+v, want %+v (%v)", rt.Field(i).Name, got, next, err)
+		}
+		in = next
+	}
 	// A later format's extra field is skipped; a shorter input leaves zeros.
 	long := binary.AppendUvarint(appendInput(nil, &in), 99)
 	if got, err := parseInput(long); err != nil || got != in {
