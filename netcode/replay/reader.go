@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -319,6 +320,9 @@ func (r *Reader) scan(off int64, inputs bool, fn func(*Tick, int64) bool) error 
 		r.count()
 		return h[0], rec[recHeadLen:end0], recOff, nil
 	}
+	if !inputs {
+		return ts.playback(next, &pos)
+	}
 	for {
 		kind, payload, recOff, err := next(!inputs)
 		if err == io.EOF {
@@ -378,6 +382,78 @@ func (r *Reader) scan(off int64, inputs bool, fn func(*Tick, int64) bool) error 
 		}
 		ts.segStart = pos
 	}
+}
+
+// playback is scan's loop without inputs, in two stages: a goroutine
+// reads the records and inflates the segments while this one decodes the
+// ticks of the previous segment (on two cores a cold load takes about the
+// longer of the two instead of their sum). next and pos are scan's reader
+// and position, owned by that goroutine from here on.
+func (s *tickScanner) playback(next func(bool) (byte, []byte, int64, error), pos *int64) error {
+	type item struct {
+		kind        byte
+		payload     []byte // a segment: its records, inflated; else the record's payload
+		recOff, end int64
+		err         error
+	}
+	items := make(chan item, 4)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(items)
+		for {
+			kind, payload, recOff, err := next(true)
+			it := item{kind: kind, recOff: recOff, end: *pos, err: err}
+			if err == nil && kind != KindInputsBlock {
+				if kind == KindSegment {
+					var ok bool
+					if it.payload, ok = inflate(nil, payload); !ok {
+						it.err = ErrTruncated
+					}
+				} else {
+					it.payload = bytes.Clone(payload)
+				}
+			}
+			select {
+			case items <- it:
+			case <-done:
+				return
+			}
+			if it.err != nil {
+				return
+			}
+		}
+	}()
+	for it := range items {
+		switch {
+		case it.err == io.EOF:
+			return nil
+		case it.err != nil:
+			return it.err
+		case it.kind == KindInputsBlock:
+			continue
+		case it.kind != KindSegment:
+			if stop, err := s.record(it.kind, it.payload, it.end); stop || err != nil {
+				return err
+			}
+			continue
+		}
+		s.segStart = it.recOff
+		s.block = s.block[:0]
+		for b := it.payload; len(b) > 0; {
+			kind, payload, n, ok := parseRecord(b)
+			if !ok || kind == KindSegment || kind == KindInputsBlock {
+				return ErrTruncated
+			}
+			b = b[n:]
+			s.r.count()
+			if stop, err := s.record(kind, payload, -1); stop || err != nil {
+				return err
+			}
+		}
+		s.segStart = it.end
+	}
+	return nil
 }
 
 // blockInputs is one inputs record of a version 3 inputs block.
