@@ -1,11 +1,14 @@
 // The play page: join form → WebSocket → controls sampled every animation
-// frame (an input goes out when they change) → draw the latest snapshot →
-// results on `end`. A lost connection is
+// frame (an input goes out when they change) → draw your avatar where the
+// prediction puts it and the others interpolated between snapshots
+// (docs/client.md) → results on `end`. A lost connection is
 // resumed into the same seat (net.ts) while the page keeps drawing the last
 // snapshot and keeps taking input.
 
 import { REFERENCE_ARENA } from "./arena";
 import { Hud } from "./hud";
+import { Interpolator } from "./interp";
+import { MoveRule, Predictor, tickSeconds } from "./predict";
 import { Controls } from "./input";
 import { CloseInfo, Player, playURL } from "./net";
 import {
@@ -13,6 +16,7 @@ import {
   End,
   Entity,
   EVENT_SHOT,
+  FLAG_DEAD,
   FLAG_DISCONNECTED,
   Join,
   KIND_PLAYER,
@@ -38,6 +42,7 @@ export interface Debug {
   tick: number;
   ack: number;
   snaps: number;
+  /** Your avatar as drawn in the last frame (predicted). */
   me: { x: number; y: number; hp: number } | null;
   players: number;
   lastClose: { code: number; reason: string } | null;
@@ -77,6 +82,13 @@ export interface Debug {
   radius: number;
   /** Entities in the last snapshot (what is in view). */
   ents: number;
+  /** The tick the others were drawn at in the last frame (interpolated; 0: none). */
+  shown: number;
+  /** The interpolation delay, ticks. */
+  delay: number;
+  /** Prediction corrections since Play: smoothed and snapped. */
+  smoothed: number;
+  snapped: number;
 }
 
 /** How long "reconnected" stays on screen. */
@@ -112,6 +124,12 @@ let lastClose: Debug["lastClose"] = null;
 let playingStatus = "";
 let shots = 0;
 let lastShotId = 0;
+let predictor: Predictor | null = null;
+let interp: Interpolator | null = null;
+/** What the last frame drew: your avatar and the others' render tick. */
+let drawnMe: Entity | null = null;
+let drawnTick = 0;
+let lastFrameAt = 0;
 
 const setStatus = statusLine(status);
 const showOverlay = overlayBanner(overlay);
@@ -153,6 +171,10 @@ function play(rawName: string): void {
   snaps = 0;
   shots = 0;
   lastShotId = 0;
+  predictor = null;
+  interp = null;
+  drawnMe = null;
+  drawnTick = 0;
   ended = false;
   controls.enabled = false;
   controls.reset();
@@ -172,6 +194,10 @@ function play(rawName: string): void {
       welcome = w;
       arena = w.arena.w > 0 && w.arena.h > 0 ? w.arena : DEFAULT_ARENA;
       setRoster(w.roster);
+      if (!w.resumed || !predictor) {
+        predictor = new Predictor(new MoveRule(arena, w.rate));
+        interp = new Interpolator(tickSeconds(w.rate) * 1000, w.every);
+      }
       controls.enabled = true;
       playingStatus = `playing as ${name} in match ${w.match} — WASD/arrows move, mouse aims, click/space fires`;
       if (w.resumed) {
@@ -193,6 +219,7 @@ function play(rawName: string): void {
       countShots(s);
       snap = s;
       snaps++;
+      track(c, s);
     },
     onEnd(e: End) {
       if (conn !== c) return;
@@ -253,6 +280,32 @@ function closed({ code, reason, welcomed, kind }: CloseInfo): void {
 }
 
 /**
+ * track hands a snapshot to the interpolation (the others) and to the
+ * prediction (your avatar: the server's position at this tick, the
+ * acknowledged input's movement, the inputs not yet acknowledged). While
+ * dead, away or reconnecting the server holds the avatar: it is placed,
+ * not predicted.
+ */
+function track(c: Player, s: Snap): void {
+  if (!welcome || !predictor || !interp) return;
+  const id = welcome.player;
+  interp.every = c.every || 1;
+  interp.push({ tick: s.tick, ents: s.ents.filter((e) => !(e.kind === KIND_PLAYER && e.id === id)) }, performance.now());
+  const me = s.ents.find((e) => e.kind === KIND_PLAYER && e.id === id);
+  if (!me) return;
+  const acked = c.lastAcked;
+  const auth = { tick: s.tick, ack: s.ack, x: me.x, y: me.y, mx: acked?.mx ?? 0, my: acked?.my ?? 0 };
+  if ((me.flags & (FLAG_DEAD | FLAG_DISCONNECTED)) !== 0 || c.reconnecting) {
+    predictor.place(auth);
+    return;
+  }
+  // Ahead of the snapshot by about a round trip: an input taken now
+  // reaches the server then.
+  const tickMs = predictor.rule.dt * 1000;
+  predictor.reconcile(auth, c.unacked, Math.ceil(c.rtt / tickMs) + 1);
+}
+
+/**
  * countShots counts your projectiles, each once: from shot events and from
  * projectile entities (snapshots are latest-wins, so a shot event may be
  * skipped, but a projectile lives for several ticks). Projectile ids only
@@ -279,26 +332,49 @@ document.addEventListener("visibilitychange", () => conn?.setSuspended(document.
 /**
  * shownTick is the tick whose state is on screen; each input carries it as
  * `view`, so that the server resolves a shot against where the player saw
- * its targets (lag compensation, docs/protocol.md). The renderer draws the
- * latest snapshot, so it is that snapshot's tick. When interpolation lands,
- * this must return the tick it draws instead (between two snapshots, the
- * older one), and the interpolation delay counts against the server's
- * rewind cap (250 ms) together with the round trip.
+ * its targets (lag compensation, docs/protocol.md). The others are drawn
+ * interpolated at a render tick between two snapshots: this is that tick
+ * rounded down (the interpolation delay counts against the server's rewind
+ * cap, 250 ms, together with the round trip). Before the first frame drew
+ * anything, the latest snapshot's tick.
  */
 function shownTick(): number {
-  return snap?.tick ?? 0;
+  return drawnTick > 0 ? Math.floor(drawnTick) : snap?.tick ?? 0;
+}
+
+/**
+ * drawnSnap is the snapshot as this frame draws it: the others at the
+ * interpolated render tick, your avatar at the predicted position.
+ */
+function drawnSnap(now: number): Snap | null {
+  if (!snap || !welcome || !predictor || !interp) return snap;
+  const id = welcome.player;
+  const r = interp.renderTick(now);
+  drawnTick = r;
+  const ents = interp.sample(r);
+  const me = snap.ents.find((e) => e.kind === KIND_PLAYER && e.id === id);
+  drawnMe = me && predictor.ready ? { ...me, x: predictor.drawX, y: predictor.drawY } : me ?? null;
+  if (drawnMe) ents.push(drawnMe);
+  ents.sort((a, b) => a.id - b.id);
+  return { ...snap, ents };
 }
 
 function frame(now: number): void {
+  predictor?.advance(lastFrameAt > 0 ? now - lastFrameAt : 0);
+  lastFrameAt = now;
   const me = myEntity();
+  const shown = drawnSnap(now);
   const reconnecting = !!conn?.reconnecting;
   if (conn && controls.enabled && (conn.isOpen || reconnecting)) {
     // While reconnecting inputs are kept and sent after the resume.
-    const from = me ? renderer.toScreen(me.x, me.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
+    const from = drawnMe ? renderer.toScreen(drawnMe.x, drawnMe.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
     const m = controls.movement();
-    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now, shownTick())) controls.sent();
+    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now, shownTick())) {
+      controls.sent();
+      predictor?.input({ seq: conn.lastSeq, mx: m.mx, my: m.my });
+    }
   }
-  renderer.draw({ arena, snap, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names });
+  renderer.draw({ arena, snap: shown, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names });
   hud.update(
     welcome
       ? {
@@ -317,7 +393,7 @@ function frame(now: number): void {
 }
 
 function debug(): Debug {
-  const me = myEntity();
+  const me = drawnMe ?? myEntity();
   return Object.freeze({
     connected: !!conn?.isOpen,
     playerId: welcome?.player ?? 0,
@@ -349,6 +425,10 @@ function debug(): Debug {
     every: conn?.every ?? 0,
     radius: conn?.radius ?? 0,
     ents: snap?.ents.length ?? 0,
+    shown: shownTick(),
+    delay: interp?.delay ?? 0,
+    smoothed: predictor?.smoothed ?? 0,
+    snapped: predictor?.snapped ?? 0,
   });
 }
 

@@ -157,6 +157,8 @@ export class Player {
   private token = "";
   private seq = 0;
   private readonly pendingInputs: Input[] = [];
+  /** The newest input an ack covered (its movement is the server's in effect). */
+  private ackedInput: Input | null = null;
   private lastInputAt = -Infinity;
   private lastSentAt = -Infinity;
   /** The latest input taken (null: the next one is taken whatever it is). */
@@ -230,6 +232,16 @@ export class Player {
   /** The last input sequence number used (0 before the first). */
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** The inputs not yet acknowledged, oldest first (prediction replays them). */
+  get unacked(): readonly Input[] {
+    return this.pendingInputs;
+  }
+
+  /** The newest input the server acknowledged, if still known: its movement is in effect. */
+  get lastAcked(): Input | null {
+    return this.ackedInput;
   }
 
   /** Inputs not yet acknowledged by the server. */
@@ -461,7 +473,7 @@ export class Player {
   private trim(ack: number): void {
     let i = 0;
     while (i < this.pendingInputs.length && this.pendingInputs[i]!.seq <= ack) i++;
-    if (i > 0) this.pendingInputs.splice(0, i);
+    if (i > 0) this.ackedInput = this.pendingInputs.splice(0, i)[i - 1]!;
   }
 
   private socketClosed(ws: WebSocket, code: number, reason: string): void {

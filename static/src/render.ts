@@ -1,5 +1,6 @@
-// Canvas drawing of the latest snapshot, scaled to fit the window.
-// No interpolation or prediction: what the last snapshot says is drawn.
+// Canvas drawing of a snapshot view, scaled to fit the window.
+// It draws the view it is given: the play page hands it your avatar
+// predicted and the others interpolated (main.ts, predict.ts, interp.ts).
 
 import {
   Arena,
