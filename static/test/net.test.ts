@@ -6,52 +6,13 @@
 //
 // Run with Node after bundling (make test-ts, npm test).
 
-import { decode, encode } from "@msgpack/msgpack";
 import { ACK_QUIET_MS, Player } from "../src/net";
 import { Snap } from "../src/protocol";
+import { FakeWebSocket, install } from "./fakews";
 
 declare const process: { exitCode?: number };
 
-class FakeWebSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  static all: FakeWebSocket[] = [];
-  readyState = FakeWebSocket.CONNECTING;
-  binaryType = "";
-  bufferedAmount = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string, readonly protocol: string) {
-    FakeWebSocket.all.push(this);
-  }
-  send(data: Uint8Array): void {
-    this.sent.push(decode(data) as Record<string, unknown>);
-  }
-  close(): void {
-    this.readyState = FakeWebSocket.CLOSED;
-  }
-  open(): void {
-    this.readyState = FakeWebSocket.OPEN;
-    this.onopen?.();
-  }
-  deliver(m: unknown): void {
-    const b = encode(m);
-    this.onmessage?.({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) });
-  }
-  drop(): void {
-    this.readyState = FakeWebSocket.CLOSED;
-    this.onclose?.({ code: 1006, reason: "" });
-  }
-  of(t: string): Record<string, unknown>[] {
-    return this.sent.filter((m) => m.t === t);
-  }
-}
-(globalThis as unknown as { WebSocket: unknown }).WebSocket = FakeWebSocket;
+install();
 
 let failures = 0;
 function check(ok: boolean, what: string): void {

@@ -5,7 +5,6 @@
 //
 // Run with Node after bundling (make test-ts).
 
-import { encode } from "@msgpack/msgpack";
 import {
   ReplayInfo,
   clampTick,
@@ -18,6 +17,7 @@ import {
   tickToSeconds,
 } from "../src/timeline";
 import { Watcher, streamPath } from "../src/watchnet";
+import { FakeWebSocket, install } from "./fakews";
 
 declare const process: { exitCode?: number };
 
@@ -29,46 +29,8 @@ function check(ok: boolean, what: string): void {
   }
 }
 
-class FakeWebSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  static all: FakeWebSocket[] = [];
-  readyState = FakeWebSocket.CONNECTING;
-  binaryType = "";
-  closed = false;
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string, readonly protocol: string) {
-    FakeWebSocket.all.push(this);
-  }
-  send(): void {}
-  close(): void {
-    this.closed = true;
-    this.readyState = FakeWebSocket.CLOSED;
-  }
-  open(): void {
-    this.readyState = FakeWebSocket.OPEN;
-    this.onopen?.();
-  }
-  deliver(m: unknown): void {
-    const b = encode(m);
-    this.onmessage?.({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) });
-  }
-  /** query is the URL's parameters, sorted, as "k=v&…". */
-  get query(): string {
-    const u = new URL(this.url);
-    return [...u.searchParams.entries()].sort().map(([k, v]) => `${k}=${v}`).join("&");
-  }
-  get path(): string {
-    return new URL(this.url).pathname;
-  }
-}
+install();
 const g = globalThis as unknown as Record<string, unknown>;
-g.WebSocket = FakeWebSocket;
 g.location = { protocol: "http:", host: "test" };
 
 const r: ReplayInfo = {
