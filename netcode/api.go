@@ -21,6 +21,10 @@ type matchJSON struct {
 	Spectators int64      `json:"spectators"`
 	Delay      float64    `json:"delay"` // the match's broadcast delay, seconds
 	Arena      *arenaJSON `json:"arena,omitempty"`
+	// Node and URL name the node that owns the match in a cluster (the
+	// node's id and public base URL); absent on a single node.
+	Node string `json:"node,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
 
 type arenaJSON struct {
@@ -33,12 +37,24 @@ func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
 	m := matchJSON{
 		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, State: i.State.String(),
 		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
+		Node: s.cfg.Node, URL: s.cfg.PublicURL,
 	}
 	if h := s.hubFor(i.ID); h != nil {
 		m.Spectators = h.st.Spectators.Load()
 		m.Delay = h.st.Delay().Seconds()
 	}
 	return m
+}
+
+// remoteMatchJSON is a match of another node, as its owner last reported
+// it to the cluster directory (no arena: its owner's GET has it).
+func remoteMatchJSON(rm RemoteMatch, now time.Time) matchJSON {
+	i := rm.MatchInfo
+	return matchJSON{
+		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, State: i.State.String(),
+		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
+		Spectators: rm.Spectators, Delay: rm.Delay.Seconds(), Node: rm.Node, URL: rm.URL,
+	}
 }
 
 func (s *Server) handleListMatches(w http.ResponseWriter, r *http.Request) {
@@ -48,11 +64,22 @@ func (s *Server) handleListMatches(w http.ResponseWriter, r *http.Request) {
 	for i, m := range list {
 		out[i] = s.toMatchJSON(m, now)
 	}
+	if rt := s.cfg.Router; rt != nil {
+		for _, rm := range rt.Remote() {
+			out = append(out, remoteMatchJSON(rm, now))
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
 }
 
 func (s *Server) handleGetMatch(w http.ResponseWriter, r *http.Request) {
 	m := s.dir.Get(r.PathValue("id"))
+	if m == nil && s.cfg.Router != nil {
+		if rm, ok := s.cfg.Router.Lookup(r.PathValue("id")); ok {
+			writeJSON(w, http.StatusOK, remoteMatchJSON(rm, time.Now()))
+			return
+		}
+	}
 	if m == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such match"})
 		return

@@ -70,6 +70,17 @@ type Config struct {
 	// queue). An empty Replays.Dir (the zero value) records nothing, and
 	// /api/replays lists nothing. Events and Logger are set by the server.
 	Replays replay.Config
+	// Node is this server's node id in a cluster (listed with its matches);
+	// PublicURL is its base URL as clients reach it (http://host:port).
+	// Both are empty on a single node.
+	Node      string
+	PublicURL string
+	// Router routes joins across the nodes of a cluster (package
+	// netcode/cluster); nil seats every join here.
+	Router Router
+	// Relay serves spectators of matches owned by other nodes (package
+	// netcode/relay); nil answers 404 for them.
+	Relay Relay
 	// Static serves GET / and the browser client; nil serves nothing there.
 	Static http.Handler
 	// Logger is the parent logger; the zero value logs nothing.

@@ -21,6 +21,7 @@ type metrics struct {
 	refusals      *prometheus.CounterVec // by reason
 	disconnects   *prometheus.CounterVec // by reason
 	snapshotsSent prometheus.Counter
+	redirects     prometheus.Counter
 	snapshots     *prometheus.CounterVec // by kind: keyframe, delta
 	snapshotBytes *prometheus.CounterVec // by kind
 	acks          *prometheus.CounterVec // by result: ok, stale, unsent, rate_limited
@@ -89,6 +90,9 @@ func newMetrics(matches, lostSeats, replayRecordsRead func() float64) *metrics {
 		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_disconnects_total", Help: "Player sessions ended, by reason.",
 		}, []string{"reason"}),
+		redirects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_redirects_total", Help: "Joins redirected to another node of the cluster.",
+		}),
 		snapshotsSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_snapshots_sent_total", Help: "Snapshot frames written to players.",
 		}),
@@ -124,7 +128,7 @@ func newMetrics(matches, lostSeats, replayRecordsRead func() float64) *metrics {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
 	m.zero()
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.redirects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped, m.replaysRecorded, m.replayFailures, m.replayBytes, m.replaySpectators,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tickstream_replay_records_read_total", Help: "Records read from replay files (a replay is read once for all its spectators while it stays loaded).",

@@ -37,6 +37,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func
 	}
 	sess := newSession(s, conn)
 	sess.client = s.clients.clientAddr(r)
+	sess.placed = r.URL.Query().Get("seat") == "local"
 	if !s.addSession(sess) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return false

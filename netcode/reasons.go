@@ -21,6 +21,7 @@ const (
 	reasonCreateLimited  = "create_rate_limited"  // HTTP 429
 	reasonUnauthorized   = "unauthorized"         // HTTP 401
 	reasonFlooding       = "flooding"             // close 4014
+	reasonRedirect       = "redirect"             // close 4015, not a refusal
 	reasonControlLimited = "control_rate_limited" // pong or suspend dropped
 )
 
@@ -46,6 +47,7 @@ var codeReasons = map[wire.CloseCode]string{
 
 	wire.CloseTooManySeats: reasonTooManySeats,
 	wire.CloseFlooding:     reasonFlooding,
+	wire.CloseRedirect:     reasonRedirect,
 }
 
 // isRefusal reports whether closing with code refuses something the client

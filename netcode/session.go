@@ -27,6 +27,7 @@ type session struct {
 	conn    *peer
 	log     zerolog.Logger
 	started time.Time
+	placed  bool // ?seat=local: a redirect placed this join on this node
 
 	// Set by the reader before the writer starts and before seated is
 	// stored; read-only afterwards.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/stream"
@@ -40,12 +41,28 @@ func (s *session) hello(ctx context.Context) bool {
 			s.refuse(err)
 			return false
 		}
+		if rt := s.srv.cfg.Router; rt != nil {
+			red, err := rt.Route(ctx, s.msg.Match, s.placed)
+			if err != nil {
+				s.refuse(joinRefusal(err))
+				return false
+			}
+			if red != nil {
+				s.redirect(red)
+				return false
+			}
+		}
 		if !s.srv.clients.acquireSeat(s.client, true) {
 			s.refuse(&wire.Error{Code: wire.CloseTooManySeats, Reason: "too many seats from this address"})
 			return false
 		}
 		s.seatHeld = true
 		m, res, err := s.srv.dir.Join(ctx, s.msg.Match, name)
+		if err != nil && s.placed && s.msg.Match != "" && placedRetry(err) {
+			// The match the redirect named filled or ended on the way:
+			// the join was for any match, so seat it in another one here.
+			m, res, err = s.srv.dir.Join(ctx, "", name)
+		}
 		if err != nil {
 			s.refuse(joinRefusal(err))
 			return false
@@ -61,6 +78,28 @@ func (s *session) hello(ctx context.Context) bool {
 	}
 	s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "the first message must be join or resume"})
 	return false
+}
+
+// placedRetry reports whether a join placed here by a redirect may fall
+// back to any match of this node after err.
+func placedRetry(err error) bool {
+	return errors.Is(err, game.ErrMatchFull) || errors.Is(err, game.ErrMatchEnded) || errors.Is(err, game.ErrMatchNotFound)
+}
+
+// redirect sends the client to the node that owns (or will own) its
+// match: the redirect message, then the close 4015.
+func (s *session) redirect(red *Redirect) {
+	s.srv.metrics.redirects.Inc()
+	b, err := msgpack.Marshal(&wire.Redirect{T: wire.TypeRedirect, URL: red.URL, Match: red.Match})
+	if err == nil {
+		err = s.write(b)
+	}
+	if err != nil {
+		s.closeWith(wire.CloseGoingAway, reasonLost, "redirect failed")
+		return
+	}
+	s.log.Debug().Str("match", red.Match).Str("node", red.Node).Msg("join redirected")
+	s.closeWith(wire.CloseRedirect, reasonRedirect, "redirect")
 }
 
 // resume takes a held seat back with a token.

@@ -64,22 +64,44 @@ type opener func(w http.ResponseWriter, r *http.Request, f wire.Format, transpor
 // spectate is the opener of a live match.
 func (s *Server) spectate(w http.ResponseWriter, r *http.Request, f wire.Format, transport string) (*stream.Cursor, func(), bool) {
 	id := r.PathValue("id")
-	h := s.hubFor(id)
-	if h == nil {
+	var st *stream.Stream
+	done := func() {}
+	if h := s.hubFor(id); h != nil {
+		st = h.watch()
+	} else if st, done = s.relayed(r, id); st == nil {
 		s.refuseHTTP(w, http.StatusNotFound, "no_such_match", "no such match")
 		return nil, nil, false
 	}
-	sr, err := parseSpectatorQuery(r.URL.Query(), r.Header.Get("Last-Event-ID"), h.st.Rate(), s.cfg.Spectators.maxExtraDelay())
+	sr, err := parseSpectatorQuery(r.URL.Query(), r.Header.Get("Last-Event-ID"), st.Rate(), s.cfg.Spectators.maxExtraDelay())
 	if err != nil {
+		done()
 		s.refuseHTTP(w, http.StatusBadRequest, "bad_query", err.Error())
 		return nil, nil, false
 	}
-	st := h.watch()
 	release, ok := s.admit(w, st, s.metrics.spectators.WithLabelValues(transport))
 	if !ok {
+		done()
 		return nil, nil, false
 	}
-	return st.NewCursor(f, sr.k, sr.delay, sr.after), release, true
+	return st.NewCursor(f, sr.k, sr.delay, sr.after), func() { release(); done() }, true
+}
+
+// relayed opens a match of another node of the cluster through the relay
+// (nil when there is no such live match, or no relay).
+func (s *Server) relayed(r *http.Request, id string) (*stream.Stream, func()) {
+	if s.cfg.Router == nil || s.cfg.Relay == nil {
+		return nil, nil
+	}
+	rm, ok := s.cfg.Router.Lookup(id)
+	if !ok {
+		return nil, nil
+	}
+	st, release, err := s.cfg.Relay.Open(r.Context(), rm)
+	if err != nil {
+		s.log.Debug().Err(err).Str("match", id).Str("node", rm.Node).Msg("relay open failed")
+		return nil, nil
+	}
+	return st, release
 }
 
 // admit counts a spectator of st against the per-match (per-replay) and

@@ -38,6 +38,9 @@ const (
 	CloseResumeFailed CloseCode = 4012
 	CloseTooManySeats CloseCode = 4013
 	CloseFlooding     CloseCode = 4014
+	// CloseRedirect follows a redirect message: the match is on another
+	// node; connect to its url and join there.
+	CloseRedirect CloseCode = 4015
 )
 
 // Error is a protocol refusal: the close code and the reason sent with it.

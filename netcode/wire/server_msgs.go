@@ -11,12 +11,22 @@ import (
 
 // Server message types.
 const (
-	TypeWelcome = "welcome"
-	TypeRoster  = "roster"
-	TypeSnap    = "snap"
-	TypeEnd     = "end"
-	TypePing    = "ping"
+	TypeWelcome  = "welcome"
+	TypeRoster   = "roster"
+	TypeSnap     = "snap"
+	TypeEnd      = "end"
+	TypePing     = "ping"
+	TypeRedirect = "redirect"
 )
+
+// Redirect answers a join that belongs on another node; the socket then
+// closes with CloseRedirect. The client connects to URL (query included)
+// and sends its join again with Match in place of the match it asked for.
+type Redirect struct {
+	T     string `msgpack:"t"`
+	URL   string `msgpack:"url"`
+	Match string `msgpack:"match"`
+}
 
 // Welcome answers a join.
 type Welcome struct {
