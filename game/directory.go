@@ -92,10 +92,13 @@ func (d *Directory) Create(cfg MatchConfig) (*Match, error) {
 	rules := d.cfg.NewRules()
 	m := newMatch(id, cfg, rules, d.cfg.NewPublisher(id, cfg, rules.Layout()), d.cfg.Clock, d.cfg.Logger)
 	d.matches[id] = m
+	ctx, stop := context.WithCancel(d.ctx)
+	m.stop = stop
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		m.run(d.ctx)
+		defer stop()
+		m.run(ctx)
 		d.mu.Lock()
 		delete(d.matches, id)
 		d.mu.Unlock()

@@ -323,3 +323,38 @@ func TestDirectoryClose(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchCloseEndsOneMatch(t *testing.T) {
+	d, err := NewDirectory(DirectoryConfig{Defaults: MatchConfig{TickRate: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	a, err := d.Create(MatchConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Create(MatchConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	select {
+	case <-a.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("closed match still running after 5 s")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Get(a.ID()) != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d.Get(a.ID()) != nil {
+		t.Fatal("closed match still in the directory")
+	}
+	if d.Get(b.ID()) == nil {
+		t.Fatal("the other match was closed too")
+	}
+	if _, err := a.Join(context.Background(), "late"); err == nil {
+		t.Fatal("joined a closed match")
+	}
+}

@@ -127,6 +127,7 @@ func (m *Match) lostSeats() int {
 // through a Directory.
 type Match struct {
 	id      string
+	stop    context.CancelFunc // set by Directory.Create; nil for a match run otherwise
 	cfg     MatchConfig
 	created time.Time
 	log     zerolog.Logger
@@ -186,6 +187,16 @@ func newMatch(id string, cfg MatchConfig, rules Rules, pub Publisher, clock Cloc
 
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
+
+// Close ends the match from outside, as a shutdown does: its last snapshot
+// carries the result with reason "closed", and it leaves the directory. A
+// cluster node closes a match it may no longer own. Idempotent; returns at
+// once (Done is closed when the match has stopped).
+func (m *Match) Close() {
+	if m.stop != nil {
+		m.stop()
+	}
+}
 
 // Layout returns the static description of the match's world.
 func (m *Match) Layout() Layout { return m.layout }

@@ -22,8 +22,10 @@ type Router interface {
 	// Route decides where a join goes. matchID is what the client asked
 	// for ("" for any open match); local is true when the join arrived
 	// through a redirect that placed it on this node. A nil Redirect and a
-	// nil error mean: seat it here. An error refuses the join (it wraps a
-	// game error, such as game.ErrMatchNotFound, or ErrFenced).
+	// nil error mean: seat it here. A Redirect without a URL means: seat it
+	// here in its Match (or, if that filled meanwhile, in any match here).
+	// An error refuses the join (it wraps a game error, such as
+	// game.ErrMatchNotFound, or ErrFenced).
 	Route(ctx context.Context, matchID string, local bool) (*Redirect, error)
 	// Remote lists the live matches owned by the other live nodes.
 	Remote() []RemoteMatch
@@ -69,6 +71,15 @@ func (s *Server) Register(cs ...prometheus.Collector) error {
 		}
 	}
 	return nil
+}
+
+// MatchSpectators reports a live match's spectators and broadcast delay
+// (zeros for a match this server does not have).
+func (s *Server) MatchSpectators(id string) (int64, time.Duration) {
+	if h := s.hubFor(id); h != nil {
+		return h.st.Spectators.Load(), h.st.Delay()
+	}
+	return 0, 0
 }
 
 // MatchStream returns the stream of a live match of this server, or nil:

@@ -47,7 +47,10 @@ func (s *session) hello(ctx context.Context) bool {
 				s.refuse(joinRefusal(err))
 				return false
 			}
-			if red != nil {
+			switch {
+			case red != nil && red.URL == "":
+				s.msg.Match, s.placed = red.Match, true // here, in the match it chose
+			case red != nil:
 				s.redirect(red)
 				return false
 			}

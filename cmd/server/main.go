@@ -84,6 +84,7 @@ type config struct {
 	replayDir      string
 	replayMaxBytes int64
 	replayMaxAge   time.Duration
+	cluster        clusterConfig
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -122,6 +123,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.replayDir, "replay-dir", "replays", `directory of match recordings (replays), created if missing; "" records nothing`)
 	fs.Int64Var(&c.replayMaxBytes, "replay-max-bytes", 1<<30, "total size of the replay files: the oldest go first beyond it")
 	fs.DurationVar(&c.replayMaxAge, "replay-max-age", 7*24*time.Hour, "replay files older than this are removed")
+	c.cluster.flags(fs)
 	// Environment variables first, so that flags on the command line win.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -190,21 +192,48 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
-	// The match directory: in memory, this process's matches only. The
-	// server hands it its publisher hook and owns it from then on.
-	localDirectory := func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		return game.NewDirectory(game.DirectoryConfig{
-			MaxMatches: cfg.maxMatches,
-			Defaults: game.MatchConfig{
-				TickRate: cfg.tickRate, MaxPlayers: cfg.maxPlayers, MinPlayers: cfg.minPlayers,
-				TimeLimit: cfg.timeLimit, ScoreLimit: cfg.scoreLimit, EmptyTimeout: cfg.emptyTimeout,
-				Grace: cfg.grace,
-			},
-			NewPublisher: publish,
-			Logger:       log,
-		})
+	// The match directory: in memory, this process's matches. The server
+	// hands it its publisher hook (before any match exists) and owns it
+	// from then on. In a cluster, the node publishes its matches to the
+	// cluster directory and routes joins; a new match is published at once.
+	var publish netcode.NewPublisher
+	var cn *clusterNode
+	dir, err := game.NewDirectory(game.DirectoryConfig{
+		MaxMatches: cfg.maxMatches,
+		Defaults: game.MatchConfig{
+			TickRate: cfg.tickRate, MaxPlayers: cfg.maxPlayers, MinPlayers: cfg.minPlayers,
+			TimeLimit: cfg.timeLimit, ScoreLimit: cfg.scoreLimit, EmptyTimeout: cfg.emptyTimeout,
+			Grace: cfg.grace,
+		},
+		NewPublisher: func(id string, mc game.MatchConfig, l game.Layout) game.Publisher {
+			if cn != nil {
+				cn.node.Kick()
+			}
+			return publish(id, mc, l)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	localDirectory := func(p netcode.NewPublisher) (netcode.Directory, error) {
+		publish = p
+		return dir, nil
+	}
+	if cn, err = startCluster(ctx, cfg.cluster, cfg.addr, cfg.maxMatches, dir, log); err != nil {
+		dir.Close()
+		return err
+	}
+	var router netcode.Router
+	var nodeID, publicURL string
+	if cn != nil {
+		defer cn.close()
+		router, nodeID, publicURL = cn.node, cn.node.ID(), cn.node.URL()
 	}
 	srv, err := netcode.NewServer(netcode.Config{
+		Node:      nodeID,
+		PublicURL: publicURL,
+		Router:    router,
 		Heartbeat: netcode.HeartbeatConfig{
 			Interval: cfg.hbInterval, DeadAfter: cfg.deadAfter, SuspendedDeadAfter: cfg.suspendedDead,
 			BehindAfter: cfg.behindAfter, SlowAfter: cfg.slowAfter,
@@ -229,6 +258,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}, localDirectory)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if cn != nil {
+		if err := cn.attach(srv); err != nil {
+			return fmt.Errorf("cluster metrics: %w", err)
+		}
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -257,6 +291,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if cn != nil {
+		cn.node.SetDraining(true) // peers stop sending joins here
 	}
 	return shutdown(log, srv, httpSrv, cfg.shutdownGrace)
 }

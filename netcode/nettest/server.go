@@ -42,6 +42,11 @@ type Options struct {
 	// Listener, when set, wraps the loopback listener before the server
 	// starts accepting (e.g. netcode.TuneListener, as cmd/server does).
 	Listener func(net.Listener) net.Listener
+	// Cluster, when set, makes the server a node of a cluster: it is
+	// called with the server's directory and base URL before the server
+	// is built, and its Router and Relay go into the server's config
+	// (PublicURL is set to the base URL; set Node in the config).
+	Cluster func(dir *game.Directory, baseURL string) (netcode.Router, netcode.Relay)
 }
 
 // StartServer starts netcode.NewServer(cfg, …) with a local game.Directory
@@ -58,19 +63,29 @@ func StartServer(t testing.TB, cfg netcode.Config, dcfg game.DirectoryConfig) *S
 func StartServerWith(t testing.TB, cfg netcode.Config, dcfg game.DirectoryConfig, opts Options) *Server {
 	t.Helper()
 	dcfg.Logger = cfg.Logger
-	var dir *game.Directory
-	newDir := LocalDirectory(dcfg)
-	srv, err := netcode.NewServer(cfg, func(publish netcode.NewPublisher) (netcode.Directory, error) {
-		d, err := newDir(publish)
-		if err == nil {
-			dir = d.(*game.Directory)
-		}
-		return d, err
-	})
+	// The directory first, with the server's publisher hook filled in
+	// when the server is built (before any match exists), as cmd/server
+	// does: a cluster node needs the directory before the server.
+	var publish netcode.NewPublisher
+	dcfg.NewPublisher = func(id string, mc game.MatchConfig, l game.Layout) game.Publisher { return publish(id, mc, l) }
+	dir, err := game.NewDirectory(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	if opts.Cluster != nil {
+		cfg.PublicURL = "http://" + hs.Listener.Addr().String()
+		cfg.Router, cfg.Relay = opts.Cluster(dir, cfg.PublicURL)
+	}
+	srv, err := netcode.NewServer(cfg, func(p netcode.NewPublisher) (netcode.Directory, error) {
+		publish = p
+		return dir, nil
+	})
+	if err != nil {
+		dir.Close()
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
 	if opts.HTTP != nil {
 		hs.Config = netcode.NewHTTPServer(srv.Handler(), *opts.HTTP)
 	}

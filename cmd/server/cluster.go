@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/cluster"
+)
+
+// clusterConfig is the flags of running as one node of several.
+type clusterConfig struct {
+	nodeID    string
+	publicURL string
+	natsURL   string
+	natsEmbed string
+}
+
+func (c *clusterConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in a cluster (letters, digits, - and _; empty: the host name)")
+	fs.StringVar(&c.publicURL, "public-url", "", "this node's base URL as clients reach it, e.g. http://10.0.0.5:8080: where joins are redirected (a cluster needs it unless -addr names a host)")
+	fs.StringVar(&c.natsURL, "nats-url", "", "join the cluster on this NATS deployment (nats://host:4222, JetStream on); empty: a single node")
+	fs.StringVar(&c.natsEmbed, "nats-embed", "", "run an embedded NATS server with JetStream on host:port and join it (development and tests; other nodes point -nats-url at it)")
+}
+
+func (c clusterConfig) enabled() bool { return c.natsURL != "" || c.natsEmbed != "" }
+
+// publicBase is -public-url, or http://<-addr> when -addr names a host.
+func (c clusterConfig) publicBase(addr string) (string, error) {
+	if c.publicURL != "" {
+		return c.publicURL, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+		return "", errors.New("a cluster node needs -public-url (the address clients are redirected to), or an -addr with a host")
+	}
+	return "http://" + addr, nil
+}
+
+// clusterNode is a running cluster membership and what it holds.
+type clusterNode struct {
+	node  *cluster.Node
+	nc    *nats.Conn
+	embed *server.Server
+	srv   atomic.Pointer[netcode.Server]
+}
+
+// startCluster joins (or, with -nats-embed, starts and joins) NATS and
+// starts the node over the local directory. nil without NATS.
+func startCluster(ctx context.Context, c clusterConfig, addr string, maxMatches int, dir *game.Directory, log zerolog.Logger) (*clusterNode, error) {
+	if !c.enabled() {
+		return nil, nil
+	}
+	base, err := c.publicBase(addr)
+	if err != nil {
+		return nil, err
+	}
+	cn := &clusterNode{}
+	url := c.natsURL
+	if c.natsEmbed != "" {
+		store, err := os.MkdirTemp("", "tickstream-nats-")
+		if err != nil {
+			return nil, err
+		}
+		if cn.embed, err = cluster.Embed(c.natsEmbed, store); err != nil {
+			return nil, err
+		}
+		log.Info().Str("nats", cn.embed.ClientURL()).Msg("embedded NATS server running")
+		if url == "" {
+			url = cn.embed.ClientURL()
+		}
+	}
+	cn.nc, err = nats.Connect(url, nats.Name("tickstream "+c.nodeID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.Timeout(5*time.Second))
+	if err != nil {
+		cn.close()
+		return nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	cn.node, err = cluster.New(ctx, cn.nc, dir, cluster.Config{
+		NodeID: c.nodeID, PublicURL: base, MaxMatches: maxMatches, Logger: log,
+		Spectators: func(id string) (int64, time.Duration) {
+			if s := cn.srv.Load(); s != nil {
+				return s.MatchSpectators(id)
+			}
+			return 0, 0
+		},
+	})
+	if err != nil {
+		cn.close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return cn, nil
+}
+
+// attach gives the node its server (metrics, spectator counts).
+func (cn *clusterNode) attach(srv *netcode.Server) error {
+	cn.srv.Store(srv)
+	return srv.Register(cn.node.Collectors()...)
+}
+
+// close leaves the cluster and closes NATS (and the embedded server).
+func (cn *clusterNode) close() {
+	if cn.node != nil {
+		cn.node.Close()
+	}
+	if cn.nc != nil {
+		cn.nc.Close()
+	}
+	if cn.embed != nil {
+		cn.embed.Shutdown()
+	}
+}
