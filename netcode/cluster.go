@@ -33,6 +33,14 @@ type Router interface {
 	Lookup(id string) (RemoteMatch, bool)
 }
 
+// PeerOrigins is implemented by a Router that knows the origins of the
+// other live nodes' pages (their public URLs): a browser page served by
+// one node and redirected to another opens /play there with its first
+// node's origin, which the second accepts.
+type PeerOrigins interface {
+	PeerOrigins() []string
+}
+
 // ErrFenced refuses a join into a match this node may no longer own: its
 // lease in the cluster directory lapsed, or another incarnation holds it.
 var ErrFenced = fmt.Errorf("%w: this node no longer owns the match", game.ErrMatchEnded)

@@ -114,6 +114,13 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	} else if strings.EqualFold(u.Host, r.Host) && localHost(u.Hostname()) {
 		return true
 	}
+	if po, ok := s.cfg.Router.(PeerOrigins); ok {
+		// A page served by another node of the cluster, following a
+		// redirect here.
+		if n, err := normalizeOrigin(origin); err == nil && slices.Contains(po.PeerOrigins(), n) {
+			return true
+		}
+	}
 	host := strings.ToLower(u.Host)
 	for _, p := range s.cfg.AllowedOrigins {
 		p = strings.ToLower(p)

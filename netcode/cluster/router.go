@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tickstream/tickstream/game"
@@ -169,6 +170,17 @@ func remote(e entry) netcode.RemoteMatch {
 		MatchInfo: e.info(), Node: e.Node, URL: e.URL,
 		Spectators: e.Spectators, Delay: time.Duration(e.DelayMS) * time.Millisecond,
 	}
+}
+
+// PeerOrigins implements netcode.PeerOrigins: the live peers' public
+// URLs, as browser origins.
+func (n *Node) PeerOrigins() []string {
+	peers := n.livePeers()
+	out := make([]string, 0, len(peers))
+	for _, p := range peers {
+		out = append(out, strings.ToLower(p.URL))
+	}
+	return out
 }
 
 // DirectorySize is the number of live entries this node knows of, its own

@@ -136,6 +136,21 @@ func TestJoinRedirectAndClusterListing(t *testing.T) {
 	if resp.StatusCode != 200 || one.Node != "b" || one.ID != mb.ID() {
 		t.Fatalf("GET one remote match on c: %d %+v", resp.StatusCode, one)
 	}
+	// A page served by b, redirected to a, opens a's /play with b's
+	// origin: a accepts a live peer's origin, and no other.
+	for origin, want := range map[string]int{b.URL: http.StatusSwitchingProtocols, "http://127.0.0.1:1": http.StatusForbidden} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, resp, err := websocket.Dial(ctx, a.WSURL, &websocket.DialOptions{
+			Subprotocols: []string{wire.Subprotocol}, HTTPHeader: http.Header{"Origin": {origin}},
+		})
+		cancel()
+		if resp == nil || resp.StatusCode != want {
+			t.Fatalf("origin %s: %v %v, want status %d", origin, resp, err, want)
+		}
+		if conn != nil {
+			_ = conn.CloseNow()
+		}
+	}
 	// The owner lists its own match with its node too.
 	for _, m := range listMatches(t, a.URL) {
 		if m.ID == matchA && (m.Node != "a" || m.URL != a.URL) {
