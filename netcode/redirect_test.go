@@ -3,7 +3,9 @@ package netcode_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,4 +162,99 @@ func TestPlacedJoinFallsBackOnFullMatch(t *testing.T) {
 		t.Fatalf("placed in %s on %s; want another match of A (not %s)", w.Match, c.URL(), full.ID())
 	}
 	nextSnap(t, ctx, c)
+}
+
+// killableListener cuts every accepted connection (hijacked WebSockets
+// included) at once, with the listener: a node dying without a drain.
+type killableListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *killableListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *killableListener) kill() {
+	l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+}
+
+// A Player given entry nodes tries them in turn (the first is dead: the
+// join is retried through the second), follows B's redirect to A, and
+// plays there; when A dies it does not wait out GiveUpAfter: after
+// UnreachableAfter of refused connections Run returns ErrSeatLost wrapping
+// ErrNodeUnreachable, and LostAt says when the link broke.
+func TestPlayerEntryNodesAndDeadNode(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	dcfg := game.DirectoryConfig{Defaults: game.MatchConfig{MinPlayers: 1}}
+	var ln *killableListener
+	a := nettest.StartServerWith(t, netcode.Config{Logger: log}, dcfg, nettest.Options{
+		Listener: func(l net.Listener) net.Listener { ln = &killableListener{Listener: l}; return ln },
+	})
+	rt := &fakeRouter{}
+	rt.set(a.WSURL+"?seat=local", "")
+	b := nettest.StartServer(t, netcode.Config{Logger: log, Router: rt}, dcfg)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "ws://" + dead.Addr().String() + "/play"
+	dead.Close() // connections to it are refused
+
+	var redirects atomic.Int64
+	p := client.NewPlayer(client.PlayerOptions{
+		URLs: []string{deadURL, b.WSURL}, Name: "roamer", Dial: &client.Options{Redirects: &redirects},
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		GiveUpAfter: 20 * time.Second, UnreachableAfter: 300 * time.Millisecond,
+	})
+	snaps := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(ctx, func(m client.Message) {
+			if m.Snap != nil {
+				select {
+				case snaps <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}()
+	select {
+	case <-snaps:
+	case err := <-done:
+		t.Fatalf("Run ended before a snapshot: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no snapshot")
+	}
+	if p.URL() != a.WSURL+"?seat=local" || p.Stats().JoinRetries != 1 || redirects.Load() != 1 || len(a.Dir.List()) != 1 {
+		t.Fatalf("on %s after %d join retries and %d redirects, A has %d matches; want A, 1, 1, 1",
+			p.URL(), p.Stats().JoinRetries, redirects.Load(), len(a.Dir.List()))
+	}
+
+	killed := time.Now()
+	ln.kill()
+	select {
+	case err := <-done:
+		if !errors.Is(err, client.ErrSeatLost) || !errors.Is(err, client.ErrNodeUnreachable) {
+			t.Fatalf("Run: %v, want ErrSeatLost and ErrNodeUnreachable", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run still resuming at a dead node 15 s later (UnreachableAfter is 300 ms)")
+	}
+	if lost := p.LostAt(); lost.Before(killed) || p.Stats().Drops != 1 {
+		t.Fatalf("LostAt %v (killed at %v), %d drops", lost, killed, p.Stats().Drops)
+	}
 }
