@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tickstream/tickstream/game"
+	"github.com/tickstream/tickstream/netcode/wire"
 )
 
 // LimitsConfig bounds what one client may hold or do. A client is an IP
@@ -46,6 +47,15 @@ type LimitsConfig struct {
 	// and counted; a sustained flood is closed with 4014.
 	ControlRate  float64
 	ControlBurst int
+	// JoinRate is the node's admission limit: joins seated on this server
+	// per second, over all clients (a token bucket), so that a reconnect
+	// storm after another node died is absorbed rather than served at
+	// once; zero means 200. JoinBurst is its burst; zero means 100. Over
+	// it a join is closed with 4009 "server busy, retry" (clients retry
+	// with backoff). Resumes and joins redirected elsewhere do not count.
+	// A negative JoinRate disables the limit.
+	JoinRate  float64
+	JoinBurst int
 }
 
 func (c LimitsConfig) withDefaults() LimitsConfig {
@@ -64,8 +74,25 @@ func (c LimitsConfig) withDefaults() LimitsConfig {
 	if c.ControlBurst <= 0 {
 		c.ControlBurst = 20
 	}
+	if c.JoinRate == 0 {
+		c.JoinRate = 200
+	}
+	if c.JoinBurst <= 0 {
+		c.JoinBurst = 100
+	}
 	return c
 }
+
+// newJoinLimiter is the node's join admission bucket; nil when disabled.
+func newJoinLimiter(c LimitsConfig) *rate.Limiter {
+	if c.JoinRate < 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(c.JoinRate), c.JoinBurst)
+}
+
+// errJoinLimited refuses a join over the node's admission limit.
+var errJoinLimited = &wire.Error{Code: wire.CloseServerFull, Reason: "server busy, retry"}
 
 // Flood policy, for inputs and control frames alike: frames over the rate
 // limit are dropped and counted; more than floodMax… over-limit frames in

@@ -489,3 +489,76 @@ func TestLimitMetricsPresentAtZero(t *testing.T) {
 		}
 	}
 }
+
+// The node's join admission limit: past the burst a join is closed with
+// 4009 "server busy, retry" and counted as join_rate_limited; a resume is
+// not limited; a client.Player treats 4009 as retry-with-backoff and gets
+// in once the bucket refills.
+func TestJoinAdmissionLimit(t *testing.T) {
+	// 2 joins of burst, then one every 300 ms.
+	ts := newTestServer(t, netcode.Config{Limits: netcode.LimitsConfig{JoinRate: 1 / 0.3, JoinBurst: 2}})
+	ctx := testCtx(t, 30*time.Second)
+	ts.join(t, ctx, "one", "")
+	c2, w2 := ts.join(t, ctx, "two", "")
+	c, err := client.Dial(ctx, ts.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, err = c.Join(ctx, "three", "")
+	if client.CloseCode(err) != wire.CloseServerFull || client.CloseReason(err) != "server busy, retry" {
+		t.Fatalf("third join: %v (%d %q), want 4009 server busy, retry", err, client.CloseCode(err), client.CloseReason(err))
+	}
+	if !client.RetryJoin(err) {
+		t.Fatal("4009 is not retried")
+	}
+	if got := counter(t, ts, "tickstream_refusals_total", "join_rate_limited"); got != 1 {
+		t.Fatalf("join_rate_limited = %v, want 1", got)
+	}
+
+	// A resume takes no token: the bucket is empty, yet it is welcomed.
+	c2.CloseNow()
+	r, err := client.Dial(ctx, ts.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.CloseNow()
+	eventually(t, ctx, "the lost seat to be held", func() bool { return ts.matchOf(t, w2.Match).Info().Disconnected == 1 })
+	if _, err := r.Resume(ctx, w2.Token); err != nil {
+		t.Fatalf("resume over the join limit: %v", err)
+	}
+
+	// Three players at once: the bucket lets them in one by one as it
+	// refills, each retrying its 4009 with backoff.
+	errs := make(chan error, 3)
+	players := make([]*client.Player, 3)
+	for i := range players {
+		p := client.NewPlayer(client.PlayerOptions{URL: ts.url, Name: "storm" + strconv.Itoa(i),
+			MinBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond, JoinAttempts: 30})
+		players[i] = p
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			errs <- p.Run(pctx, func(m client.Message) {
+				if m.Welcome != nil {
+					cancel()
+				}
+			})
+		}()
+	}
+	for range players {
+		if err := <-errs; err != nil {
+			t.Fatalf("player: %v", err)
+		}
+	}
+	retries := 0
+	for i := range players {
+		if players[i].Welcome() == nil {
+			t.Fatalf("player %d was not welcomed", i)
+		}
+		retries += players[i].Stats().JoinRetries
+	}
+	if limited := counter(t, ts, "tickstream_refusals_total", "join_rate_limited"); retries < 2 || limited < 3 {
+		t.Fatalf("%d join retries, %v refusals join_rate_limited; want at least 2 and 3", retries, limited)
+	}
+}

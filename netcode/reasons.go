@@ -23,11 +23,12 @@ const (
 	reasonFlooding       = "flooding"             // close 4014
 	reasonRedirect       = "redirect"             // close 4015, not a refusal
 	reasonControlLimited = "control_rate_limited" // pong or suspend dropped
+	reasonJoinLimited    = "join_rate_limited"    // close 4009: the node's join admission limit
 )
 
 // limitReasons are the limits' labels, present at zero from the start.
 var limitReasons = []string{reasonTooManyConns, reasonTooManySeats, reasonCreateLimited, reasonUnauthorized,
-	reasonFlooding, reasonControlLimited}
+	reasonFlooding, reasonControlLimited, reasonJoinLimited}
 
 // codeReasons maps refusal close codes to metric labels.
 var codeReasons = map[wire.CloseCode]string{
@@ -79,7 +80,7 @@ func refusalReasons() []string {
 // sessionEndReasons lists every label of tickstream_disconnects_total.
 func sessionEndReasons() []string {
 	out := []string{reasonClientClosed, reasonClientAbnormal, reasonLost, reasonMatchOver, reasonShutdown,
-		reasonTooSlow, reasonTooBig, reasonHeartbeat, reasonReplaced, reasonFlooding, reasonTooManySeats, "resume_refused"}
+		reasonTooSlow, reasonTooBig, reasonHeartbeat, reasonReplaced, reasonFlooding, reasonTooManySeats, "resume_refused", reasonJoinLimited}
 	for _, r := range codeReasons {
 		out = append(out, r)
 	}

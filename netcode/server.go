@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/replay"
@@ -34,8 +35,9 @@ type Server struct {
 	acks                                                          [4]prometheus.Counter // by stream.AckResult (AckNone: rate limited)
 	controlDropped                                                prometheus.Counter
 
-	clients *clients // per-client connection, seat and creation limits
-	budgets *budgets // per-seat input budgets, across resumes
+	clients *clients      // per-client connection, seat and creation limits
+	budgets *budgets      // per-seat input budgets, across resumes
+	joins   *rate.Limiter // the node's join admission limit; nil: off
 
 	hubs       sync.Map      // match id → *hub
 	replays    *replay.Store // nil: recording off
@@ -75,6 +77,7 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 		reaperDone: make(chan struct{}),
 		clients:    newClients(cfg.Limits, cfg.TrustedProxies),
 		budgets:    newBudgets(cfg.InputRate, cfg.InputBurst),
+		joins:      newJoinLimiter(cfg.Limits),
 	}
 	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ func (s *session) hello(ctx context.Context) bool {
 				return false
 			}
 		}
+		if s.srv.joins != nil && !s.srv.joins.Allow() {
+			s.closeWith(errJoinLimited.Code, reasonJoinLimited, errJoinLimited.Reason)
+			return false
+		}
 		if !s.srv.clients.acquireSeat(s.client, true) {
 			s.refuse(&wire.Error{Code: wire.CloseTooManySeats, Reason: "too many seats from this address"})
 			return false

@@ -5,6 +5,7 @@
 // could not happen.
 //
 //	go run ./cmd/bots -url ws://127.0.0.1:8080 -players 2000 -spectators 500 -duration 60s -out report.json
+//	go run ./cmd/bots -url ws://10.0.0.1:8080,ws://10.0.0.2:8080 -players 2000   # a cluster's entry nodes
 package main
 
 import (
@@ -98,7 +99,10 @@ func parse(args []string, stderr io.Writer) (fleet.Scenario, string, string, err
 	fs := flag.NewFlagSet("bots", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&file, "scenario", "", "scenario file (JSON); flags given as well override it")
-	fs.StringVar(&sc.URL, "url", "ws://127.0.0.1:8080", "server base URL (ws:// or wss://)")
+	fs.StringVar(&sc.URL, "url", "ws://127.0.0.1:8080", "server base URL (ws:// or wss://), or a comma-separated list of a cluster's entry nodes: "+
+		"each bot joins through one, round-robin, and follows redirects; one whose node dies (no connection for 2 s, resume refused, match gone, node shutting down) "+
+		"joins anew through the entry nodes in turn, with backoff (100 ms…2 s, full jitter, 10 attempts); the report counts failovers and their time. "+
+		"The API (per-match spread, spectators, /metrics) uses the first")
 	fs.IntVar(&sc.Players, "players", 10, "player bots")
 	fs.IntVar(&sc.Spectators, "spectators", 0, "spectator bots")
 	fs.StringVar(&mix, "mix", "sse=1", "spectator transports as weights, e.g. ws=1,sse=2,poll=1")

@@ -79,6 +79,8 @@ type config struct {
 	maxSeats       int
 	createsPerMin  int
 	limitLoopback  bool
+	joinRate       float64
+	joinBurst      int
 	tlsCert        string
 	tlsKey         string
 	replayDir      string
@@ -117,6 +119,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.maxConns, "max-conns-per-client", 64, "concurrent player and spectator connections per client address (0: no cap)")
 	fs.IntVar(&c.maxSeats, "max-seats-per-client", 8, "joined player sessions per client address (0: no cap)")
 	fs.IntVar(&c.createsPerMin, "creates-per-minute", 10, "matches one client address may create per minute without the API token (0: no limit)")
+	fs.Float64Var(&c.joinRate, "join-rate", 200, "joins this node seats per second, over all clients (a token bucket; over it: close 4009 \"server busy, retry\"); 0: no limit")
+	fs.IntVar(&c.joinBurst, "join-burst", 100, "burst of -join-rate")
 	fs.BoolVar(&c.limitLoopback, "limit-loopback", false, "apply the per-client limits to loopback addresses too (by default 127.0.0.1 and ::1 are exempt)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS and wss (with -tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of -tls-cert")
@@ -145,6 +149,9 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.shutdownGrace <= 0 {
 		return c, errors.New("-shutdown-grace must be positive")
+	}
+	if c.joinRate < 0 || c.joinBurst < 1 {
+		return c, errors.New("-join-rate must be ≥ 0 and -join-burst ≥ 1")
 	}
 	if c.replayMaxBytes <= 0 || c.replayMaxAge <= 0 {
 		return c, errors.New("-replay-max-bytes and -replay-max-age must be positive")
@@ -248,6 +255,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			SeatsPerClient:   offIfZero(cfg.maxSeats),
 			CreatesPerMinute: offIfZero(cfg.createsPerMin),
 			LimitLoopback:    cfg.limitLoopback,
+			JoinRate:         joinRate(cfg.joinRate),
+			JoinBurst:        cfg.joinBurst,
 		},
 		WriteTimeout: cfg.writeTimeout,
 		JoinTimeout:  cfg.joinTimeout,
@@ -388,6 +397,14 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// joinRate maps -join-rate's 0 ("no limit") to the config's negative.
+func joinRate(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
 }
 
 // offIfZero maps a flag's 0 ("off") to the config's negative ("no limit";

@@ -36,6 +36,28 @@ func TestTLSFlagsGoTogether(t *testing.T) {
 	}
 }
 
+// The join admission flags: defaults 200/s and 100, the environment sets
+// them, a flag wins over it, and bad values are refused.
+func TestJoinRateFlags(t *testing.T) {
+	c, err := parseConfig(nil, noEnv)
+	if err != nil || c.joinRate != 200 || c.joinBurst != 100 {
+		t.Fatalf("defaults: %v %v %v, want 200 and 100", err, c.joinRate, c.joinBurst)
+	}
+	env := map[string]string{"TICKSTREAM_JOIN_RATE": "50", "TICKSTREAM_JOIN_BURST": "7"}
+	c, err = parseConfig([]string{"-join-burst", "9"}, func(k string) string { return env[k] })
+	if err != nil || c.joinRate != 50 || c.joinBurst != 9 {
+		t.Fatalf("env and flag: %v %v %v, want 50 and 9", err, c.joinRate, c.joinBurst)
+	}
+	for _, args := range [][]string{{"-join-rate", "-1"}, {"-join-burst", "0"}} {
+		if _, err := parseConfig(args, noEnv); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	if joinRate(0) >= 0 || joinRate(5) != 5 {
+		t.Error("-join-rate 0 must turn the limit off")
+	}
+}
+
 // selfSigned writes a certificate for 127.0.0.1 and its key; it returns
 // their paths and a pool that trusts the certificate.
 func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {

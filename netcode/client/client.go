@@ -46,11 +46,15 @@ type Options struct {
 	// baseline itself, and its acks make the server send it the deltas a
 	// real client gets (the load it measures is then the real one).
 	SnapHeadOnly bool
+	// Redirects, when set, is added one for every redirect DialJoin
+	// follows (bots count them with it).
+	Redirects *atomic.Int64
 }
 
 // Client is one player's connection.
 type Client struct {
 	conn *websocket.Conn
+	url  string               // as dialed
 	dec  *wire.MessageDecoder // reader only
 
 	mu       sync.Mutex // guards the sending side: seq, wbuf, the ack state
@@ -108,7 +112,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		limit = 1 << 20
 	}
 	conn.SetReadLimit(limit)
-	c := &Client{conn: conn, dec: wire.NewMessageDecoder(), bytesRead: opts.BytesRead, headOnly: opts.SnapHeadOnly,
+	c := &Client{conn: conn, url: url, dec: wire.NewMessageDecoder(), bytesRead: opts.BytesRead, headOnly: opts.SnapHeadOnly,
 		quant: wire.NewQuant(game.Precision{})}
 	c.AutoPong.Store(true)
 	c.AutoAck.Store(true)
@@ -144,16 +148,77 @@ func (c *Client) Resume(ctx context.Context, token string) (*wire.Welcome, error
 	return c.hello(ctx, wire.EncodeResume(token))
 }
 
+// URL is the URL the client dialed: after DialJoin, the node it ended on
+// (the one to resume at).
+func (c *Client) URL() string { return c.url }
+
+// MaxRedirects is how many redirects in a row DialJoin follows.
+const MaxRedirects = 3
+
+// ErrTooManyRedirects is returned by DialJoin when a join is redirected
+// more than MaxRedirects times in a row (a routing loop between nodes).
+var ErrTooManyRedirects = errors.New("client: too many redirects: a join was redirected more than 3 times in a row")
+
+// RedirectError is a join answered by a redirect message and the close
+// 4015: the match is on another node. DialJoin follows it; Join returns it.
+type RedirectError struct {
+	URL   string // the /play URL to connect to, query included
+	Match string // the match to ask for there ("": any)
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("client: redirected to %s (match %q)", e.URL, e.Match)
+}
+
+// DialJoin dials url and joins (match "" = auto; every as in JoinEvery),
+// following redirects: on a redirect message and the close 4015 it dials
+// the redirect's URL exactly as given (query included) and sends the join
+// again with the redirect's match, the same name and every. It follows at
+// most MaxRedirects in a row, then fails with ErrTooManyRedirects. The
+// returned client's URL is the node it ended on.
+func DialJoin(ctx context.Context, url, name, match string, every int, opts *Options) (*Client, *wire.Welcome, error) {
+	for redirects := 0; ; redirects++ {
+		c, err := Dial(ctx, url, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, err := c.JoinEvery(ctx, name, match, every)
+		if err == nil {
+			return c, w, nil
+		}
+		c.CloseNow()
+		var red *RedirectError
+		if !errors.As(err, &red) {
+			return nil, nil, err
+		}
+		if redirects >= MaxRedirects {
+			return nil, nil, fmt.Errorf("%w (last to %s)", ErrTooManyRedirects, red.URL)
+		}
+		if opts != nil && opts.Redirects != nil {
+			opts.Redirects.Add(1)
+		}
+		url, match = red.URL, red.Match
+	}
+}
+
 func (c *Client) hello(ctx context.Context, msg []byte) (*wire.Welcome, error) {
 	if err := c.SendRaw(ctx, msg); err != nil {
 		return nil, err
 	}
+	var red *wire.Redirect
 	for {
 		m, err := c.Next(ctx)
 		if err != nil {
+			if red != nil && CloseCode(err) == wire.CloseRedirect {
+				return nil, &RedirectError{URL: red.URL, Match: red.Match}
+			}
 			return nil, err
 		}
 		if m.Ping != nil {
+			continue
+		}
+		if m.Redirect != nil {
+			red = m.Redirect // the close 4015 follows
 			continue
 		}
 		if m.Welcome == nil {
@@ -285,6 +350,9 @@ type Message struct {
 	Snap    *Snap
 	End     *wire.End
 	Ping    *wire.Ping // already answered when AutoPong is on
+	// Redirect answers a join that belongs on another node (the close
+	// 4015 follows); Join and DialJoin handle it.
+	Redirect *wire.Redirect
 }
 
 // Snap is a snapshot applied to the client's baselines: the whole view at
@@ -351,6 +419,9 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	case wire.TypePing:
 		m.Ping = &wire.Ping{}
 		v = m.Ping
+	case wire.TypeRedirect:
+		m.Redirect = &wire.Redirect{}
+		v = m.Redirect
 	default:
 		return m, fmt.Errorf("%w %q", ErrUnknownMessage, t)
 	}

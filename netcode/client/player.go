@@ -14,19 +14,35 @@ import (
 
 // PlayerOptions configure a Player. Zero fields take the documented default.
 type PlayerOptions struct {
-	URL   string // ws://host:port/play
+	URL string // ws://host:port/play
+	// URLs, when set, are entry nodes used instead of URL: join attempt i
+	// goes through URLs[i % len(URLs)] (a redirect may then place the
+	// player on another node). Resumes go to the node the player ended on.
+	URLs  []string
 	Name  string
 	Match string // "" = auto
 	// Every asks for a snapshot every Every ticks only (1…60); 0 or 1:
 	// every tick.
 	Every int
 	Dial  *Options
-	// MinBackoff and MaxBackoff bound the wait between resume attempts
-	// (exponential, with full jitter); zero means 100 ms and 2 s.
+	// MinBackoff and MaxBackoff bound the wait between resume attempts,
+	// and between join attempts (exponential, with full jitter); zero
+	// means 100 ms and 2 s.
 	MinBackoff, MaxBackoff time.Duration
+	// JoinAttempts bounds the attempts of the first join; zero means 6.
+	// Retried, after a backoff and through the next entry node: a failed
+	// connection, an upgrade refused with 429 or 503, a close 4009 (server
+	// full or busy: the node's join admission limit) and 1001 (a node
+	// shutting down). Other refusals end Run at once.
+	JoinAttempts int
 	// GiveUpAfter stops resuming after this long without a connection;
 	// zero means 30 s (the server's grace is 20 s).
 	GiveUpAfter time.Duration
+	// UnreachableAfter stops resuming sooner when the node cannot be
+	// connected to at all (refused, unreachable, timed out) for this long:
+	// a node that died holds no seat (Run returns ErrSeatLost wrapping
+	// ErrNodeUnreachable). Zero means GiveUpAfter.
+	UnreachableAfter time.Duration
 	// MaxPending bounds the inputs kept until acknowledged; zero means
 	// 4096. Input returns ErrBacklog when it is full.
 	MaxPending int
@@ -52,12 +68,19 @@ const (
 // ErrSeatLost means the seat could not be resumed (the refusal says why).
 var ErrSeatLost = errors.New("seat lost")
 
+// ErrNodeUnreachable means the node the player was on could not be
+// connected to for PlayerOptions.UnreachableAfter (wrapped with
+// ErrSeatLost): it is gone, and its matches with it; join anew.
+var ErrNodeUnreachable = errors.New("node unreachable")
+
 // ErrBacklog means too many inputs wait for an acknowledgement.
 var ErrBacklog = errors.New("too many unacknowledged inputs")
 
 // PlayerStats count what happened to a Player's connection.
 type PlayerStats struct {
 	Drops, Resumes, ResumeFailures int
+	// JoinRetries counts join attempts retried (see JoinAttempts).
+	JoinRetries int
 }
 
 // Player is a seat that survives connection loss: it joins once; after a
@@ -69,6 +92,7 @@ type Player struct {
 	opts PlayerOptions
 
 	mu      sync.Mutex
+	url     string  // the node joined (after redirects): where resumes go
 	c       *Client // nil while reconnecting
 	welcome *wire.Welcome
 	token   string
@@ -77,6 +101,7 @@ type Player struct {
 	stats   PlayerStats
 
 	lastFrame atomic.Int64 // Unix ns of the last frame received
+	lostAt    atomic.Int64 // Unix ns of the last connection loss (0: none)
 }
 
 // NewPlayer returns a player; Run connects it.
@@ -90,6 +115,15 @@ func NewPlayer(o PlayerOptions) *Player {
 	if o.GiveUpAfter == 0 {
 		o.GiveUpAfter = 30 * time.Second
 	}
+	if o.UnreachableAfter == 0 {
+		o.UnreachableAfter = o.GiveUpAfter
+	}
+	if o.JoinAttempts == 0 {
+		o.JoinAttempts = 6
+	}
+	if len(o.URLs) == 0 {
+		o.URLs = []string{o.URL}
+	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 4096
 	}
@@ -97,6 +131,23 @@ func NewPlayer(o PlayerOptions) *Player {
 		o.Silence = 3 * time.Second
 	}
 	return &Player{opts: o}
+}
+
+// URL is the node the player joined, after redirects ("" before): where
+// it resumes.
+func (p *Player) URL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.url
+}
+
+// LostAt is when the player's connection was last lost (the socket
+// error), or the zero time.
+func (p *Player) LostAt() time.Time {
+	if ns := p.lostAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Welcome returns the latest welcome (nil before the first).
@@ -170,15 +221,13 @@ func (p *Player) Drop() {
 // the server refused the player (the close error), or the seat is lost
 // (ErrSeatLost).
 func (p *Player) Run(ctx context.Context, handle func(Message)) error {
-	c, err := Dial(ctx, p.opts.URL, p.opts.Dial)
+	c, w, err := p.join(ctx)
 	if err != nil {
 		return err
 	}
-	w, err := c.JoinEvery(ctx, p.opts.Name, p.opts.Match, p.opts.Every)
-	if err != nil {
-		c.CloseNow()
-		return err
-	}
+	p.mu.Lock()
+	p.url = c.URL()
+	p.mu.Unlock()
 	p.connected(c, w)
 	p.state(StateConnected)
 	handle(Message{Type: wire.TypeWelcome, Welcome: w})
@@ -188,6 +237,7 @@ func (p *Player) Run(ctx context.Context, handle func(Message)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		p.lostAt.Store(time.Now().UnixNano())
 		switch code := CloseCode(err); {
 		case code == wire.CloseNormal:
 			return nil
@@ -199,6 +249,68 @@ func (p *Player) Run(ctx context.Context, handle func(Message)) error {
 		if c, err = p.resume(ctx, handle); err != nil {
 			return err
 		}
+	}
+}
+
+// join dials and joins through the entry nodes in turn, following
+// redirects, retrying what JoinAttempts says with backoff and full jitter.
+func (p *Player) join(ctx context.Context) (*Client, *wire.Welcome, error) {
+	var err error
+	for attempt := 0; attempt < p.opts.JoinAttempts; attempt++ {
+		if attempt > 0 {
+			if !p.backoff(ctx, attempt-1) {
+				return nil, nil, ctx.Err()
+			}
+			p.mu.Lock()
+			p.stats.JoinRetries++
+			p.mu.Unlock()
+		}
+		url := p.opts.URLs[attempt%len(p.opts.URLs)]
+		var c *Client
+		var w *wire.Welcome
+		c, w, err = DialJoin(ctx, url, p.opts.Name, p.opts.Match, p.opts.Every, p.opts.Dial)
+		if err == nil {
+			return c, w, nil
+		}
+		if ctx.Err() != nil || !RetryJoin(err) {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, fmt.Errorf("join: %d attempts: %w", p.opts.JoinAttempts, err)
+}
+
+// RetryJoin reports whether a failed join may succeed if tried again
+// later, possibly through another node: the connection failed, the
+// upgrade was refused with 429 or 503, or the server closed with 4009
+// (full, or busy: its join admission limit) or 1001 (shutting down).
+func RetryJoin(err error) bool {
+	var he *HTTPError
+	switch code := CloseCode(err); {
+	case errors.As(err, &he):
+		return he.Status == 429 || he.Status == 503
+	case code == wire.CloseServerFull || code == wire.CloseGoingAway:
+		return true
+	case code != -1:
+		return false
+	case errors.Is(err, ErrTooManyRedirects):
+		return false
+	}
+	var re *RedirectError
+	return !errors.As(err, &re) && !errors.Is(err, ErrUnknownMessage)
+}
+
+// backoff waits the attempt-th backoff (exponential from MinBackoff, at
+// most MaxBackoff, full jitter); false if ctx ended.
+func (p *Player) backoff(ctx context.Context, attempt int) bool {
+	wait := min(p.opts.MaxBackoff, p.opts.MinBackoff<<min(attempt, 16))
+	wait = rand.N(wait + 1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -288,32 +400,43 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 	p.mu.Lock()
 	p.c = nil
 	p.stats.Drops++
-	token := p.token
+	token, url := p.token, p.url
 	p.mu.Unlock()
 	p.state(StateReconnecting)
-	giveUp := time.Now().Add(p.opts.GiveUpAfter)
+	start := time.Now()
+	giveUp := start.Add(p.opts.GiveUpAfter)
+	var unreachableSince time.Time // of the current run of failed connections
 	for attempt := 0; ; attempt++ {
-		wait := min(p.opts.MaxBackoff, p.opts.MinBackoff<<min(attempt, 16))
-		wait = rand.N(wait + 1) // full jitter
-		select {
-		case <-ctx.Done():
+		if !p.backoff(ctx, attempt) {
 			return nil, ctx.Err()
-		case <-time.After(wait):
 		}
-		if time.Now().After(giveUp) {
+		now := time.Now()
+		if now.After(giveUp) {
 			p.fail()
 			return nil, fmt.Errorf("%w: no connection for %v", ErrSeatLost, p.opts.GiveUpAfter)
+		}
+		if !unreachableSince.IsZero() && now.Sub(unreachableSince) >= p.opts.UnreachableAfter {
+			p.fail()
+			return nil, fmt.Errorf("%w: %w: no connection to %s for %v", ErrSeatLost, ErrNodeUnreachable, url,
+				now.Sub(unreachableSince).Round(time.Millisecond))
 		}
 		attempt := p.opts.Silence
 		if attempt <= 0 {
 			attempt = 3 * time.Second
 		}
 		actx, cancel := context.WithTimeout(ctx, attempt)
-		c, err := Dial(actx, p.opts.URL, p.opts.Dial)
+		c, err := Dial(actx, url, p.opts.Dial)
 		if err != nil {
 			cancel()
+			var he *HTTPError
+			if errors.As(err, &he) {
+				unreachableSince = time.Time{} // the node answers
+			} else if unreachableSince.IsZero() {
+				unreachableSince = start // unreachable since the link was lost
+			}
 			continue
 		}
+		unreachableSince = time.Time{}
 		w, err := c.Resume(actx, token)
 		cancel()
 		if err != nil {

@@ -3,8 +3,12 @@ package fleet_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,5 +161,123 @@ func TestReplaySpectators(t *testing.T) {
 	}
 	if d := dist(rep, "spectator_delay"); d.Count != 0 {
 		t.Errorf("spectator delay measured on replays (%d samples): their times are the match's", d.Count)
+	}
+}
+
+// killable is a listener whose every accepted connection (hijacked
+// WebSockets included) can be cut at once: a node dying without a drain.
+type killable struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *killable) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// kill closes the listener and every connection, without a close frame.
+func (l *killable) kill() {
+	l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+}
+
+// toA redirects every join that did not come through a redirect to A's
+// /play?seat=local while A is up; then it seats joins on its own node.
+type toA struct {
+	url string
+	up  atomic.Bool
+}
+
+func (r *toA) Route(_ context.Context, _ string, local bool) (*netcode.Redirect, error) {
+	if local || !r.up.Load() {
+		return nil, nil
+	}
+	return &netcode.Redirect{URL: r.url, Node: "a"}, nil
+}
+func (r *toA) Remote() []netcode.RemoteMatch             { return nil }
+func (r *toA) Lookup(string) (netcode.RemoteMatch, bool) { return netcode.RemoteMatch{}, false }
+
+// Failover: the fleet's entry nodes are A and B; B redirects joins to A,
+// so every bot plays on A (half of them through a redirect). A then dies
+// hard (listener and connections cut, no drain): each bot fails to resume
+// there, joins anew through the entry nodes, and plays in a match on B.
+// The report counts one failover per player, each recovered (a snapshot
+// of the new match), and the redirects followed.
+func TestFailoverWhenNodeDies(t *testing.T) {
+	const players = 4
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
+	dcfg := game.DirectoryConfig{Defaults: game.MatchConfig{MinPlayers: 1}}
+	var lnA *killable
+	a := nettest.StartServerWith(t, netcode.Config{Logger: log}, dcfg, nettest.Options{
+		Listener: func(l net.Listener) net.Listener { lnA = &killable{Listener: l}; return lnA },
+	})
+	rt := &toA{url: a.WSURL + "?seat=local"}
+	rt.up.Store(true)
+	b := nettest.StartServer(t, netcode.Config{Logger: log, Router: rt}, dcfg)
+	seated := func(s *nettest.Server) int {
+		n := 0
+		for _, m := range s.Dir.List() {
+			n += m.Players - m.Disconnected
+		}
+		return n
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan *fleet.Report, 1)
+	go func() {
+		rep, err := fleet.Run(ctx, fleet.Scenario{
+			URL: "ws://" + a.Addr + ", ws://" + b.Addr, Players: players, Behaviour: "wander",
+			RampUp: fleet.Duration(200 * time.Millisecond), Duration: fleet.Duration(9 * time.Second),
+		}, fleet.Output{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	for seated(a) < players {
+		if ctx.Err() != nil {
+			t.Fatalf("%d players on A, want %d", seated(a), players)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := seated(b); n != 0 {
+		t.Fatalf("%d players on B before the failover", n)
+	}
+	rt.up.Store(false)
+	lnA.kill()
+	for seated(b) < players {
+		if ctx.Err() != nil {
+			t.Fatalf("%d players on B after A died, want %d", seated(b), players)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rep := <-done
+	if rep == nil {
+		t.FailNow()
+	}
+	fo := rep.Failover
+	t.Logf("failover: %+v; disconnects %v", fo, rep.Counts.Disconnects)
+	if fo.Failovers != players || fo.Recovered != players || fo.Redirects != players/2 || fo.P50 <= 0 || fo.Max < fo.P50 {
+		t.Fatalf("failover report %+v, want %d failovers, all recovered, %d redirects", fo, players, players/2)
+	}
+	if rep.Counts.Disconnects["failover_unreachable"] != players || rep.Counts.Errors != 0 {
+		t.Fatalf("disconnects %v, errors %d; want %d failover_unreachable, no errors", rep.Counts.Disconnects, rep.Counts.Errors, players)
+	}
+	var tb strings.Builder
+	rep.WriteTable(&tb)
+	if !strings.Contains(tb.String(), fmt.Sprintf("%d failovers, %d recovered; socket error to first snapshot p50", players, players)) {
+		t.Fatalf("the table does not report the failovers:\n%s", tb.String())
 	}
 }

@@ -83,6 +83,7 @@ type counters struct {
 	playerBytes, specBytes                          atomic.Int64
 	resumesOK, resumesFailed, garbage, frozen       atomic.Int64
 	errors                                          atomic.Int64
+	failovers, recovered, redirects                 atomic.Int64
 
 	mu          sync.Mutex
 	disconnects map[string]int

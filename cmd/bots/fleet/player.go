@@ -23,7 +23,11 @@ type playerBot struct {
 	id    int
 	match string // asked for ("" = auto)
 	rng   *rand.Rand
-	p     *client.Player
+	p     atomic.Pointer[client.Player] // the current one (the sampler's watchdog reads it)
+
+	// failingOver is when the link of a player that is failing over was
+	// lost (zero: not failing over). Run's goroutine only.
+	failingOver time.Time
 
 	joined      atomic.Value // string: the match id from the welcome
 	frozen      atomic.Bool
@@ -60,35 +64,64 @@ func (b *playerBot) matchID() string {
 
 func (b *playerBot) windowStart() { b.windowSnaps.Store(0) }
 
+// player is the current client.Player (nil before the first).
+func (b *playerBot) player() *client.Player { return b.p.Load() }
+
 func (b *playerBot) silentSince(now time.Time) time.Duration {
-	if b.frozen.Load() || b.p == nil {
+	p := b.player()
+	if b.frozen.Load() || p == nil {
 		return 0
 	}
-	last := b.p.LastFrame()
+	last := p.LastFrame()
 	if last.Unix() <= 0 {
 		return 0
 	}
 	return now.Sub(last)
 }
 
+// Failover policy: a player that cannot resume on its node (see
+// nodeLost) joins anew through the entry nodes. Its client.Player does
+// the joining: entry nodes in turn, backoff from failoverMinBackoff to
+// failoverMaxBackoff with full jitter, failoverAttempts attempts.
+const (
+	failoverUnreachable = 2 * time.Second // of failed connections before a node counts as dead
+	failoverMinBackoff  = 100 * time.Millisecond
+	failoverMaxBackoff  = 2 * time.Second
+	failoverAttempts    = 10
+)
+
 // run plays until ctx ends, joining again when the seat is lost or the
-// match ends.
+// match ends. Joins go through the entry nodes round-robin: bot i starts
+// at entry i, and each new join starts at the next one.
 func (b *playerBot) run(ctx context.Context) {
 	r := b.r
 	freeze := b.r.sc.Behaviour == "chaos" && float64(b.id) < b.r.sc.FreezeRatio*float64(b.r.sc.Players)
+	next := b.id
 	for ctx.Err() == nil {
-		b.p = client.NewPlayer(client.PlayerOptions{
-			URL: r.wsBase + "/play", Name: fmt.Sprintf("bot%05d", b.id), Match: b.match, Every: r.sc.Every,
-			Dial: &client.Options{BytesRead: &r.c.playerBytes, SnapHeadOnly: r.sc.Behaviour != "chase"}, Silence: -1,
+		urls := make([]string, len(r.entries))
+		for i := range urls {
+			urls[i] = r.entries[(next+i)%len(r.entries)] + "/play"
+		}
+		next++
+		match := b.match
+		if !b.failingOver.IsZero() {
+			match = "" // the match died with its node: any match
+		}
+		p := client.NewPlayer(client.PlayerOptions{
+			URLs: urls, Name: fmt.Sprintf("bot%05d", b.id), Match: match, Every: r.sc.Every,
+			Dial:    &client.Options{BytesRead: &r.c.playerBytes, SnapHeadOnly: r.sc.Behaviour != "chase", Redirects: &r.c.redirects},
+			Silence: -1, UnreachableAfter: failoverUnreachable, JoinAttempts: failoverAttempts,
+			MinBackoff: failoverMinBackoff, MaxBackoff: failoverMaxBackoff,
 			OnState: func(s client.State) {
 				if s == client.StateResumed {
 					r.c.resumesOK.Add(1)
 				}
 			},
 		})
+		b.p.Store(p)
 		pctx, stop := context.WithCancel(ctx)
 		go b.inputLoop(pctx, freeze)
-		err := b.p.Run(pctx, func(m client.Message) { b.handle(pctx, m) })
+		err := p.Run(pctx, func(m client.Message) { b.handle(pctx, m) })
 		stop()
 		if b.connected {
 			r.c.connected.Add(-1)
@@ -97,9 +130,44 @@ func (b *playerBot) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if nodeLost(err) && p.Welcome() != nil {
+			// Its node is gone or going: join anew at once (the Player's
+			// join backs off between attempts).
+			r.c.failovers.Add(1)
+			r.c.disconnect(failoverReason(err))
+			if b.failingOver.IsZero() {
+				b.failingOver = p.LostAt()
+				if b.failingOver.IsZero() {
+					b.failingOver = time.Now()
+				}
+			}
+			continue
+		}
 		b.ended(err)
 		sleepUntil(ctx, time.Now().Add(time.Second))
 	}
+}
+
+// nodeLost reports whether Run ended because the player's node cannot
+// take it back: unreachable for failoverUnreachable, the resume refused
+// (4012, the seat is not held there), the match gone (4004) or the node
+// shutting down (1001).
+func nodeLost(err error) bool {
+	code := client.CloseCode(err)
+	return errors.Is(err, client.ErrSeatLost) || code == wire.CloseNoSuchMatch || code == wire.CloseGoingAway
+}
+
+// failoverReason is the disconnect label of a failover.
+func failoverReason(err error) string {
+	switch code := client.CloseCode(err); {
+	case errors.Is(err, client.ErrNodeUnreachable):
+		return "failover_unreachable"
+	case errors.Is(err, client.ErrSeatLost):
+		return "failover_seat_lost"
+	case code > 0:
+		return fmt.Sprintf("failover_close_%d", code)
+	}
+	return "failover"
 }
 
 // ended counts why a Run returned.
@@ -158,6 +226,11 @@ func (b *playerBot) handle(ctx context.Context, m client.Message) {
 			}
 		}
 	case m.Snap != nil:
+		if !b.failingOver.IsZero() {
+			r.failover.record(b.id, now.Sub(b.failingOver))
+			r.c.recovered.Add(1)
+			b.failingOver = time.Time{}
+		}
 		if b.frozen.Load() {
 			<-ctx.Done() // a frozen reader: stop reading
 			return
@@ -202,7 +275,7 @@ func (b *playerBot) acked(ack uint32, now time.Time, measuring bool) {
 
 // aim points a chaser at the nearest other player.
 func (b *playerBot) aim(s *client.Snap) {
-	me := b.p.Welcome()
+	me := b.player().Welcome()
 	if me == nil {
 		return
 	}
@@ -271,7 +344,7 @@ func (b *playerBot) inputLoop(ctx context.Context, freeze bool) {
 				in.MX, in.MY, in.Aim, in.Buttons = math.Cos(a), math.Sin(a), a, 1
 			}
 		}
-		seq, err := b.p.Input(context.Background(), in) // no per-write AfterFunc; a dead link is closed by the watchdog
+		seq, err := b.player().Input(context.Background(), in) // no per-write AfterFunc; a dead link is closed by the watchdog
 		if err == nil {
 			b.mu.Lock()
 			b.sent[seq%256] = sentInput{seq: seq, at: time.Now()}
@@ -289,11 +362,11 @@ func (b *playerBot) inputLoop(ctx context.Context, freeze bool) {
 func (b *playerBot) chaos(ctx context.Context) {
 	r := b.r
 	if b.rng.Float64() < r.sc.DropRate/r.sc.InputRate {
-		b.p.Drop()
+		b.player().Drop()
 	}
 	if b.rng.Float64() < r.sc.GarbageRate/r.sc.InputRate {
 		b.garbageSent.Store(true)
 		r.c.garbage.Add(1)
-		_ = b.p.SendRaw(ctx, []byte{0xc1, 0xff, 0x00})
+		_ = b.player().SendRaw(ctx, []byte{0xc1, 0xff, 0x00})
 	}
 }

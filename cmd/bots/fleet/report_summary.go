@@ -74,6 +74,15 @@ func (r *Report) reportFacts() []reportFact {
 		reportInt(int64(c.SpectatorsOK)), reportInt(int64(c.Spectators)))
 	add("disconnects", "%s", reportDisconnectText(c.Disconnects))
 	add("resumes", "%s ok, %s failed", reportInt(int64(c.ResumesOK)), reportInt(int64(c.ResumesFailed)))
+	fo := r.Failover
+	if fo.Failovers > 0 || fo.Redirects > 0 {
+		line := fmt.Sprintf("%s failovers, %s recovered", reportInt(int64(fo.Failovers)), reportInt(int64(fo.Recovered)))
+		if fo.Recovered > 0 {
+			line += fmt.Sprintf("; socket error to first snapshot p50 %s ms, p95 %s ms, max %s ms",
+				reportMS(fo.P50), reportMS(fo.P95), reportMS(fo.Max))
+		}
+		add("failovers", "%s; %s redirects followed", line, reportInt(fo.Redirects))
+	}
 	add("errors", "%s", reportInt(int64(c.Errors)))
 	add("messages", "%s snapshots, %s spectator events received; %s inputs sent",
 		reportInt(c.Snapshots), reportInt(c.SpectatorEvents), reportInt(c.Inputs))

@@ -43,9 +43,10 @@ func reportExample(t testing.TB) *Report {
 			{Name: "delivery", Count: 230812, Mean: 6.4, P50: 4.1, P90: 12.7, P99: 38.9, Max: 190.3},
 			{Name: "spectator_delay", Count: 0},
 		},
-		Bytes:  Bytes{PerPlayer: 3412.5, PerSpectator: 9120, Total: 3412.5*196 + 9120*20},
-		CPU:    CPU{Seconds: 9.82, PerBotSecondUS: 744.2, UtilizationPct: 16.3},
-		Server: &Server{CPUSeconds: 21.4, SnapshotsSent: 231000, CPUPerSnapshotUS: 92.6, Sessions: 196},
+		Bytes:    Bytes{PerPlayer: 3412.5, PerSpectator: 9120, Total: 3412.5*196 + 9120*20},
+		CPU:      CPU{Seconds: 9.82, PerBotSecondUS: 744.2, UtilizationPct: 16.3},
+		Server:   &Server{CPUSeconds: 21.4, SnapshotsSent: 231000, CPUPerSnapshotUS: 92.6, Sessions: 196},
+		Failover: Failover{Failovers: 12, Recovered: 11, P50: 812.5, P95: 2210, Max: 3120.4, Redirects: 40},
 	}
 	for i := 0; i < 60; i++ {
 		s := Sample{T: float64(i + 1)}
@@ -110,6 +111,7 @@ func TestReportTable(t *testing.T) {
 		"mean 19.6/s (98.1% of 20 Hz), worst player 91.5% of the tick rate",
 		"9.82 s, 744.2 µs per bot-second, 16.3% of a core",
 		"92.6 µs per delivered snapshot",
+		"failovers      12 failovers, 11 recovered; socket error to first snapshot p50 812.5 ms, p95 2210 ms, max 3120 ms; 40 redirects followed",
 		"FAIL  4 thresholds not met:",
 		"  - rtt.p99 = 73.2ms, want < 50ms",
 	} {
@@ -188,6 +190,7 @@ func TestReportJSONNotFinite(t *testing.T) {
 	r.Counts.SnapshotRatePct = math.NaN()
 	r.Latencies[0].Mean = math.Inf(1)
 	r.Series[3].RTTP99 = math.NaN()
+	r.Failover.P95 = math.Inf(1)
 	var b bytes.Buffer
 	if err := r.WriteJSON(&b); err != nil {
 		t.Fatalf("WriteJSON with NaN: %v", err)
@@ -196,7 +199,8 @@ func TestReportJSONNotFinite(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Counts.SnapshotRatePct != 0 || got.Latencies[0].Mean != 0 || got.Series[3].RTTP99 != 0 || got.Latencies[0].P99 != 73.25 {
+	if got.Counts.SnapshotRatePct != 0 || got.Latencies[0].Mean != 0 || got.Series[3].RTTP99 != 0 || got.Latencies[0].P99 != 73.25 ||
+		got.Failover.P95 != 0 || got.Failover.P50 != 812.5 {
 		t.Errorf("non-finite values not written as 0: %+v %+v", got.Counts, got.Latencies[0])
 	}
 	if !math.IsNaN(r.Counts.SnapshotRatePct) || !math.IsNaN(r.Series[3].RTTP99) {
@@ -259,6 +263,7 @@ func TestReportHTML(t *testing.T) {
 		"Errors (running total)", "ramp-up ends",
 		"SLO rtt.p99&lt;50ms", "SLO interarrival.p99&lt;2tick", "players asked for (200)",
 		"time since start (s)", ">kB/s<", ">ms<",
+		"12 failovers, 11 recovered; socket error to first snapshot p50 812.5 ms, p95 2210 ms",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

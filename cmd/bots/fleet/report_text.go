@@ -76,7 +76,7 @@ func (r *Report) finiteCopy() *Report {
 	check(sc.InputRate, sc.DropRate, sc.GarbageRate, sc.FreezeRatio, sc.SpectatorRate, sc.SpectatorDelay,
 		r.Counts.SnapshotRatePct, r.Counts.SnapshotRateMean,
 		r.Bytes.PerPlayer, r.Bytes.PerSpectator, r.Bytes.Total,
-		r.CPU.Seconds, r.CPU.PerBotSecondUS, r.CPU.UtilizationPct)
+		r.CPU.Seconds, r.CPU.PerBotSecondUS, r.CPU.UtilizationPct, r.Failover.P50, r.Failover.P95, r.Failover.Max)
 	for _, v := range sc.Mix {
 		check(v)
 	}
@@ -105,7 +105,7 @@ func (r *Report) finiteCopy() *Report {
 	fix(&sc.InputRate, &sc.DropRate, &sc.GarbageRate, &sc.FreezeRatio, &sc.SpectatorRate, &sc.SpectatorDelay,
 		&c.Counts.SnapshotRatePct, &c.Counts.SnapshotRateMean,
 		&c.Bytes.PerPlayer, &c.Bytes.PerSpectator, &c.Bytes.Total,
-		&c.CPU.Seconds, &c.CPU.PerBotSecondUS, &c.CPU.UtilizationPct)
+		&c.CPU.Seconds, &c.CPU.PerBotSecondUS, &c.CPU.UtilizationPct, &c.Failover.P50, &c.Failover.P95, &c.Failover.Max)
 	if sc.Mix != nil {
 		sc.Mix = make(map[string]float64, len(r.Scenario.Mix))
 		for k, v := range r.Scenario.Mix {

@@ -14,6 +14,7 @@ type Report struct {
 	Bytes     Bytes     `json:"bytes"`
 	CPU       CPU       `json:"cpu"`
 	Server    *Server   `json:"server,omitempty"` // from the server's /metrics, when reachable
+	Failover  Failover  `json:"failover"`         // players whose node died, and redirects
 	Series    []Sample  `json:"series"`           // one sample per second
 	Breaches  []string  `json:"breaches"`         // thresholds not met (empty: pass)
 }
@@ -36,6 +37,21 @@ type Counts struct {
 	Errors           int            `json:"errors"`             // unexpected: failed + unexpected disconnects + decode errors
 	SnapshotRatePct  float64        `json:"snapshot_rate_pct"`  // worst player's received snapshots/s as % of the tick rate
 	SnapshotRateMean float64        `json:"snapshot_rate_mean"` // mean player snapshots/s
+}
+
+// Failover is what happened to players whose node went away: a match
+// cannot move between nodes, so a player that cannot resume (its node is
+// unreachable, the resume was refused, the match is gone, the node shut
+// down) joins anew through the entry nodes and gets a new match.
+type Failover struct {
+	Failovers int `json:"failovers"` // players that lost their node and joined anew
+	Recovered int `json:"recovered"` // of those, got a snapshot of their new match
+	// Time from the socket error to the first snapshot of the new match,
+	// over the recovered failovers, in milliseconds.
+	P50       float64 `json:"p50_ms"`
+	P95       float64 `json:"p95_ms"`
+	Max       float64 `json:"max_ms"`
+	Redirects int64   `json:"redirects"` // redirects followed by joins (cluster routing)
 }
 
 // Dist is a latency distribution, in milliseconds.

@@ -35,8 +35,9 @@ type Output struct {
 // runner is one run's shared state.
 type runner struct {
 	sc       Scenario
-	base     string // http://host:port
-	wsBase   string // ws://host:port
+	base     string   // http://host:port
+	wsBase   string   // ws://host:port of the first entry node
+	entries  []string // ws://host:port of every entry node (-url's list)
 	out      Output
 	slo      []Threshold
 	start    time.Time
@@ -44,6 +45,7 @@ type runner struct {
 	tickRate atomic.Int64
 
 	rtt, ack, inter, delivery, specDelay *latency
+	failover                             *latency // socket error → first snapshot of the new match
 	c                                    counters
 
 	// pace is closed and replaced at every input tick: all player bots
@@ -121,19 +123,42 @@ func Run(ctx context.Context, sc Scenario, out Output) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(sc.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("url %q: want ws://host:port", sc.URL)
+	entries, err := parseEntries(sc.URL)
+	if err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(entries[0])
 	r := &runner{
 		sc: sc, out: out, slo: slo,
-		wsBase: u.Scheme + "://" + u.Host,
-		base:   map[string]string{"ws": "http", "wss": "https"}[u.Scheme] + "://" + u.Host,
-		rtt:    newLatency("rtt"), ack: newLatency("ack"), inter: newLatency("interarrival"),
+		wsBase: entries[0], entries: entries,
+		base: map[string]string{"ws": "http", "wss": "https"}[u.Scheme] + "://" + u.Host,
+		rtt:  newLatency("rtt"), ack: newLatency("ack"), inter: newLatency("interarrival"),
 		delivery: newLatency("delivery"), specDelay: newLatency("spectator_delay"),
-		pace: make(chan struct{}),
+		failover: newLatency("failover"),
+		pace:     make(chan struct{}),
 	}
 	return r.run(ctx)
+}
+
+// parseEntries reads the scenario's URL: one or more entry nodes,
+// comma-separated, each ws://host:port or wss://host:port.
+func parseEntries(list string) ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return nil, fmt.Errorf("url %q: want ws://host:port (or a comma-separated list of them)", s)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("url %q: want ws://host:port", list)
+	}
+	return out, nil
 }
 
 func cpuSeconds() float64 {

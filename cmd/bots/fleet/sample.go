@@ -54,7 +54,7 @@ func (r *runner) sampleLoop(ctx context.Context) {
 func (r *runner) watchdog(now time.Time) {
 	for _, b := range r.snapshotPlayers() {
 		if b.silentSince(now) > 3*time.Second {
-			b.p.Drop()
+			b.player().Drop()
 		}
 	}
 }
@@ -132,6 +132,11 @@ func (r *runner) report(window time.Duration) *Report {
 	}
 	if r.sc.Spectators > 0 {
 		rep.Bytes.PerSpectator = float64(c.specBytes.Load()) / float64(r.sc.Spectators) / time.Since(r.start).Seconds()
+	}
+	fo := merge(&r.failover.total, false)
+	rep.Failover = Failover{
+		Failovers: int(c.failovers.Load()), Recovered: int(c.recovered.Load()), Redirects: c.redirects.Load(),
+		P50: ms(fo.ValueAtQuantile(50)), P95: ms(fo.ValueAtQuantile(95)), Max: ms(fo.Max()),
 	}
 	rep.Bytes.Total = float64(c.playerBytes.Load()+c.specBytes.Load()) / time.Since(r.start).Seconds()
 	return rep

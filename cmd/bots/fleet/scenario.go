@@ -3,7 +3,12 @@ package fleet
 // Scenario is one repeatable run: flags or a JSON file (tests/scenarios/).
 // Zero fields take the documented default.
 type Scenario struct {
-	URL        string `json:"url"`        // ws://host:port (the /play and /api paths are added); default ws://127.0.0.1:8080
+	// URL is ws://host:port (the /play and /api paths are added), or a
+	// comma-separated list of a cluster's entry nodes: players join through
+	// them round-robin, follow redirects, and fail over through them when
+	// their node dies; the API calls (spread, spectators, /metrics) use the
+	// first. Default ws://127.0.0.1:8080.
+	URL        string `json:"url"`
 	Players    int    `json:"players"`    // player bots
 	Spectators int    `json:"spectators"` // spectator bots
 	// Mix of spectator transports, as weights: {"ws":1,"sse":1,"poll":0}; default all SSE.
