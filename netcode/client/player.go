@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tickstream/tickstream/netcode/wire"
@@ -41,7 +42,9 @@ type PlayerOptions struct {
 	// UnreachableAfter stops resuming sooner when the node cannot be
 	// connected to at all (refused, unreachable, timed out) for this long:
 	// a node that died holds no seat (Run returns ErrSeatLost wrapping
-	// ErrNodeUnreachable). Zero means GiveUpAfter.
+	// ErrNodeUnreachable). Zero means GiveUpAfter. Two connections refused
+	// in a row (nothing listens on the port: the process is gone, and its
+	// seats with it) end the resume at once.
 	UnreachableAfter time.Duration
 	// MaxPending bounds the inputs kept until acknowledged; zero means
 	// 4096. Input returns ErrBacklog when it is full.
@@ -395,6 +398,12 @@ func (p *Player) watch(c *Client, last *atomic.Int64, stop <-chan struct{}) {
 	}
 }
 
+// refusedIsGone is how many connections refused in a row (the host
+// answers, nothing listens on the port: the process is gone) end the
+// resume at once, without waiting for UnreachableAfter. A link that blinks
+// times out; it is not refused.
+const refusedIsGone = 2
+
 // resume dials again with backoff and jitter until the seat is back.
 func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, error) {
 	p.mu.Lock()
@@ -406,6 +415,7 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 	start := time.Now()
 	giveUp := start.Add(p.opts.GiveUpAfter)
 	var unreachableSince time.Time // of the current run of failed connections
+	refused := 0                   // connections refused in a row: nothing listens there
 	for attempt := 0; ; attempt++ {
 		if !p.backoff(ctx, attempt) {
 			return nil, ctx.Err()
@@ -415,7 +425,7 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 			p.fail()
 			return nil, fmt.Errorf("%w: no connection for %v", ErrSeatLost, p.opts.GiveUpAfter)
 		}
-		if !unreachableSince.IsZero() && now.Sub(unreachableSince) >= p.opts.UnreachableAfter {
+		if !unreachableSince.IsZero() && (now.Sub(unreachableSince) >= p.opts.UnreachableAfter || refused >= refusedIsGone) {
 			p.fail()
 			return nil, fmt.Errorf("%w: %w: no connection to %s for %v", ErrSeatLost, ErrNodeUnreachable, url,
 				now.Sub(unreachableSince).Round(time.Millisecond))
@@ -430,9 +440,14 @@ func (p *Player) resume(ctx context.Context, handle func(Message)) (*Client, err
 			cancel()
 			var he *HTTPError
 			if errors.As(err, &he) {
-				unreachableSince = time.Time{} // the node answers
+				unreachableSince, refused = time.Time{}, 0 // the node answers
 			} else if unreachableSince.IsZero() {
 				unreachableSince = start // unreachable since the link was lost
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				refused++
+			} else {
+				refused = 0
 			}
 			continue
 		}

@@ -219,7 +219,7 @@ func contains(s, sub string) bool {
 // fakeLocal is a directory that lists one match it does not run.
 type fakeLocal struct{ info game.MatchInfo }
 
-func (f fakeLocal) List() []game.MatchInfo  { return []game.MatchInfo{f.info} }
+func (f fakeLocal) List() []game.MatchInfo { return []game.MatchInfo{f.info} }
 func (f fakeLocal) Get(string) *game.Match { return nil }
 
 // A paused node whose lease lapsed fences its matches when it wakes up:
