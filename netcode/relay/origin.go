@@ -263,10 +263,10 @@ func (o *Origin) publish(p *publisher) {
 	check := time.NewTicker(min(o.cfg.Interest/3, time.Second))
 	defer check.Stop()
 	var (
-		enc      replay.TickEncoder
-		buf      []byte
-		sent     uint64
-		lastKey  uint64
+		enc     replay.TickEncoder
+		buf     []byte
+		sent    uint64
+		lastKey uint64
 	)
 	sent = p.from // from the next tick: a key request gave the edges this one or a later one
 	lastKey = sent
