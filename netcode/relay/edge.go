@@ -316,6 +316,9 @@ func (f *feed) apply(data []byte, live bool) error {
 		return err
 	}
 	if live && len(recs) == 0 {
+		if tick > f.dec.Last() { // ticks before the end were missed: try to get them
+			f.resync("gap")
+		}
 		f.end()
 		return nil
 	}
@@ -389,9 +392,10 @@ func (f *feed) run() {
 	e := f.e
 	interest := time.NewTicker(e.cfg.Interest)
 	defer interest.Stop()
-	stale := time.NewTicker(max(e.cfg.Stale/3, 10*time.Millisecond))
+	stale := time.NewTicker(min(max(e.cfg.Stale/3, 10*time.Millisecond), time.Second))
 	defer stale.Stop()
 	isubj := interestSubject(f.node, f.match)
+	var dropped int
 	defer func() {
 		if !f.ended {
 			f.sub.Unsubscribe()
@@ -414,7 +418,12 @@ func (f *feed) run() {
 				f.resync(reason)
 			}
 		case now := <-stale.C:
-			if now.Sub(f.lastReceived) >= e.cfg.Stale {
+			if d, _ := f.sub.Dropped(); d > dropped {
+				// NATS dropped messages (a slow consumer): the next tick
+				// would show the gap, but the match may be quiet.
+				dropped = d
+				f.resync("dropped")
+			} else if now.Sub(f.lastReceived) >= e.cfg.Stale {
 				f.lastReceived = now
 				f.resync("stale")
 			}

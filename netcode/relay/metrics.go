@@ -53,7 +53,7 @@ func newEdgeMetrics() edgeMetrics {
 		}, []string{"kind"}),
 		keyReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_relay_keyframe_requests_total",
-			Help: "Key requests this node's relay edge made, by reason: open (first spectator), gap (a missed tick), stale (no message for a while).",
+			Help: "Key requests this node's relay edge made, by reason: open (first spectator), gap (a missed tick), dropped (NATS dropped messages: a slow consumer), stale (no message for a while), bad (a message that did not decode).",
 		}, []string{"reason"}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_relay_resyncs_total",

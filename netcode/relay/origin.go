@@ -265,11 +265,11 @@ func (o *Origin) publish(p *publisher) {
 	var (
 		enc     replay.TickEncoder
 		buf     []byte
-		sent    uint64
-		lastKey uint64
+		failing bool
+		// From the tick after p.from: a key request gave the edges that
+		// one or a later one.
+		sent, lastKey = p.from, p.from
 	)
-	sent = p.from // from the next tick: a key request gave the edges this one or a later one
-	lastKey = sent
 	_, prev, _, havePrev := st.Tick(sent)
 	log.Debug().Uint64("from", sent).Msg("relay publishing")
 	for {
@@ -290,9 +290,13 @@ func (o *Origin) publish(p *publisher) {
 			buf = enc.Append(appendMsgHead(buf[:0], t, time.Now()), snap, rows, roster, base, prev)
 			o.m.encodes.Inc()
 			if err := o.nc.Publish(subject, buf); err != nil {
-				log.Warn().Err(err).Msg("relay publish failed")
+				if !failing { // once per run of failures, not per tick
+					log.Warn().Err(err).Msg("relay publish failed")
+				}
+				failing = true
 			} else {
 				o.m.published.Inc()
+				failing = false
 			}
 			sent, prev, havePrev = t, rows, true
 		}

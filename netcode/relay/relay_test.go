@@ -404,3 +404,58 @@ func value(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// A slow edge: its feed stalls while a burst of ticks arrives, NATS drops
+// what its small buffer cannot hold (a slow consumer), and the edge
+// resyncs and ends with the origin's ticks.
+func TestSlowEdgeResyncs(t *testing.T) {
+	url := natsURL(t)
+	var l lookup
+	m := newFakeMatch("slow", 20)
+	l.add(m)
+	m.step(3, false)
+	newOrigin(t, connect(t, url, "A"), &l, OriginConfig{KeyEvery: time.Hour})
+	nc, err := nats.Connect(url, nats.Name("B"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	e := newEdge(t, nc, "B", EdgeConfig{Buffer: 4})
+	stalled := make(chan struct{})
+	var once sync.Once
+	e.dropHook = func(_ string, tick uint64) bool {
+		if tick == 5 {
+			once.Do(func() { <-stalled }) // the feed goroutine stalls here
+		}
+		return false
+	}
+	st, release := open(t, e, m.id)
+	defer release()
+	m.step(2, false) // tick 5 reaches the hook and stalls the feed
+	e.mu.Lock()
+	sub := e.feeds["A."+m.id].sub
+	e.mu.Unlock()
+	for i := 0; i < 200; i++ { // 40 ticks at least, until NATS drops some (the buffer holds 4)
+		m.step(1, false)
+		if d, _ := sub.Dropped(); d > 0 && i >= 40 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d, _ := sub.Dropped(); d == 0 {
+		t.Fatal("NATS dropped nothing")
+	}
+	close(stalled)
+	// The match is quiet: the drop is seen from the subscription's count.
+	waitFor(t, "edge at the head", func() bool { return headOf(st) == headOf(m.st) })
+	if got := value(e.m.resyncs); got < 1 {
+		t.Fatalf("%v resyncs after dropped messages", got)
+	}
+	if got := value(e.m.keyReqs.WithLabelValues("stale")); got != 0 {
+		t.Fatalf("%v stale requests: the drop should have been noticed first", got)
+	}
+	// Every tick is there: the catch-up filled the drop.
+	sameTicks(t, m.st, st, 3, headOf(m.st))
+	m.step(10, false)
+	waitFor(t, "edge follows", func() bool { return headOf(st) == headOf(m.st) })
+}
