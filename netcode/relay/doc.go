@@ -4,7 +4,9 @@
 // match feeds its own copy of the match's stream from it. It implements
 // netcode.Relay (Edge).
 //
-// Subjects (node and match are the owner's node id and the match id):
+// Subjects (node and match are the owner's node id and the match id; an id
+// that cannot be a subject token, a node id with dots say, is written "~"
+// and its bytes in hex):
 //
 //	tickstream.relay.<node>.<match>           ticks, published by the origin
 //	tickstream.relay.<node>.<match>.key       request: a keyframe (or a catch-up), and the stream's config

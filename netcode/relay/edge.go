@@ -134,8 +134,8 @@ type feed struct {
 // spectator's use of it. An unknown match (or an owner that does not
 // answer) is an error.
 func (e *Edge) Open(ctx context.Context, rm netcode.RemoteMatch) (*stream.Stream, func(), error) {
-	if !validToken(rm.Node) || !validToken(rm.ID) {
-		return nil, nil, fmt.Errorf("relay: node %q or match %q cannot be a subject token", rm.Node, rm.ID)
+	if rm.Node == "" || rm.ID == "" {
+		return nil, nil, fmt.Errorf("%w (no node or match id)", ErrUnknownMatch)
 	}
 	key := rm.Node + "." + rm.ID
 	e.mu.Lock()

@@ -76,16 +76,16 @@ func NewOrigin(nc *nats.Conn, node string, lookup func(match string) *stream.Str
 
 // NewOriginWith is NewOrigin with cfg.
 func NewOriginWith(nc *nats.Conn, node string, lookup func(match string) *stream.Stream, log zerolog.Logger, cfg OriginConfig) (*Origin, error) {
-	if !validToken(node) {
-		return nil, fmt.Errorf("relay: node id %q cannot be a subject token", node)
+	if node == "" {
+		return nil, fmt.Errorf("relay: no node id")
 	}
 	o := &Origin{
 		nc: nc, node: node, lookup: lookup, log: log.With().Str("relay", "origin").Logger(),
 		cfg: cfg.withDefaults(), m: newOriginMetrics(), done: make(chan struct{}), pubs: map[string]*publisher{},
 	}
 	for subj, h := range map[string]nats.MsgHandler{
-		subjectPrefix + node + ".*.key":      o.onKey,
-		subjectPrefix + node + ".*.interest": o.onInterest,
+		subjectPrefix + token(node) + ".*.key":      o.onKey,
+		subjectPrefix + token(node) + ".*.interest": o.onInterest,
 	} {
 		sub, err := nc.Subscribe(subj, h)
 		if err != nil {

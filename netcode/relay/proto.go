@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,22 +28,39 @@ const msgHead = 16 // tick u64, sent i64
 // the match (it ended, or it never was there).
 var ErrUnknownMatch = errors.New("relay: the owner has no such match")
 
-func tickSubject(node, match string) string     { return subjectPrefix + node + "." + match }
+func tickSubject(node, match string) string {
+	return subjectPrefix + token(node) + "." + token(match)
+}
 func keySubject(node, match string) string      { return tickSubject(node, match) + ".key" }
 func interestSubject(node, match string) string { return tickSubject(node, match) + ".interest" }
 
-// validToken reports whether s can be one token of a subject.
-func validToken(s string) bool {
-	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
+// token makes s one token of a subject: as it is when it can be (match
+// ids and usual node ids), else "~" and its bytes in hex (an id with a
+// '.', say).
+func token(s string) string {
+	if s != "" && !strings.HasPrefix(s, "~") && !strings.ContainsAny(s, ".*> \t\r\n") {
+		return s
+	}
+	return "~" + hex.EncodeToString([]byte(s))
 }
 
-// matchOf returns the match token of a key or interest subject.
+// untoken is the id a token stands for.
+func untoken(t string) string {
+	if h, ok := strings.CutPrefix(t, "~"); ok {
+		if b, err := hex.DecodeString(h); err == nil {
+			return string(b)
+		}
+	}
+	return t
+}
+
+// matchOf returns the match id of a key or interest subject.
 func matchOf(subject string) string {
 	parts := strings.Split(subject, ".")
 	if len(parts) != 5 {
 		return ""
 	}
-	return parts[3]
+	return untoken(parts[3])
 }
 
 func appendMsgHead(b []byte, tick uint64, sent time.Time) []byte {

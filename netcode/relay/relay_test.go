@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -458,4 +459,38 @@ func TestSlowEdgeResyncs(t *testing.T) {
 	sameTicks(t, m.st, st, 3, headOf(m.st))
 	m.step(10, false)
 	waitFor(t, "edge follows", func() bool { return headOf(st) == headOf(m.st) })
+}
+
+// Ids that cannot be subject tokens as they are (a node id with dots)
+// are escaped, the same way on both sides.
+func TestTokens(t *testing.T) {
+	for _, id := range []string{"abcd1234", "node-1.example.org", "~7e", "a b", "x>y*"} {
+		tok := token(id)
+		if tok == "" || strings.ContainsAny(tok, ".*> ") || untoken(tok) != id {
+			t.Fatalf("%q: token %q, back %q", id, tok, untoken(tok))
+		}
+		if got := matchOf(keySubject("n.1", id)); got != id {
+			t.Fatalf("match of %q's key subject: %q", id, got)
+		}
+	}
+	url := natsURL(t)
+	var l lookup
+	m := newFakeMatch("dots", 20)
+	l.add(m)
+	m.step(3, false)
+	o, err := NewOrigin(connect(t, url, "A"), "node-a.example.org", l.get, quiet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	e := newEdge(t, connect(t, url, "B"), "B", EdgeConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, release, err := e.Open(ctx, netcode.RemoteMatch{MatchInfo: game.MatchInfo{ID: m.id}, Node: "node-a.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	m.step(5, false)
+	waitFor(t, "edge at the head", func() bool { return headOf(st) == headOf(m.st) })
 }
