@@ -376,8 +376,12 @@ func (f *feed) resync(reason string) {
 		}
 		return
 	}
-	f.e.m.resyncs.Inc()
-	if err := f.apply(m.Data, false); err != nil {
+	last := f.dec.Last()
+	err = f.apply(m.Data, false)
+	if f.dec.Last() != last { // the reply brought ticks: a resync
+		f.e.m.resyncs.Inc()
+	}
+	if err != nil {
 		f.log.Warn().Err(err).Msg("relay: bad resync reply")
 		return
 	}

@@ -57,7 +57,7 @@ func newEdgeMetrics() edgeMetrics {
 		}, []string{"reason"}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_relay_resyncs_total",
-			Help: "Times this node's relay edge recovered from a missed tick or a silence by a key request.",
+			Help: "Key requests of this node's relay edge (after a missed tick, a drop, a silence) whose reply brought ticks.",
 		}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tickstream_relay_lag_seconds",
