@@ -55,11 +55,14 @@ type fakeMatch struct {
 	ents []game.Entity
 }
 
-func newFakeMatch(id string, rate int) *fakeMatch {
+func newFakeMatch(id string, rate int) *fakeMatch { return newFakeMatchN(id, rate, 6) }
+
+// newFakeMatchN is newFakeMatch with n entities.
+func newFakeMatchN(id string, rate, n int) *fakeMatch {
 	m := &fakeMatch{id: id, rng: rand.New(rand.NewPCG(uint64(len(id)), 9)),
 		st: stream.New(stream.Config{Rate: rate, Keep: 10 * time.Second, Layout: game.Layout{ViewRadius: 50}})}
-	for i := range 6 {
-		m.ents = append(m.ents, game.Entity{ID: uint32(i + 1), Kind: 1, X: float32(10 * i), Y: 5, HP: 100})
+	for i := range n {
+		m.ents = append(m.ents, game.Entity{ID: uint32(i + 1), Kind: 1, X: float32(10 * i), Y: float32(5 * (i % 7)), HP: 100})
 	}
 	m.st.Watch()
 	return m
