@@ -499,6 +499,7 @@ type tickScanner struct {
 	prev     *Tick
 	inline   bool          // version 1 or 2: inputs records among the tick records
 	block    []blockInputs // version 3: the segment's inputs, by tick
+	noBase   error         // returned for a delta without its baseline (nil: ErrTruncated)
 }
 
 // record handles one record; next is the offset after it at the top level
@@ -540,6 +541,9 @@ func (s *tickScanner) record(kind byte, payload []byte, next int64) (stop bool, 
 		switch {
 		case key:
 		case prev == nil || frame.Base != prev.Snap.Tick || frame.Tick != frame.Base+1:
+			if s.noBase != nil {
+				return true, s.noBase
+			}
 			return true, ErrTruncated // a delta without its baseline
 		default:
 			base = prev.Rows

@@ -68,6 +68,7 @@ type Recording struct {
 	sum      Summary
 	rec      []byte
 	body     []byte
+	enc      TickEncoder
 }
 
 // Offer queues a tick for the file. It never blocks: when the queue is
@@ -174,25 +175,20 @@ func (r *Recording) write(snap *game.Snapshot) {
 	}
 	if snap.Roster != nil {
 		r.roster = snap.Roster
-		r.seg = appendRecord(r.seg, KindRoster, appendRoster(r.body[:0], true, snap.Roster))
-	} else if key {
-		r.seg = appendRecord(r.seg, KindRoster, appendRoster(r.body[:0], false, r.roster))
 	}
 	if snap.End != nil {
 		r.end = snap.End
-		r.seg = appendRecord(r.seg, KindEnd, appendEnd(r.body[:0], snap.End))
 	}
 	if r.traced && snap.Trace != nil {
 		sum := game.Checksum(snap.Entities, snap.Events)
 		r.inSeg = appendRecord(r.inSeg, KindInputs, appendInputs(r.body[:0], snap.Tick, sum, snap.Trace, r.inPrev))
 	}
-	h := wire.SnapHead{Tick: snap.Tick, Time: snap.Time.UnixMilli(), State: snap.State, Left: snap.Left.Milliseconds()}
-	kind := KindKeyframe
+	var base uint64
 	if !key {
-		h.Base, kind = r.prevTick, KindDelta
+		base = r.prevTick
 	}
-	r.body = wire.AppendSnapBody(r.body[:0], h, r.prev, r.rows, [][]game.Event{snap.Events})
-	r.seg = appendRecord(r.seg, kind, r.body)
+	// The roster, the result and the tick: the records a relay sends too.
+	r.seg = r.enc.Append(r.seg, snap, r.rows, r.roster, base, r.prev)
 	if r.pend.FirstTick == 0 {
 		r.pend.FirstTick, r.pend.FirstTime = snap.Tick, snap.Time
 	}

@@ -36,6 +36,7 @@ const playerKeep = 2 * time.Second
 
 // Stream is one match's ring of recent ticks.
 type Stream struct {
+	cfg    Config
 	rate   int
 	delay  time.Duration
 	quant  wire.Quant
@@ -88,6 +89,7 @@ func New(cfg Config) *Stream {
 	n := int((cfg.Keep+cfg.Delay)*time.Duration(rate)/time.Second) + 1
 	keep := uint64(playerKeep*time.Duration(rate)/time.Second) + 1
 	s := &Stream{
+		cfg:    cfg,
 		rate:   rate,
 		delay:  cfg.Delay,
 		quant:  wire.NewQuant(cfg.Layout.Precision),
@@ -112,6 +114,22 @@ func (s *Stream) Delay() time.Duration { return s.delay }
 
 // Quant is the wire precision of the match.
 func (s *Stream) Quant() wire.Quant { return s.quant }
+
+// Config is the configuration the stream was made with (a relay edge
+// builds its own stream of the match from it).
+func (s *Stream) Config() Config { return s.cfg }
+
+// Tick returns tick t as it is held: its snapshot, its entities in wire
+// units (sorted by id) and the roster as of the tick; ok is false when t
+// is not held. None of them may be modified. For readers outside the
+// package that re-encode ticks (a relay origin, see netcode/relay).
+func (s *Stream) Tick(t uint64) (snap *game.Snapshot, rows []wire.Row, roster []game.PlayerInfo, ok bool) {
+	e := s.entry(t)
+	if e == nil {
+		return nil, nil, nil, false
+	}
+	return e.snap, e.rows, e.roster, true
+}
 
 // Push records a tick. Called from the match goroutine: quantizes the
 // entities once, no other encoding.

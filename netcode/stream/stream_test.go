@@ -444,3 +444,49 @@ func TestViewPartsMatchSnapBody(t *testing.T) {
 		}
 	}
 }
+
+// TestTickAccessor: Tick returns a held tick's snapshot, its rows (as
+// Push quantized them) and the roster as of the tick, and nothing for a
+// tick not held; Config is what New was given.
+func TestTickAccessor(t *testing.T) {
+	cfg := Config{Rate: 10, Keep: time.Second, Delay: 2 * time.Second, Layout: game.Layout{ViewRadius: 30}}
+	st := New(cfg)
+	if got := st.Config(); got.Rate != cfg.Rate || got.Delay != cfg.Delay || got.Layout.ViewRadius != 30 {
+		t.Fatalf("config %+v", got)
+	}
+	if _, _, _, ok := st.Tick(1); ok {
+		t.Fatal("a tick of an empty stream")
+	}
+	w := newWorld(5, 4)
+	roster := []game.PlayerInfo{{ID: 1, Name: "a"}}
+	var snaps []*game.Snapshot
+	for i := 0; i < 100; i++ {
+		s := w.step()
+		if i == 3 {
+			s.Roster = roster
+		}
+		snaps = append(snaps, s)
+		st.Push(s)
+	}
+	first := snaps[0].Tick
+	last := snaps[len(snaps)-1].Tick
+	if _, _, _, ok := st.Tick(first); ok {
+		t.Fatal("tick out of the ring still held")
+	}
+	if _, _, _, ok := st.Tick(last + 1); ok {
+		t.Fatal("a tick not pushed yet")
+	}
+	snap, rows, ro, ok := st.Tick(last)
+	if !ok || snap != snaps[len(snaps)-1] || len(ro) != 1 || ro[0] != roster[0] {
+		t.Fatalf("last tick: %v %v %v", ok, snap == snaps[len(snaps)-1], ro)
+	}
+	want := st.Quant().AppendRows(nil, snap.Entities)
+	if len(rows) != len(want) {
+		t.Fatalf("rows %d, want %d", len(rows), len(want))
+	}
+	for i := range rows {
+		if rows[i] != want[i] {
+			t.Fatalf("row %d: %v, want %v", i, rows[i], want[i])
+		}
+	}
+}
