@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tickstream/tickstream/cmd/bots/fleet"
 	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/cluster"
 	"github.com/tickstream/tickstream/netcode/nettest"
@@ -245,4 +247,125 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// The kill test: 30 bots play on three nodes (joining through all three,
+// redirected to the owners of their matches) and 10 spectators watch from
+// another node (relayed); the busiest node is killed (SIGKILL). Every bot
+// of the killed node is in a live match again — a new one, on a live node
+// — and the report gives the time from the socket error to the first
+// snapshot of the new match.
+func TestClusterKillBusiestNode(t *testing.T) {
+	nodes := startClusterProcs(t, 3, "-max-players", "8", "-min-players", "2", "-tick-rate", "20")
+	urls := make([]string, len(nodes))
+	for i, nd := range nodes {
+		urls[i] = "ws://" + nd.Addr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	type result struct {
+		rep *fleet.Report
+		err error
+	}
+	players := make(chan result, 1)
+	go func() {
+		rep, err := fleet.Run(ctx, fleet.Scenario{
+			URL: strings.Join(urls, ","), Players: 30, RampUp: fleet.Duration(3 * time.Second),
+			Duration: fleet.Duration(14 * time.Second), InputRate: 10, Behaviour: "wander", Seed: 7,
+		}, fleet.Output{})
+		players <- result{rep, err}
+	}()
+
+	// Once everyone plays, find the busiest node and a spectators' node.
+	perNode := map[string]int{}
+	waitUntil(t, 20*time.Second, "30 players seated in the cluster", func() bool {
+		list, err := listCluster(nodes[0].URL)
+		if err != nil {
+			return false
+		}
+		clear(perNode)
+		total := 0
+		for _, m := range list {
+			perNode[m.Node] += m.Players
+			total += m.Players
+		}
+		return total == 30
+	})
+	var busiest, quietest *clusterNode
+	for _, nd := range nodes {
+		if busiest == nil || perNode[nd.id] > perNode[busiest.id] {
+			busiest = nd
+		}
+		if quietest == nil || perNode[nd.id] < perNode[quietest.id] {
+			quietest = nd
+		}
+	}
+	t.Logf("players per node: %v; killing %s", perNode, busiest.id)
+
+	// Spectators on the quietest node watch every match, most of them
+	// owned by other nodes.
+	spectators := make(chan result, 1)
+	go func() {
+		rep, err := fleet.Run(ctx, fleet.Scenario{
+			URL: "ws://" + quietest.Addr, Spectators: 10, RampUp: fleet.Duration(time.Second),
+			Duration: fleet.Duration(3 * time.Second), Mix: map[string]float64{"ws": 1, "sse": 1}, Seed: 8,
+		}, fleet.Output{})
+		spectators <- result{rep, err}
+	}()
+	sp := <-spectators
+	if sp.err != nil {
+		t.Fatalf("spectators: %v", sp.err)
+	}
+	relayed := 0.0
+	for _, nd := range nodes {
+		if v, err := metricValue(nd.URL, "tickstream_relay_encodes_total"); err == nil {
+			relayed += v
+		}
+	}
+	t.Logf("spectators on %s: %d connected, %d events; relay encodes on the origins: %v",
+		quietest.id, sp.rep.Counts.SpectatorsOK, sp.rep.Counts.SpectatorEvents, relayed)
+	if sp.rep.Counts.SpectatorsOK != 10 || sp.rep.Counts.SpectatorEvents == 0 {
+		t.Fatalf("spectators on %s: %+v", quietest.id, sp.rep.Counts)
+	}
+
+	killed := perNode[busiest.id]
+	busiest.signal(t, syscall.SIGKILL)
+	killedAt := time.Now()
+	for _, nd := range nodes {
+		if nd != busiest {
+			known := waitUntil(t, 10*time.Second, nd.id+" forgets the killed node", func() bool { return peersOf(t, nd) == len(nodes)-2 })
+			t.Logf("%s knew of the death %v after the kill (aim: 1.5 s)", nd.id, (time.Since(killedAt) - 0*known).Round(time.Millisecond))
+		}
+	}
+	pl := <-players
+	if pl.err != nil {
+		t.Fatalf("players: %v", pl.err)
+	}
+	f := pl.rep.Failover
+	t.Logf("failover after kill -9 of %s (%d players): %+v", busiest.id, killed, f)
+	t.Logf("disconnects: %v, errors %d", pl.rep.Counts.Disconnects, pl.rep.Counts.Errors)
+	if f.Failovers != killed || f.Recovered != killed {
+		t.Fatalf("%d players on the killed node: %d failed over, %d recovered", killed, f.Failovers, f.Recovered)
+	}
+	// Everyone is in a live match at the end, on the live nodes.
+	total := 0
+	for _, nd := range nodes {
+		if nd == busiest {
+			continue
+		}
+		list, err := listCluster(nd.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			if m.Node == busiest.id {
+				t.Fatalf("%s still lists a match of the killed node: %+v", nd.id, m)
+			}
+		}
+	}
+	list, _ := listCluster(quietest.URL)
+	for _, m := range list {
+		total += m.Players
+	}
+	t.Logf("after the kill: %d players seated in %d matches", total, len(list))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
 	"github.com/tickstream/tickstream/netcode/cluster"
+	"github.com/tickstream/tickstream/netcode/relay"
 )
 
 // clusterConfig is the flags of running as one node of several.
@@ -50,10 +51,12 @@ func (c clusterConfig) publicBase(addr string) (string, error) {
 
 // clusterNode is a running cluster membership and what it holds.
 type clusterNode struct {
-	node  *cluster.Node
-	nc    *nats.Conn
-	embed *server.Server
-	srv   atomic.Pointer[netcode.Server]
+	node   *cluster.Node
+	edge   *relay.Edge   // serves spectators of the other nodes' matches here
+	origin *relay.Origin // publishes this node's matches to the other nodes' edges
+	nc     *nats.Conn
+	embed  *server.Server
+	srv    atomic.Pointer[netcode.Server]
 }
 
 // startCluster joins (or, with -nats-embed, starts and joins) NATS and
@@ -100,17 +103,31 @@ func startCluster(ctx context.Context, c clusterConfig, addr string, maxMatches 
 		cn.close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	cn.edge = relay.NewEdge(cn.nc, relay.EdgeConfig{Node: cn.node.ID(), Logger: log})
 	return cn, nil
 }
 
-// attach gives the node its server (metrics, spectator counts).
-func (cn *clusterNode) attach(srv *netcode.Server) error {
+// attach gives the node its server: the relay's origin publishes the
+// server's matches, the metrics join the server's, spectator counts go to
+// the directory.
+func (cn *clusterNode) attach(srv *netcode.Server, log zerolog.Logger) error {
 	cn.srv.Store(srv)
-	return srv.Register(cn.node.Collectors()...)
+	var err error
+	if cn.origin, err = relay.NewOrigin(cn.nc, cn.node.ID(), srv.MatchStream, log); err != nil {
+		return err
+	}
+	cs := append(cn.node.Collectors(), cn.edge.Collectors()...)
+	return srv.Register(append(cs, cn.origin.Collectors()...)...)
 }
 
 // close leaves the cluster and closes NATS (and the embedded server).
 func (cn *clusterNode) close() {
+	if cn.origin != nil {
+		cn.origin.Close()
+	}
+	if cn.edge != nil {
+		cn.edge.Close()
+	}
 	if cn.node != nil {
 		cn.node.Close()
 	}

@@ -232,15 +232,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return err
 	}
 	var router netcode.Router
+	var rel netcode.Relay
 	var nodeID, publicURL string
 	if cn != nil {
 		defer cn.close()
-		router, nodeID, publicURL = cn.node, cn.node.ID(), cn.node.URL()
+		router, rel, nodeID, publicURL = cn.node, cn.edge, cn.node.ID(), cn.node.URL()
 	}
 	srv, err := netcode.NewServer(netcode.Config{
 		Node:      nodeID,
 		PublicURL: publicURL,
 		Router:    router,
+		Relay:     rel,
 		Heartbeat: netcode.HeartbeatConfig{
 			Interval: cfg.hbInterval, DeadAfter: cfg.deadAfter, SuspendedDeadAfter: cfg.suspendedDead,
 			BehindAfter: cfg.behindAfter, SlowAfter: cfg.slowAfter,
@@ -269,7 +271,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		return fmt.Errorf("config: %w", err)
 	}
 	if cn != nil {
-		if err := cn.attach(srv); err != nil {
+		if err := cn.attach(srv, log); err != nil {
 			return fmt.Errorf("cluster metrics: %w", err)
 		}
 	}
