@@ -115,6 +115,8 @@ export interface WatchOptions {
 export interface WatchHandlers {
   /** A keyframe or delta was applied (or the match event changed the roster). */
   onUpdate(): void;
+  /** The game events of a keyframe or delta just applied (kills, hits…). */
+  onEvents?(ev: readonly import("./protocol").GameEvent[]): void;
   /** The transport in use changed (or reconnected). */
   onTransport(name: TransportName, why: string): void;
   /** The match is over: results. The stream has ended. */
@@ -569,6 +571,7 @@ export class Watcher {
         cur.delivered = true;
         this.backoff.reset();
         this.lastEventAt = Date.now();
+        if (ev.kind !== "invalid" && ev.ev.length > 0) this.h.onEvents?.(ev.ev);
         this.h.onUpdate();
         if (this.peek) {
           // A seek while paused: the keyframe is shown; stay paused.
