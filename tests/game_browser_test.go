@@ -1,0 +1,457 @@
+//go:build browser
+
+package tests
+
+// The play page as a game, behind 100 ms of added latency each way (the
+// fault proxy), asserted through window.tickstream:
+//
+//   - the lobby lists a match created through the API, and its Join button
+//     joins it; alone in it, the page says it waits for 1 more player;
+//   - a key press moves the local avatar on the very next animation frame
+//     (prediction: no round trip);
+//   - a bot (the Go client, straight to the server) strafes and shoots at
+//     the page's player: drawn frame to frame, the bot never moves more than
+//     its speed allows (interpolation without jumps), and the page's player
+//     dies: the death screen names the bot with a respawn countdown, the kill
+//     feed shows the kill, and Tab shows the scoreboard with the kill and the
+//     death;
+//   - N shows the net graph with the round trip the proxy imposes;
+//   - names and health bars stay inside the canvas.
+//
+// Screenshots of the lobby, the play page and the net graph are saved to the
+// artifacts folder.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tickstream/tickstream/netcode/client"
+	"github.com/tickstream/tickstream/netcode/wire"
+	"github.com/tickstream/tickstream/tests/faultproxy"
+)
+
+const (
+	gameTimeout = 50 * time.Second
+	// addedLatency is added by the proxy in each direction.
+	addedLatency = 100 * time.Millisecond
+	// playerSpeed is the arena's top speed (units/s); smoothMargin the
+	// least jump (units) that counts as one between two frames, on top of
+	// what the speed allows in the frame's time (10 % for the render
+	// clock's catch-up).
+	playerSpeed  = 300.0
+	smoothMargin = 6.0
+)
+
+// gameState is what this test reads of window.tickstream.
+type gameState struct {
+	PlayerID int    `json:"playerId"`
+	MatchID  string `json:"matchId"`
+	Frame    int64  `json:"frame"`
+	Me       *struct {
+		X float64 `json:"x"`
+		Y float64 `json:"y"`
+	} `json:"me"`
+	Feed       []string `json:"feed"`
+	Scoreboard bool     `json:"scoreboard"`
+	Scores     []struct {
+		ID     int    `json:"id"`
+		Name   string `json:"name"`
+		Kills  int    `json:"kills"`
+		Deaths int    `json:"deaths"`
+	} `json:"scores"`
+	Death struct {
+		Shown     bool    `json:"shown"`
+		Killer    string  `json:"killer"`
+		RespawnIn float64 `json:"respawnIn"`
+	} `json:"death"`
+	WaitingFor int  `json:"waitingFor"`
+	Netgraph   bool `json:"netgraph"`
+	Net        *struct {
+		RTT      float64 `json:"rtt"`
+		SnapRate float64 `json:"snapRate"`
+		BytesIn  float64 `json:"bytesIn"`
+		BytesOut float64 `json:"bytesOut"`
+		InterpMs float64 `json:"interpMs"`
+	} `json:"net"`
+	Lobby        bool `json:"lobby"`
+	LobbyMatches int  `json:"lobbyMatches"`
+	LabelsInside bool `json:"labelsInside"`
+	Labels       int  `json:"labels"`
+	Hurt         int  `json:"hurt"`
+}
+
+func (b *browserPage) game() gameState {
+	b.t.Helper()
+	st, err := chromedp.Run(b.ctx, chromedp.Evaluate[gameState](`window.tickstream`))
+	if err != nil {
+		b.fatal("read window.tickstream: %v", err)
+	}
+	return st
+}
+
+// frameRecorder records, every animation frame, the frame number, its time,
+// the local avatar and the other players as drawn; and at the first key
+// press, the frame number and position then.
+const frameRecorder = `(() => {
+  const rec = { frames: [], key: null };
+  window.__rec = rec;
+  const loop = () => {
+    const s = window.tickstream;
+    const last = rec.frames[rec.frames.length - 1];
+    if (!last || last.f !== s.frame) {
+      rec.frames.push({ f: s.frame, t: s.frameAt, x: s.me ? s.me.x : NaN, y: s.me ? s.me.y : NaN, others: s.others });
+    }
+    if (rec.frames.length < 3000) requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+  window.addEventListener("keydown", (e) => {
+    if (rec.key || e.code === "Tab" || e.code === "KeyN") return;
+    const s = window.tickstream;
+    rec.key = { f: s.frame, x: s.me.x, y: s.me.y, code: e.code };
+  }, true);
+  return true;
+})()`
+
+type recFrame struct {
+	F      int64   `json:"f"`
+	T      float64 `json:"t"`
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Others []struct {
+		ID    int     `json:"id"`
+		X     float64 `json:"x"`
+		Y     float64 `json:"y"`
+		Flags int     `json:"flags"`
+	} `json:"others"`
+}
+
+type recording struct {
+	Frames []recFrame `json:"frames"`
+	Key    *struct {
+		F    int64   `json:"f"`
+		X    float64 `json:"x"`
+		Y    float64 `json:"y"`
+		Code string  `json:"code"`
+	} `json:"key"`
+}
+
+func TestBrowserGame(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t, serverBinary(t), "-view-radius", "-1")
+	proxy, err := faultproxy.New(srv.Addr)
+	if err != nil {
+		t.Fatalf("fault proxy: %v", err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	proxy.SetLatency(addedLatency)
+	pageURL := "http://" + proxy.Addr() + "/"
+
+	ctx, cancel := context.WithTimeout(context.Background(), gameTimeout)
+	defer cancel()
+	b := startBrowser(t, ctx, "browser-game-failed.png")
+
+	// A match created through the API (default: 2 players to start).
+	matchID := newDefaultMatch(t, srv.URL)
+
+	// The lobby lists it; its Join button joins it.
+	if err := chromedp.Do(b.ctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.WaitEnabled(chromedp.CSS("#play")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "ann"),
+	); err != nil {
+		b.fatal("open the page: %v", err)
+	}
+	b.waitFor(`window.tickstream.lobby && document.querySelector('button.join-match[data-match="`+matchID+`"]') !== null`,
+		8*time.Second, "match "+matchID+" in the lobby")
+	b.shot("game-lobby.png")
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`button.join-match[data-match="`+matchID+`"]`))); err != nil {
+		b.fatal("click Join: %v", err)
+	}
+	b.waitFor(`window.tickstream.connected && window.tickstream.me !== null && window.tickstream.matchId === "`+matchID+`"`,
+		10*time.Second, "joined the lobby's match")
+	b.waitFor(`window.tickstream.waitingFor === 1`, 5*time.Second, `"waiting for 1 more player" while alone`)
+	me := b.game()
+	t.Logf("joined %s as player %d", me.MatchID, me.PlayerID)
+
+	// The local avatar answers a key on the next animation frame.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](frameRecorder)); err != nil {
+		b.fatal("install the frame recorder: %v", err)
+	}
+	b.waitFor(`window.__rec.frames.length > 10`, 5*time.Second, "frames recorded")
+	key, code, vk, dir := "d", "KeyD", int64(68), 1.0
+	if me.Me != nil && me.Me.X > 1400 {
+		key, code, vk, dir = "a", "KeyA", 65, -1.0
+	}
+	if err := chromedp.Do(b.ctx, keyEvent(input.DispatchKeyEventTypeKeyDown, key, code, vk)); err != nil {
+		b.fatal("press %s: %v", key, err)
+	}
+	b.waitFor(`window.__rec.key !== null && window.tickstream.frame > window.__rec.key.f + 3`, 3*time.Second, "frames after the key press")
+	if err := chromedp.Do(b.ctx, chromedp.Sleep(300*time.Millisecond), keyEvent(input.DispatchKeyEventTypeKeyUp, key, code, vk)); err != nil {
+		b.fatal("release %s: %v", key, err)
+	}
+	rec := readRecording(b)
+	var next *recFrame
+	for i := range rec.Frames {
+		if rec.Frames[i].F == rec.Key.F+1 {
+			next = &rec.Frames[i]
+		}
+	}
+	if next == nil {
+		b.fatal("no frame %d recorded after the key press at frame %d", rec.Key.F+1, rec.Key.F)
+	}
+	moved := (next.X - rec.Key.X) * dir
+	t.Logf("key %s at frame %d: x %.2f; next frame x %.2f (%+.2f)", key, rec.Key.F, rec.Key.X, next.X, moved)
+	if !(moved > 0.01) {
+		t.Errorf("the avatar did not move on the frame after the key press (x %.3f → %.3f, want towards %+.0f)", rec.Key.X, next.X, dir)
+	}
+
+	// The bot: strafes and shoots at the page's player.
+	bot, err := client.Dial(ctx, srv.WSURL(), nil)
+	if err != nil {
+		b.fatal("bot: dial: %v", err)
+	}
+	defer bot.CloseNow()
+	bw, err := bot.Join(ctx, "bot", matchID)
+	if err != nil {
+		b.fatal("bot: join: %v", err)
+	}
+	var botErr atomic.Value
+	botCtx, stopBot := context.WithCancel(ctx)
+	defer stopBot()
+	go runHunter(botCtx, bot, bw.Player, uint32(me.PlayerID), &botErr)
+	b.waitFor(`window.tickstream.waitingFor === 0 && window.tickstream.players === 2`, 5*time.Second, "the match running with the bot")
+
+	// Record the frames afresh while the bot moves and shoots.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](frameRecorder)); err != nil {
+		b.fatal("install the frame recorder: %v", err)
+	}
+	b.waitFor(`window.tickstream.death.shown`, 25*time.Second, "the death screen (killed by the bot)")
+	dead := b.game()
+	t.Logf("dead: killer %q, respawn in %.0f ms, feed %v, hurt %d", dead.Death.Killer, dead.Death.RespawnIn, dead.Feed, dead.Hurt)
+	if dead.Death.Killer != "bot" || !(dead.Death.RespawnIn > 0) {
+		t.Errorf("death screen: killer %q, respawn in %v ms; want the bot and a countdown", dead.Death.Killer, dead.Death.RespawnIn)
+	}
+	if !contains(dead.Feed, "bot>ann") {
+		t.Errorf("kill feed %v; want bot>ann", dead.Feed)
+	}
+	if dead.Hurt < 1 {
+		t.Errorf("hits taken %d; want the damage flash's hits counted", dead.Hurt)
+	}
+	b.shot("game-play-dead.png")
+
+	// Tab: the scoreboard, with the kill and the death.
+	if err := chromedp.Do(b.ctx, keyEvent(input.DispatchKeyEventTypeKeyDown, "Tab", "Tab", 9)); err != nil {
+		b.fatal("press Tab: %v", err)
+	}
+	b.waitFor(`window.tickstream.scoreboard`, 2*time.Second, "the scoreboard on Tab")
+	board := b.game()
+	var botKills, myDeaths int
+	for _, s := range board.Scores {
+		if s.Name == "bot" {
+			botKills = s.Kills
+		}
+		if s.Name == "ann" {
+			myDeaths = s.Deaths
+		}
+	}
+	if botKills < 1 || myDeaths < 1 {
+		t.Errorf("scoreboard %+v; want the bot's kill and ann's death", board.Scores)
+	}
+	b.shot("game-scoreboard.png")
+	if err := chromedp.Do(b.ctx, keyEvent(input.DispatchKeyEventTypeKeyUp, "Tab", "Tab", 9)); err != nil {
+		b.fatal("release Tab: %v", err)
+	}
+	b.waitFor(`!window.tickstream.scoreboard`, 2*time.Second, "the scoreboard hidden when Tab is released")
+
+	// The bot, frame to frame: never faster than it can move.
+	rec = readRecording(b)
+	checked, worst := 0, 0.0
+	for i := 1; i < len(rec.Frames); i++ {
+		p, q := rec.Frames[i-1], rec.Frames[i]
+		if q.F != p.F+1 {
+			continue
+		}
+		a, okA := findOther(p, bw.Player)
+		c, okC := findOther(q, bw.Player)
+		if !okA || !okC || a.Flags&1 != 0 || c.Flags&1 != 0 {
+			continue
+		}
+		dt := (q.T - p.T) / 1000
+		d := math.Hypot(c.X-a.X, c.Y-a.Y)
+		limit := playerSpeed*dt*1.1 + smoothMargin
+		checked++
+		worst = math.Max(worst, d-playerSpeed*dt)
+		if d > limit {
+			t.Errorf("bot jumped %.1f units between frames %d and %d (%.1f ms apart; at most %.1f)", d, p.F, q.F, dt*1000, limit)
+		}
+	}
+	t.Logf("bot checked over %d frame pairs; worst excess over speed·dt %.2f units", checked, worst)
+	if checked < 30 {
+		t.Errorf("only %d consecutive frames with the bot drawn; want at least 30", checked)
+	}
+
+	// N: the net graph, with the round trip the proxy imposes.
+	if err := chromedp.Do(b.ctx, keyEvent(input.DispatchKeyEventTypeKeyDown, "n", "KeyN", 78), keyEvent(input.DispatchKeyEventTypeKeyUp, "n", "KeyN", 78)); err != nil {
+		b.fatal("press N: %v", err)
+	}
+	b.waitFor(`window.tickstream.netgraph && window.tickstream.net && window.tickstream.net.rtt > 0 && window.tickstream.net.snapRate > 0`,
+		3*time.Second, "the net graph")
+	ng := b.game()
+	t.Logf("net graph: %+v", *ng.Net)
+	if ng.Net.RTT < float64(2*addedLatency/time.Millisecond) {
+		t.Errorf("net graph ping %.0f ms; the proxy adds %v each way", ng.Net.RTT, addedLatency)
+	}
+	if !(ng.Net.BytesIn > 0) || !(ng.Net.BytesOut > 0) || !(ng.Net.InterpMs > 0) {
+		t.Errorf("net graph %+v; want traffic both ways and an interpolation delay", *ng.Net)
+	}
+	b.shot("game-netgraph.png")
+
+	// Names and health bars stay inside the canvas.
+	if !ng.LabelsInside || ng.Labels < 2 {
+		t.Errorf("labels: %d drawn, all inside the canvas: %v", ng.Labels, ng.LabelsInside)
+	}
+	if e, _ := botErr.Load().(error); e != nil {
+		t.Errorf("bot: %v", e)
+	}
+	if t.Failed() {
+		b.fatal("see the errors above")
+	}
+}
+
+// newDefaultMatch creates a match with the server's defaults and returns its id.
+func newDefaultMatch(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Post(base+"/api/matches", "application/json", bytes.NewReader([]byte("{}")))
+	if err != nil {
+		t.Fatalf("create a match: %v", err)
+	}
+	defer res.Body.Close()
+	var m struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil || res.StatusCode != http.StatusCreated || m.ID == "" {
+		t.Fatalf("create a match: status %d, id %q, err %v", res.StatusCode, m.ID, err)
+	}
+	return m.ID
+}
+
+func readRecording(b *browserPage) recording {
+	b.t.Helper()
+	rec, err := chromedp.Run(b.ctx, chromedp.Evaluate[recording](`window.__rec`))
+	if err != nil {
+		b.fatal("read the frame recording: %v", err)
+	}
+	return rec
+}
+
+func findOther(f recFrame, id uint32) (struct {
+	ID    int     `json:"id"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+	Flags int     `json:"flags"`
+}, bool) {
+	for _, o := range f.Others {
+		if o.ID == int(id) {
+			return o, true
+		}
+	}
+	return struct {
+		ID    int     `json:"id"`
+		X     float64 `json:"x"`
+		Y     float64 `json:"y"`
+		Flags int     `json:"flags"`
+	}{}, false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runHunter plays the bot: every 50 ms it aims at the target and fires;
+// it closes in (sliding around obstacles) while farther than 300 units, and
+// strafes sideways, changing side every 600 ms, once close. Errors other
+// than the context's end are stored in errOut.
+func runHunter(ctx context.Context, c *client.Client, self, target uint32, errOut *atomic.Value) {
+	snaps := make(chan *client.Snap, 1)
+	go func() {
+		for {
+			m, err := c.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					errOut.Store(fmt.Errorf("read: %w", err))
+				}
+				close(snaps)
+				return
+			}
+			if m.Snap != nil {
+				select {
+				case <-snaps:
+				default:
+				}
+				snaps <- m.Snap
+			}
+		}
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last *client.Snap
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-snaps:
+			if !ok {
+				return
+			}
+			last = s
+			continue
+		case <-tick.C:
+		}
+		if last == nil {
+			continue
+		}
+		me, ok1 := last.Entity(self)
+		tg, ok2 := last.Entity(target)
+		if !ok1 || !ok2 {
+			continue
+		}
+		dx, dy := float64(tg.X-me.X), float64(tg.Y-me.Y)
+		dist := math.Hypot(dx, dy)
+		if dist == 0 {
+			continue
+		}
+		ux, uy := dx/dist, dy/dist
+		side := 1.0
+		if int(time.Since(start)/(600*time.Millisecond))%2 == 1 {
+			side = -1
+		}
+		mx, my := -uy*side, ux*side // strafe
+		if dist > 300 {
+			mx, my = ux*0.8-uy*side*0.6, uy*0.8+ux*side*0.6
+		}
+		in := wire.InputMsg{MX: mx, MY: my, Aim: math.Atan2(dy, dx), Buttons: 1}
+		if _, err := c.Input(ctx, in); err != nil {
+			if ctx.Err() == nil {
+				errOut.Store(fmt.Errorf("input: %w", err))
+			}
+			return
+		}
+	}
+}
