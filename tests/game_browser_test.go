@@ -160,12 +160,14 @@ func TestBrowserGame(t *testing.T) {
 	defer cancel()
 	b := startBrowser(t, ctx, "browser-game-failed.png")
 
-	// A match created through the API (default: 2 players to start).
-	matchID := newDefaultMatch(t, srv.URL)
+	// A match created through the API: 2 players to start (the default),
+	// over at the bot's second kill.
+	matchID := newMatch(t, srv.URL, `{"score_limit": 2}`)
 
 	// The lobby lists it; its Join button joins it.
 	if err := chromedp.Do(b.ctx,
-		chromedp.Navigate(pageURL),
+		// ?match= too: "Play again" must not go back to it.
+		chromedp.Navigate(pageURL+"?match="+matchID),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
 		chromedp.WaitEnabled(chromedp.CSS("#play")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "ann"),
@@ -321,18 +323,45 @@ func TestBrowserGame(t *testing.T) {
 	if !ng.LabelsInside || ng.Labels < 2 {
 		t.Errorf("labels: %d drawn, all inside the canvas: %v", ng.Labels, ng.LabelsInside)
 	}
-	if e, _ := botErr.Load().(error); e != nil {
-		t.Errorf("bot: %v", e)
-	}
 	if t.Failed() {
 		b.fatal("see the errors above")
 	}
+
+	// The bot's second kill ends the match: input stops (a key held moves
+	// nothing, no sliding), and Play again joins another match.
+	b.waitFor(`window.tickstream.matchOver && !window.tickstream.controls && document.getElementById("again") !== null`,
+		25*time.Second, "the match over (score limit) with Play again")
+	if err := chromedp.Do(b.ctx, chromedp.Sleep(200*time.Millisecond), keyEvent(input.DispatchKeyEventTypeKeyDown, "d", "KeyD", 68)); err != nil {
+		b.fatal("press D after the end: %v", err)
+	}
+	over := b.game()
+	if err := chromedp.Do(b.ctx, chromedp.Sleep(500*time.Millisecond), keyEvent(input.DispatchKeyEventTypeKeyUp, "d", "KeyD", 68)); err != nil {
+		b.fatal("release D: %v", err)
+	}
+	still := b.game()
+	if over.Me == nil || still.Me == nil || over.Me.X != still.Me.X || over.Me.Y != still.Me.Y {
+		t.Errorf("the avatar moved after the match was over: %+v → %+v", over.Me, still.Me)
+	}
+	b.shot("game-over.png")
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("#again"))); err != nil {
+		b.fatal("click Play again: %v", err)
+	}
+	b.waitFor(`window.tickstream.connected && window.tickstream.me !== null && window.tickstream.matchId !== "" && window.tickstream.matchId !== "`+matchID+`"`,
+		10*time.Second, "another match after Play again")
+	again := b.game()
+	t.Logf("play again: match %s (was %s)", again.MatchID, matchID)
+	if again.Death.Shown || len(again.Feed) != 0 {
+		t.Errorf("after Play again: death screen %v, feed %v; want a fresh match", again.Death.Shown, again.Feed)
+	}
+	if e, _ := botErr.Load().(error); e != nil {
+		t.Errorf("bot: %v", e)
+	}
 }
 
-// newDefaultMatch creates a match with the server's defaults and returns its id.
-func newDefaultMatch(t *testing.T, base string) string {
+// newMatch creates a match (body: its settings in JSON) and returns its id.
+func newMatch(t *testing.T, base, body string) string {
 	t.Helper()
-	res, err := http.Post(base+"/api/matches", "application/json", bytes.NewReader([]byte("{}")))
+	res, err := http.Post(base+"/api/matches", "application/json", bytes.NewReader([]byte(body)))
 	if err != nil {
 		t.Fatalf("create a match: %v", err)
 	}
