@@ -15,6 +15,7 @@ package tests
 //     dies: the death screen names the bot with a respawn countdown, the kill
 //     feed shows the kill, and Tab shows the scoreboard with the kill and the
 //     death;
+//   - a spectator's watch page shows the scoreboard on Tab too;
 //   - N shows the net graph with the round trip the proxy imposes;
 //   - names and health bars stay inside the canvas.
 //
@@ -231,7 +232,7 @@ func TestBrowserGame(t *testing.T) {
 	var botErr atomic.Value
 	botCtx, stopBot := context.WithCancel(ctx)
 	defer stopBot()
-	go runHunter(botCtx, bot, bw.Player, uint32(me.PlayerID), &botErr)
+	go runHunter(botCtx, bot, bw.Player, uint32(me.PlayerID), bw.Arena.Obstacles, &botErr)
 	b.waitFor(`window.tickstream.waitingFor === 0 && window.tickstream.players === 2`, 5*time.Second, "the match running with the bot")
 
 	// Record the frames afresh while the bot moves and shoots.
@@ -275,6 +276,39 @@ func TestBrowserGame(t *testing.T) {
 		b.fatal("release Tab: %v", err)
 	}
 	b.waitFor(`!window.tickstream.scoreboard`, 2*time.Second, "the scoreboard hidden when Tab is released")
+
+	// A spectator (the watch page, in a second tab) holds Tab: the same
+	// scoreboard, and the kill feed.
+	wctx, wcancel := chromedp.NewContext(b.ctx)
+	defer wcancel()
+	if err := chromedp.Do(wctx, chromedp.Navigate(srv.URL+"/watch?match="+matchID)); err != nil {
+		b.fatal("open the watch page: %v", err)
+	}
+	if _, err := chromedp.Run(wctx, chromedp.Poll[chromedp.Void](`window.tickstreamWatch && window.tickstreamWatch.tick > 0`,
+		chromedp.WithPollingTimeout(8*time.Second))); err != nil {
+		b.fatal("the watch page shows no tick: %v", err)
+	}
+	if err := chromedp.Do(wctx, keyEvent(input.DispatchKeyEventTypeKeyDown, "Tab", "Tab", 9)); err != nil {
+		b.fatal("press Tab on the watch page: %v", err)
+	}
+	type watchBoard struct {
+		Scoreboard bool `json:"scoreboard"`
+		Scores     []struct {
+			Name  string `json:"name"`
+			Kills int    `json:"kills"`
+		} `json:"scores"`
+	}
+	wb, err := chromedp.Run(wctx, chromedp.Poll[watchBoard](
+		`(() => { const w = window.tickstreamWatch; return w.scoreboard && w.scores.some((s) => s.name === "bot" && s.kills >= 1) ? w : null })()`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		b.fatal("the watch page's scoreboard on Tab with the bot's kill: %v", err)
+	}
+	t.Logf("watch page scoreboard: %+v", wb.Scores)
+	if err := chromedp.Do(wctx, keyEvent(input.DispatchKeyEventTypeKeyUp, "Tab", "Tab", 9)); err != nil {
+		b.fatal("release Tab on the watch page: %v", err)
+	}
+	wcancel()
 
 	// The bot, frame to frame: never faster than it can move.
 	rec = readRecording(b)
@@ -413,10 +447,25 @@ func contains(list []string, s string) bool {
 }
 
 // runHunter plays the bot: every 50 ms it aims at the target and fires;
-// it closes in (sliding around obstacles) while farther than 300 units, and
-// strafes sideways, changing side every 600 ms, once close. Errors other
-// than the context's end are stored in errOut.
-func runHunter(ctx context.Context, c *client.Client, self, target uint32, errOut *atomic.Value) {
+// it closes in (sliding around obstacles) while farther than 300 units or
+// with an obstacle in the line of fire, and strafes sideways, changing side
+// every 600 ms, once close with a clear shot. Errors other than the
+// context's end are stored in errOut.
+func runHunter(ctx context.Context, c *client.Client, self, target uint32, obstacles [][4]float64, errOut *atomic.Value) {
+	// clear: no obstacle (grown by a projectile's radius) on the segment.
+	clear := func(x0, y0, x1, y1 float64) bool {
+		n := int(math.Hypot(x1-x0, y1-y0)/4) + 1
+		for i := 0; i <= n; i++ {
+			x := x0 + (x1-x0)*float64(i)/float64(n)
+			y := y0 + (y1-y0)*float64(i)/float64(n)
+			for _, o := range obstacles {
+				if x > o[0]-5 && x < o[0]+o[2]+5 && y > o[1]-5 && y < o[1]+o[3]+5 {
+					return false
+				}
+			}
+		}
+		return true
+	}
 	snaps := make(chan *client.Snap, 1)
 	go func() {
 		for {
@@ -472,7 +521,7 @@ func runHunter(ctx context.Context, c *client.Client, self, target uint32, errOu
 			side = -1
 		}
 		mx, my := -uy*side, ux*side // strafe
-		if dist > 300 {
+		if dist > 300 || !clear(float64(me.X), float64(me.Y), float64(tg.X), float64(tg.Y)) {
 			mx, my = ux*0.8-uy*side*0.6, uy*0.8+ux*side*0.6
 		}
 		in := wire.InputMsg{MX: mx, MY: my, Aim: math.Atan2(dy, dx), Buttons: 1}

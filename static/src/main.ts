@@ -397,6 +397,10 @@ function closed({ code, reason, welcomed, kind }: CloseInfo): void {
       setStatus(`could not resume: ${why} — press Play to join again`, true);
       break;
     }
+    case "redirects":
+      showOverlay("", null);
+      setStatus(`could not join: ${reason}`, true);
+      break;
     case "refused":
       showOverlay("", null);
       setStatus(`${welcomed ? "disconnected" : "could not join"}: ${describeClose(code)} ${detail}`, code !== 1000);
@@ -477,6 +481,9 @@ soundButton.addEventListener("click", () => {
   const on = sound.toggle();
   soundButton.textContent = on ? "Sound: on" : "Sound: off";
   soundButton.setAttribute("aria-pressed", String(on));
+  // Keys go back to the game (Space must not press this button again).
+  soundButton.blur();
+  if (welcome) canvas.focus({ preventScroll: true });
 });
 soundButton.textContent = sound.on ? "Sound: on" : "Sound: off";
 
