@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
@@ -532,4 +534,82 @@ func runHunter(ctx context.Context, c *client.Client, self, target uint32, obsta
 			return
 		}
 	}
+}
+
+// TestBrowserTouch plays with touch only (Chromium's touch emulation): the
+// touch controls appear, dragging the virtual stick moves the avatar, and
+// the fire button fires.
+func TestBrowserTouch(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t, serverBinary(t))
+	ctx, cancel := context.WithTimeout(context.Background(), gameTimeout)
+	defer cancel()
+	b := startBrowser(t, ctx, "browser-touch-failed.png")
+	if err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 2})
+		return err
+	})); err != nil {
+		b.fatal("touch emulation: %v", err)
+	}
+	joined := b.join(srv.URL+"/", "thumbs")
+	touch := func(typ input.DispatchTouchEventType, pts ...*input.TouchPoint) {
+		t.Helper()
+		if pts == nil {
+			pts = []*input.TouchPoint{}
+		}
+		if err := chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: typ, TouchPoints: pts})
+			return err
+		})); err != nil {
+			b.fatal("touch %s: %v", typ, err)
+		}
+	}
+	type rect struct{ X, Y, W, H float64 }
+	rectOf := func(sel string) rect {
+		r, err := chromedp.Run(b.ctx, chromedp.Evaluate[rect](
+			`(() => { const r = document.querySelector("`+sel+`").getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height} })()`))
+		if err != nil {
+			b.fatal("rect of %s: %v", sel, err)
+		}
+		return r
+	}
+	// The first touch shows the controls (if the coarse pointer did not).
+	one := 1.0
+	touch(input.DispatchTouchEventTypeTouchStart, &input.TouchPoint{X: 300, Y: 300, ID: &one})
+	touch(input.DispatchTouchEventTypeTouchEnd)
+	b.waitFor(`window.tickstream.touch && !document.getElementById("touch").hidden`, 3*time.Second, "the touch controls")
+
+	stick := rectOf("#stick")
+	x0, y0 := stick.X+stick.W*0.4, stick.Y+stick.H*0.5
+	dir := 1.0
+	if joined.Me != nil && joined.Me.X > 1300 {
+		dir = -1
+	}
+	before := b.state()
+	touch(input.DispatchTouchEventTypeTouchStart, &input.TouchPoint{X: x0, Y: y0, ID: &one})
+	touch(input.DispatchTouchEventTypeTouchMove, &input.TouchPoint{X: x0 + 25*dir, Y: y0, ID: &one})
+	touch(input.DispatchTouchEventTypeTouchMove, &input.TouchPoint{X: x0 + 60*dir, Y: y0, ID: &one})
+	if err := chromedp.Do(b.ctx, chromedp.Sleep(holdFor)); err != nil {
+		b.fatal("hold the stick: %v", err)
+	}
+	after := b.state()
+	touch(input.DispatchTouchEventTypeTouchEnd)
+	if before.Me == nil || after.Me == nil {
+		b.fatal("own entity missing: before %s, after %s", before, after)
+	}
+	moved := (after.Me.X - before.Me.X) * dir
+	t.Logf("stick held %v towards %+.0f: x %.1f → %.1f", holdFor, dir, before.Me.X, after.Me.X)
+	if moved < minMove {
+		t.Errorf("the stick moved the avatar %.1f units in %v; want at least %.0f", moved, holdFor, minMove)
+	}
+
+	fire := rectOf("#fire")
+	two := 2.0
+	touch(input.DispatchTouchEventTypeTouchStart, &input.TouchPoint{X: fire.X + fire.W/2, Y: fire.Y + fire.H/2, ID: &two})
+	if err := chromedp.Do(b.ctx, chromedp.Sleep(150*time.Millisecond)); err != nil {
+		b.fatal("hold fire: %v", err)
+	}
+	touch(input.DispatchTouchEventTypeTouchEnd)
+	b.waitFor(`window.tickstream.shots > 0`, 3*time.Second, "a shot from the fire button")
+	b.shot("game-touch.png")
 }
