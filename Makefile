@@ -44,17 +44,21 @@ test-go:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 # The client under Node: its codec (static/src/protocol.ts) against the
-# golden vectors, the player link's acks (net.ts, fake WebSocket), and a
+# golden vectors, the player link's acks (net.ts, fake WebSocket), the link
+# layer, clock sync, cluster redirect and failover (link.ts, clock.ts), the
+# game UI's events, feed and scoreboard (game.ts), and a
 # replay's timeline and stream URLs with pause, seek and speed (timeline.ts,
 # watchnet.ts), the prediction against the Go movement rule's vectors and
 # the interpolation (predict.ts, interp.ts). Type check with the tests,
 # bundle them for Node, run them.
 test-ts: static/node_modules/.stamp
 	cd static && npx tsc --noEmit -p test
-	cd static && npx esbuild test/golden.test.ts test/net.test.ts test/timeline.test.ts test/predict.test.ts --bundle --platform=node --target=node20 \
+	cd static && npx esbuild test/golden.test.ts test/net.test.ts test/link.test.ts test/game.test.ts test/timeline.test.ts test/predict.test.ts --bundle --platform=node --target=node20 \
 		--log-level=warning --outdir=node_modules/.tmp
 	node static/node_modules/.tmp/golden.test.js $(GOLDEN)
 	node static/node_modules/.tmp/net.test.js
+	node static/node_modules/.tmp/link.test.js
+	node static/node_modules/.tmp/game.test.js
 	node static/node_modules/.tmp/timeline.test.js
 	node static/node_modules/.tmp/predict.test.js
 

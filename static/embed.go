@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-//go:embed index.html watch.html dist
+//go:embed index.html watch.html favicon.svg dist
 var files embed.FS
 
 // asset is one embedded file served by Handler.
@@ -32,6 +32,7 @@ var (
 	appBundle   = newAsset("dist/app.js", "text/javascript; charset=utf-8")
 	watchPage   = newAsset("watch.html", "text/html; charset=utf-8")
 	watchBundle = newAsset("dist/watch.js", "text/javascript; charset=utf-8")
+	favicon     = newAsset("favicon.svg", "image/svg+xml")
 )
 
 func newAsset(name, contentType string) asset {
@@ -44,7 +45,9 @@ func newAsset(name, contentType string) asset {
 }
 
 // Handler serves the play page at "/", the watch page at "/watch" and their
-// bundles at "/dist/app.js" and "/dist/watch.js"; every other path is 404.
+// bundles at "/dist/app.js" and "/dist/watch.js", and the icon at
+// "/favicon.svg" and "/favicon.ico" (the same SVG: browsers that ask for the
+// .ico by habit get it too); every other path is 404.
 // Mount it at "/" (it only answers GET and HEAD). Responses carry
 // Cache-Control: no-cache with an ETag, so a browser revalidates and always
 // runs the bundle that matches the server.
@@ -66,5 +69,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("GET /dist/app.js", serve(appBundle))
 	mux.HandleFunc("GET /watch", serve(watchPage))
 	mux.HandleFunc("GET /dist/watch.js", serve(watchBundle))
+	mux.HandleFunc("GET /favicon.svg", serve(favicon))
+	mux.HandleFunc("GET /favicon.ico", serve(favicon))
 	return mux
 }

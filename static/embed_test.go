@@ -22,6 +22,8 @@ func TestHandler(t *testing.T) {
 		{"HEAD", "/watch", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/watch?match=abc&transport=sse", 200, "text/html; charset=utf-8", `id="matches"`},
 		{"GET", "/dist/watch.js", 200, "text/javascript; charset=utf-8", "tickstreamWatch"},
+		{"GET", "/favicon.svg", 200, "image/svg+xml", "<svg"},
+		{"GET", "/favicon.ico", 200, "image/svg+xml", "<svg"},
 		{"GET", "/watch/", 404, "", ""},
 		{"GET", "/watch.html", 404, "", ""},
 		{"POST", "/watch", 405, "", ""},

@@ -213,8 +213,10 @@ func TestBrowserResume(t *testing.T) {
 }
 
 // TestBrowserResumeRefused: the seat is gone by the time the link works
-// again (grace 1 s), so the resume is refused with 4012: the page says so,
-// stops retrying, and Play joins anew.
+// again (grace 1 s), so the resume is refused with 4012: the page fails
+// over by itself (docs/client.md, "Redirect and failover"): it joins anew
+// through its own origin, takes a new seat, and says plainly "Server lost —
+// you are in a new match". No Play press, no reload.
 func TestBrowserResumeRefused(t *testing.T) {
 	chromiumPath(t)
 	const shortGrace = time.Second
@@ -237,41 +239,49 @@ func TestBrowserResumeRefused(t *testing.T) {
 	time.Sleep(shortGrace + 1500*time.Millisecond) // the seat is freed meanwhile
 	proxy.Refuse(false)
 
-	b.waitFor(`!window.tickstream.reconnecting && window.tickstream.lastClose && window.tickstream.lastClose.code === 4012`,
-		5*time.Second, "resume refused with 4012")
-	overlayShows(b, "could not resume: seat no longer held")
+	// The resume is refused (4012), and the page joins anew by itself.
+	b.waitFor(`window.tickstream.failovers === 1 && window.tickstream.lastClose && window.tickstream.lastClose.code === 4012`,
+		5*time.Second, "failover after the resume was refused with 4012")
+	b.waitFor(`window.tickstream.connected && window.tickstream.me !== null && window.tickstream.playerId !== `+
+		itoa(joined.PlayerID), 10*time.Second, "a new seat after the failover")
+	overlayShows(b, "Server lost — you are in a new match")
 	status, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#status")))
 	if err != nil {
 		b.fatal("read #status: %v", err)
 	}
-	if !strings.Contains(status, "could not resume") {
-		t.Errorf("#status = %q; want it to say the resume was refused", status)
+	if !strings.Contains(status, "Server lost — you are in a new match") {
+		t.Errorf("#status = %q; want it to say the server was lost and a new match joined", status)
 	}
-	refused := b.state()
-	t.Logf("refused: %s; status %q", refused, status)
-	if refused.Connected || refused.Resumes != 0 {
-		t.Errorf("after the refusal: %s; want disconnected, no resume", refused)
+	again := b.state()
+	t.Logf("failed over: %s; status %q", again, status)
+	if again.Resumes != 0 || again.Reconnecting {
+		t.Errorf("after the failover: %s; want a new seat (no resume), not reconnecting", again)
+	}
+	formHidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.getElementById("join").hidden`))
+	if err != nil || !formHidden {
+		t.Errorf("the join form is shown after the failover (err %v); want the game", err)
 	}
 	b.shot("browser-resume-refused.png")
 
-	// No more attempts: the proxy sees no new connection for a while.
-	accepted := proxy.Accepted()
-	time.Sleep(500 * time.Millisecond)
-	if n := proxy.Accepted() - accepted; n != 0 {
-		t.Errorf("%d connections after the refusal; want none (no retry after 4012)", n)
+	// The new seat plays: a key held moves the avatar (D, or A when the
+	// spawn point is against something on the right).
+	moved := false
+	for _, k := range []struct {
+		key, code string
+		vk        int64
+	}{{"d", "KeyD", 68}, {"a", "KeyA", 65}} {
+		before, after, err := holdKey(b.ctx, k.key, k.code, k.vk)
+		if err != nil {
+			b.fatal("hold %s: %v", k.key, err)
+		}
+		if before.Me != nil && after.Me != nil && math.Abs(after.Me.X-before.Me.X) > minMove {
+			moved = true
+			break
+		}
+		t.Logf("held %s: before %s, after %s", k.key, before, after)
 	}
-
-	// Play joins anew: a new seat.
-	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS("#play")), chromedp.Click(chromedp.CSS("#play"))); err != nil {
-		b.fatal("press Play after the refusal: %v", err)
-	}
-	b.waitFor(`window.tickstream.connected && window.tickstream.me !== null && window.tickstream.playerId !== `+
-		itoa(joined.PlayerID), 10*time.Second, "a new seat after Play")
-	again := b.state()
-	t.Logf("joined again: %s", again)
-	overlayHidden, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.getElementById("overlay").hidden`))
-	if err != nil || !overlayHidden {
-		t.Errorf("overlay still shown after joining again (err %v)", err)
+	if !moved {
+		t.Errorf("the new seat did not move with D or A held")
 	}
 }
 

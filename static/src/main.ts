@@ -3,7 +3,14 @@
 // prediction puts it and the others interpolated between snapshots
 // (docs/client.md) → results on `end`. A lost connection is
 // resumed into the same seat (net.ts) while the page keeps drawing the last
-// snapshot and keeps taking input.
+// snapshot and keeps taking input; a seat lost for good fails over to a new
+// match. Around the arena: the lobby (live matches, create a match), kill
+// feed, hit markers and damage flash, death screen, scoreboard (Tab), net
+// graph (N), sounds (off by default) and touch controls.
+//
+// Developer options in the URL: ?match=<id> joins that match (the first
+// Play only), ?every=N, ?lag=<ms>&loss=<0…1> simulate latency and loss in
+// the SDK (link.ts).
 
 import { REFERENCE_ARENA } from "./arena";
 import { Hud } from "./hud";
@@ -11,8 +18,16 @@ import { Interpolator } from "./interp";
 import { MoveRule, Predictor, tickSeconds } from "./predict";
 import { Controls } from "./input";
 import { CloseInfo, Player, playURL } from "./net";
+import { GameTracker, waitingFor } from "./game";
+import { GameUI } from "./gameui";
+import { Sim } from "./link";
+import { Lobby } from "./lobby";
+import { NetGraph, NetSample } from "./netgraph";
+import { Sound } from "./sound";
+import { Touch } from "./touch";
 import {
   Arena,
+  BUTTON_FIRE,
   End,
   Entity,
   EVENT_SHOT,
@@ -89,10 +104,54 @@ export interface Debug {
   /** Prediction corrections since Play: smoothed and snapped. */
   smoothed: number;
   snapped: number;
+  /** Animation frames drawn, and the time of the last one (performance.now). */
+  frame: number;
+  frameAt: number;
+  /** The other players as drawn in the last frame (interpolated). */
+  others: { id: number; x: number; y: number; flags: number }[];
+  /** The kill feed shown: "killer>victim" names, oldest first. */
+  feed: string[];
+  /** The scoreboard is shown (Tab), and its rows. */
+  scoreboard: boolean;
+  scores: { id: number; name: string; kills: number; deaths: number }[];
+  /** The death screen: shown, by whom, ms to respawn. */
+  death: { shown: boolean; killer: string; respawnIn: number };
+  /** Hits you took and dealt since Play (damage flash, hit markers). */
+  hurt: number;
+  hits: number;
+  /** "Waiting for N more players" (0: not waiting). */
+  waitingFor: number;
+  /** The match is over: controls are off. */
+  matchOver: boolean;
+  controls: boolean;
+  /** The net graph is shown, and its latest sample. */
+  netgraph: boolean;
+  net: NetSample | null;
+  /** The lobby (join form) is shown, and the matches it lists. */
+  lobby: boolean;
+  lobbyMatches: number;
+  /** Every name and health bar of the last frame lies inside the canvas. */
+  labelsInside: boolean;
+  labels: number;
+  /** Cluster: redirects followed, failovers, the node in use. */
+  redirects: number;
+  failovers: number;
+  node: string;
+  /** The server's clock minus the local one (clock sync), ms, and drift, ppm. */
+  clockOffset: number;
+  clockDrift: number;
+  /** Simulated latency (ms) and loss (0…1) from the URL. */
+  simLag: number;
+  simLoss: number;
+  sound: boolean;
+  touch: boolean;
 }
 
 /** How long "reconnected" stays on screen. */
 const RECONNECTED_SHOWN_MS = 2500;
+/** What the page says when the seat was lost for good and a new match joined. */
+const FAILOVER_TEXT = "Server lost — you are in a new match";
+const FAILOVER_SHOWN_MS = 6000;
 
 function byId<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -109,7 +168,18 @@ const overlay = byId<HTMLElement>("overlay");
 
 const renderer = new Renderer(canvas);
 const controls = new Controls(canvas);
-const hud = new Hud(byId("hud"), byId("results"), () => play(lastName));
+// Play again joins any match: never the one that ended (nor ?match=).
+const hud = new Hud(byId("hud"), byId("results"), () => play(lastName, ""));
+const ui = new GameUI(byId("feed"), byId("flash"), byId("death"), byId("scoreboard"), byId("waiting"));
+const netgraph = new NetGraph(byId("netgraph"), byId("netgraph-text"), byId<HTMLCanvasElement>("netgraph-chart"));
+const sound = new Sound();
+const soundButton = byId<HTMLButtonElement>("sound");
+const touch = new Touch(byId("stick"), byId("knob"), byId("fire"), byId("touch"));
+const lobby = new Lobby(byId<HTMLTableSectionElement>("lobby-matches"), byId("lobby-none"), byId<HTMLButtonElement>("create"),
+  (id) => play(nameInput.value, id), (msg) => setStatus(msg, true));
+const sim = Sim.fromQuery(location.search);
+/** ?match= is for the first Play only. */
+let urlMatch = new URLSearchParams(location.search).get("match") ?? "";
 
 // Session state, replaced on every Play.
 let conn: Player | null = null;
@@ -130,6 +200,22 @@ let interp: Interpolator | null = null;
 let drawnMe: Entity | null = null;
 let drawnTick = 0;
 let lastFrameAt = 0;
+let frames = 0;
+const tracker = new GameTracker(0);
+let hurt = 0;
+let hitsDealt = 0;
+/** The match is over (end, or an ended snapshot): no more input. */
+let matchOver = false;
+/** A zero input is owed to the server when the match ends. */
+let stopSent = false;
+let stopTries = 0;
+/** The link failed over: the next welcome is a new match. */
+let failedOver = false;
+// Net graph sampling.
+let lastNetAt = 0;
+let lastBytesIn = 0;
+let lastBytesOut = 0;
+let snapsAt: number[] = [];
 
 const setStatus = statusLine(status);
 const showOverlay = overlayBanner(overlay);
@@ -145,10 +231,37 @@ function myEntity(): Entity | null {
 
 function showForm(show: boolean): void {
   form.hidden = !show;
-  if (show) nameInput.focus();
+  if (show) {
+    nameInput.focus();
+    lobby.start();
+  } else {
+    lobby.stop();
+  }
 }
 
-function play(rawName: string): void {
+/** resetSession forgets the match shown (a new Play, or a failover's new match). */
+function resetSession(): void {
+  welcome = null;
+  arena = DEFAULT_ARENA;
+  names = new Map();
+  snap = null;
+  snaps = 0;
+  shots = 0;
+  lastShotId = 0;
+  predictor = null;
+  interp = null;
+  drawnMe = null;
+  drawnTick = 0;
+  ended = false;
+  matchOver = false;
+  stopSent = false;
+  stopTries = 0;
+  tracker.reset(0);
+  snapsAt = [];
+}
+
+/** play joins: match is a match id, "" for any, undefined for the URL's ?match= (first Play only). */
+function play(rawName: string, match?: string): void {
   let name: string;
   try {
     name = cleanName(rawName);
@@ -164,18 +277,8 @@ function play(rawName: string): void {
     // storage may be disabled; the name is only a convenience
   }
   conn?.close();
-  welcome = null;
-  arena = DEFAULT_ARENA;
-  names = new Map();
-  snap = null;
-  snaps = 0;
-  shots = 0;
-  lastShotId = 0;
-  predictor = null;
-  interp = null;
-  drawnMe = null;
-  drawnTick = 0;
-  ended = false;
+  resetSession();
+  failedOver = false;
   controls.enabled = false;
   controls.reset();
   hud.hideResults();
@@ -183,15 +286,21 @@ function play(rawName: string): void {
   showForm(false);
   setStatus("connecting…");
   const params = new URLSearchParams(location.search);
-  const match = params.get("match") ?? "";
-  const join: Join = { name, match };
+  const join: Join = { name, match: match ?? urlMatch };
+  urlMatch = "";
   // ?every=N asks for a snapshot every Nth tick (1…60).
   const every = Number(params.get("every") ?? "");
   if (Number.isInteger(every) && every >= 1 && every <= MAX_EVERY) join.every = every;
   const c: Player = new Player(playURL(), join, {
     onWelcome(w: Welcome) {
       if (conn !== c) return;
+      if (!w.resumed) {
+        resetSession();
+        controls.reset();
+        hud.hideResults();
+      }
       welcome = w;
+      tracker.me = w.player;
       arena = w.arena.w > 0 && w.arena.h > 0 ? w.arena : DEFAULT_ARENA;
       setRoster(w.roster);
       if (!w.resumed || !predictor) {
@@ -203,6 +312,13 @@ function play(rawName: string): void {
       if (w.resumed) {
         showOverlay("reconnected", "ok", RECONNECTED_SHOWN_MS);
         setStatus(`reconnected — ${playingStatus}`);
+        return;
+      }
+      if (failedOver) {
+        failedOver = false;
+        showOverlay(FAILOVER_TEXT, "error", FAILOVER_SHOWN_MS);
+        setStatus(`${FAILOVER_TEXT} — ${playingStatus}`);
+        c.setSuspended(document.hidden);
         return;
       }
       // Let keys reach the game, not the (hidden) Play button or name field.
@@ -219,12 +335,15 @@ function play(rawName: string): void {
       countShots(s);
       snap = s;
       snaps++;
+      snapsAt.push(performance.now());
+      if (s.state === "ended" || s.state === "closed") matchOver = true;
+      events(s);
       track(c, s);
     },
     onEnd(e: End) {
       if (conn !== c) return;
       ended = true;
-      controls.enabled = false;
+      matchOver = true;
       hud.showResults(e, welcome?.player ?? 0);
       setStatus("match over");
     },
@@ -240,7 +359,14 @@ function play(rawName: string): void {
       if (conn !== c) return;
       closed(ci);
     },
-  });
+    onFailover(code, reason) {
+      if (conn !== c) return;
+      lastClose = { code, reason };
+      failedOver = true;
+      showOverlay(`${FAILOVER_TEXT}: joining…`, "wait");
+      setStatus(`server lost (${code}${reason ? ": " + reason : ""}) — joining a new match…`, true);
+    },
+  }, { sim });
   conn = c;
 }
 
@@ -271,6 +397,10 @@ function closed({ code, reason, welcomed, kind }: CloseInfo): void {
       setStatus(`could not resume: ${why} — press Play to join again`, true);
       break;
     }
+    case "redirects":
+      showOverlay("", null);
+      setStatus(`could not join: ${reason}`, true);
+      break;
     case "refused":
       showOverlay("", null);
       setStatus(`${welcomed ? "disconnected" : "could not join"}: ${describeClose(code)} ${detail}`, code !== 1000);
@@ -295,6 +425,11 @@ function track(c: Player, s: Snap): void {
   if (!me) return;
   const acked = c.lastAcked;
   const auth = { tick: s.tick, ack: s.ack, x: me.x, y: me.y, mx: acked?.mx ?? 0, my: acked?.my ?? 0 };
+  if (matchOver) {
+    // The match is over: the avatar stands where the server has it.
+    predictor.place({ ...auth, mx: 0, my: 0 });
+    return;
+  }
   if ((me.flags & (FLAG_DEAD | FLAG_DISCONNECTED)) !== 0 || c.reconnecting) {
     predictor.place(auth);
     return;
@@ -321,10 +456,43 @@ function countShots(s: Snap): void {
   shots += seen.size;
 }
 
+/** events feeds the game UI and the sounds with a snapshot's events. */
+function events(s: Snap): void {
+  const h = tracker.events(s.ev, s.ents, performance.now());
+  hurt += h.hitsTaken;
+  hitsDealt += h.hitsDealt.length;
+  if (h.shots > 0) sound.play("shot");
+  if (h.hitsDealt.length > 0) sound.play("hit");
+  if (h.hitsTaken > 0 && !h.died) sound.play("hurt");
+  if (h.kills > 0) sound.play("kill");
+  if (h.died) sound.play("death");
+}
+
+function nameOf(id: number): string {
+  return names.get(id) ?? `#${id}`;
+}
+
 form.addEventListener("submit", (e) => {
   e.preventDefault();
   play(nameInput.value);
 });
+
+soundButton.addEventListener("click", () => {
+  const on = sound.toggle();
+  soundButton.textContent = on ? "Sound: on" : "Sound: off";
+  soundButton.setAttribute("aria-pressed", String(on));
+  // Keys go back to the game (Space must not press this button again).
+  soundButton.blur();
+  if (welcome) canvas.focus({ preventScroll: true });
+});
+soundButton.textContent = sound.on ? "Sound: on" : "Sound: off";
+
+window.addEventListener("keydown", (e) => {
+  if (e.code !== "KeyN" && e.key !== "n" && e.key !== "N") return;
+  if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+  netgraph.toggle();
+});
+ui.bindTab(() => welcome !== null);
 
 window.addEventListener("pagehide", () => conn?.close());
 document.addEventListener("visibilitychange", () => conn?.setSuspended(document.hidden));
@@ -346,35 +514,64 @@ function shownTick(): number {
  * drawnSnap is the snapshot as this frame draws it: the others at the
  * interpolated render tick, your avatar at the predicted position.
  */
+let drawn: Snap | null = null;
+
 function drawnSnap(now: number): Snap | null {
+  drawn = drawnSnap1(now);
+  return drawn;
+}
+
+function drawnSnap1(now: number): Snap | null {
   if (!snap || !welcome || !predictor || !interp) return snap;
   const id = welcome.player;
   const r = interp.renderTick(now);
   drawnTick = r;
   const ents = interp.sample(r);
   const me = snap.ents.find((e) => e.kind === KIND_PLAYER && e.id === id);
-  drawnMe = me && predictor.ready ? { ...me, x: predictor.drawX, y: predictor.drawY } : me ?? null;
+  const v = predictor.view();
+  drawnMe = me && predictor.ready ? { ...me, x: v.x, y: v.y } : me ?? null;
   if (drawnMe) ents.push(drawnMe);
   ents.sort((a, b) => a.id - b.id);
   return { ...snap, ents };
 }
 
 function frame(now: number): void {
+  frames++;
   predictor?.advance(lastFrameAt > 0 ? now - lastFrameAt : 0);
   lastFrameAt = now;
   const me = myEntity();
-  const shown = drawnSnap(now);
   const reconnecting = !!conn?.reconnecting;
+  if (matchOver && controls.enabled) {
+    // No sliding after "Match over": stop, then take no more input.
+    controls.enabled = false;
+    controls.reset();
+    touch.reset();
+  }
+  if (conn && matchOver && !stopSent && conn.isOpen) {
+    // Taken, or refused as the same as the last one (already still).
+    stopSent = conn.input(0, 0, controls.aim(0, 0), 0, now, shownTick()) || ++stopTries > 30;
+  }
   if (conn && controls.enabled && (conn.isOpen || reconnecting)) {
-    // While reconnecting inputs are kept and sent after the resume.
+    // While reconnecting inputs are kept and sent after the resume. The
+    // input is taken before drawing, so that a key press shows this frame.
     const from = drawnMe ? renderer.toScreen(drawnMe.x, drawnMe.y) : { x: canvas.clientWidth / 2, y: canvas.clientHeight / 2 };
-    const m = controls.movement();
-    if (conn.input(m.mx, m.my, controls.aim(from.x, from.y), controls.buttons(), now, shownTick())) {
+    let m = controls.movement();
+    let aim = controls.aim(from.x, from.y);
+    let buttons = controls.buttons();
+    if (touch.active) {
+      if (touch.mx !== 0 || touch.my !== 0) m = { mx: touch.mx, my: touch.my };
+      if (touch.aim !== null) aim = touch.aim;
+      if (touch.fire || touch.fireLatched) buttons |= BUTTON_FIRE;
+    }
+    if (conn.input(m.mx, m.my, aim, buttons, now, shownTick())) {
       controls.sent();
+      touch.fireLatched = false;
       predictor?.input({ seq: conn.lastSeq, mx: m.mx, my: m.my });
     }
   }
-  renderer.draw({ arena, snap: shown, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names });
+  const shown = drawnSnap(now);
+  const hits = tracker.hitMarks.map((h) => ({ victim: h.victim, age: now - h.at }));
+  renderer.draw({ arena, snap: shown, me: welcome?.player ?? 0, meAway: reconnecting, radius: conn?.radius ?? 0, names, hits });
   hud.update(
     welcome
       ? {
@@ -389,7 +586,43 @@ function frame(now: number): void {
         }
       : null,
   );
+  updateUI(now, me);
   requestAnimationFrame(frame);
+}
+
+/** updateUI refreshes the overlays: feed, flash, death screen, scoreboard, waiting, net graph. */
+function updateUI(now: number, me: Entity | null): void {
+  const playing = welcome !== null;
+  ui.updateFeed(playing ? tracker.feedAt(now) : [], nameOf, welcome?.player ?? 0);
+  ui.setFlash(playing ? 0.6 * (1 - (now - tracker.lastHurtAt) / 350) : 0);
+  const dead = playing && !matchOver && me !== null && (me.flags & FLAG_DEAD) !== 0;
+  ui.setDeath(dead ? { killer: tracker.killedBy ? nameOf(tracker.killedBy) : "someone", respawnMs: tracker.respawnIn(now) } : null);
+  ui.updateBoard(playing ? tracker.scoreboard(names) : [], welcome ? `Match ${welcome.match}` : "");
+  ui.setWaiting(playing && !matchOver && snap?.state === "waiting" ? Math.max(1, waitingFor(names.size)) : 0);
+  if (now - lastNetAt >= 100) sampleNet(now);
+}
+
+function sampleNet(now: number): void {
+  const c = conn;
+  const dt = lastNetAt > 0 ? (now - lastNetAt) / 1000 : 0;
+  lastNetAt = now;
+  if (!c) return;
+  while (snapsAt.length > 0 && now - snapsAt[0]! > 1000) snapsAt.shift();
+  const t = c.traffic;
+  const s: NetSample = {
+    rtt: c.rtt,
+    jitter: c.clock.jitter,
+    snapRate: snapsAt.length,
+    bytesIn: dt > 0 ? (t.bytesIn - lastBytesIn) / dt : 0,
+    bytesOut: dt > 0 ? (t.bytesOut - lastBytesOut) / dt : 0,
+    predError: predictor?.error ?? 0,
+    interpMs: interp && welcome ? interp.delay * tickSeconds(welcome.rate) * 1000 : 0,
+    offset: c.clock.ready ? -c.clock.offset() : 0,
+    drift: c.clock.ready ? -c.clock.driftPpm : 0,
+  };
+  lastBytesIn = t.bytesIn;
+  lastBytesOut = t.bytesOut;
+  netgraph.push(s);
 }
 
 function debug(): Debug {
@@ -429,6 +662,40 @@ function debug(): Debug {
     delay: interp?.delay ?? 0,
     smoothed: predictor?.smoothed ?? 0,
     snapped: predictor?.snapped ?? 0,
+    frame: frames,
+    frameAt: lastFrameAt,
+    others: Object.freeze(
+      (drawn?.ents ?? []).filter((e) => e.kind === KIND_PLAYER && e.id !== (welcome?.player ?? 0))
+        .map((e) => Object.freeze({ id: e.id, x: e.x, y: e.y, flags: e.flags })),
+    ) as Debug["others"],
+    feed: Object.freeze(welcome ? tracker.feedAt(performance.now()).map((f) => `${nameOf(f.killer)}>${nameOf(f.victim)}`) : []) as string[],
+    scoreboard: !byId("scoreboard").hidden,
+    scores: Object.freeze(tracker.scoreboard(names).map((r) => Object.freeze({ id: r.id, name: r.name, kills: r.kills, deaths: r.deaths }))) as Debug["scores"],
+    death: Object.freeze({
+      shown: !byId("death").hidden,
+      killer: tracker.killedBy ? nameOf(tracker.killedBy) : "",
+      respawnIn: tracker.respawnIn(performance.now()),
+    }),
+    hurt,
+    hits: hitsDealt,
+    waitingFor: byId("waiting").hidden ? 0 : Math.max(1, waitingFor(names.size)),
+    matchOver,
+    controls: controls.enabled,
+    netgraph: netgraph.shown,
+    net: netgraph.last ? Object.freeze({ ...netgraph.last }) : null,
+    lobby: !form.hidden,
+    lobbyMatches: lobby.matches.length,
+    labelsInside: renderer.labels.every((l) => l.left >= 0 && l.top >= 0 && l.right <= renderer.size.w && l.bottom <= renderer.size.h),
+    labels: renderer.labels.length,
+    redirects: conn?.redirects ?? 0,
+    failovers: conn?.failovers ?? 0,
+    node: conn?.nodeURL ?? "",
+    clockOffset: conn?.clock.ready ? -conn.clock.offset() : 0,
+    clockDrift: conn?.clock.ready ? -conn.clock.driftPpm : 0,
+    simLag: sim?.lag ?? 0,
+    simLoss: sim?.loss ?? 0,
+    sound: sound.on,
+    touch: touch.active,
   });
 }
 

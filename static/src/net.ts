@@ -14,12 +14,29 @@
 // whole view (Snap). Every input carries the newest tick applied as `ack`;
 // when no input went out for ACK_QUIET_MS after a newer snapshot, an `ack`
 // message goes out instead (at most one per ACK_QUIET_MS).
+//
+// In a cluster a join may be answered by `redirect {url, match}` and a
+// close with 4015: the link connects to url exactly as given and joins
+// again with that match, at most MAX_REDIRECTS times in a row. When the seat
+// cannot be resumed (4012 refused, 4004 no such match, 1001 the node is
+// going away, or the node unreachable for FAILOVER_ATTEMPTS attempts and
+// FAILOVER_AFTER_MS), the link fails over: it joins anew, any match,
+// through the entry URL (the page's own origin), with jittered backoff, and
+// tells the page (onFailover): a match cannot move between nodes.
+//
+// The socket, the watchdog and the backoff are the SDK's link layer
+// (link.ts), shared with the spectator link. The server's pings also feed
+// the clock sync (clock.ts).
 
+import { ClockSync, localNow } from "./clock";
+import { Backoff, Conn, Sim, Traffic, Watchdog, WATCHDOG_MS, backoffDelay as jitter } from "./link";
 import {
   BUTTON_FIRE,
   CLOSE_ABNORMAL,
   CLOSE_GOING_AWAY,
+  CLOSE_NO_SUCH_MATCH,
   CLOSE_NORMAL,
+  CLOSE_REDIRECT,
   CLOSE_REPLACED,
   CLOSE_RESUME_REFUSED,
   End,
@@ -28,8 +45,8 @@ import {
   MAX_SEQ,
   ProtocolError,
   Quant,
+  Redirect,
   Roster,
-  SUBPROTOCOL,
   Snap,
   SnapFrame,
   Views,
@@ -86,11 +103,15 @@ export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 2000;
 /** Stop resuming after this long without a connection (server grace: 20 s). */
 export const GIVE_UP_MS = 30_000;
-/** How often timeouts are checked. */
-const WATCHDOG_MS = 250;
-/** A watchdog tick this late means the page was frozen or throttled: the
- * socket's queued events have not run yet, so silence is not judged then. */
-const WATCHDOG_LATE_MS = 1500;
+/** Redirects followed in a row before the join fails. */
+export const MAX_REDIRECTS = 3;
+/** The node is taken for lost after this many failed resume attempts … */
+export const FAILOVER_ATTEMPTS = 6;
+/** … made over at least this long. */
+export const FAILOVER_AFTER_MS = 8000;
+/** Backoff of the failover's joins (full jitter). */
+export const FAILOVER_MIN_MS = 250;
+export const FAILOVER_MAX_MS = 4000;
 
 export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -100,7 +121,8 @@ export type EndKind =
   | "refused" // the join was refused, or a close that must not be resumed
   | "replaced" // 4011: another connection resumed this seat
   | "resume-refused" // 4012, or a resume attempt refused otherwise
-  | "gave-up"; // no connection for GIVE_UP_MS
+  | "gave-up" // no connection for GIVE_UP_MS
+  | "redirects"; // more than MAX_REDIRECTS redirects in a row
 
 export interface CloseInfo {
   code: number;
@@ -120,6 +142,18 @@ export interface Handlers {
   onReconnecting(code: number, reason: string): void;
   /** The link ended for good; no handler is called afterwards. */
   onClose(c: CloseInfo): void;
+  /**
+   * The seat is lost for good (code: why) and the link now joins a new
+   * match through the entry URL; the next onWelcome is that new match's.
+   */
+  onFailover?(code: number, reason: string): void;
+}
+
+export interface PlayerOptions {
+  /** Join anew when the seat cannot be resumed (default true). */
+  failover?: boolean;
+  /** Simulated latency and loss (developer option, link.ts). */
+  sim?: Sim | null;
 }
 
 /** playURL derives the WebSocket URL of /play from the page's location. */
@@ -130,12 +164,11 @@ export function playURL(loc: Location = location): string {
 
 /** backoffDelay is the wait before resume attempt n (0-based): full jitter. */
 export function backoffDelay(n: number, random: () => number = Math.random): number {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(n, 16));
-  return random() * cap;
+  return jitter(n, BACKOFF_MIN_MS, BACKOFF_MAX_MS, random);
 }
 
 interface Attempt {
-  ws: WebSocket;
+  ws: Conn;
   startedAt: number;
 }
 
@@ -150,7 +183,7 @@ function now(): number {
 export class Player {
   private state: LinkState = "connecting";
   /** The socket in use: joining, or welcomed (null while reconnecting). */
-  private ws: WebSocket | null;
+  private ws: Conn | null = null;
   private wsOpenedAt = 0;
   private welcomed = false;
   private ended = false;
@@ -164,8 +197,19 @@ export class Player {
   /** The latest input taken (null: the next one is taken whatever it is). */
   private lastTaken: Input | null = null;
   private lastRecvAt = now();
-  private lastWatchdog = now();
   private suspended = false;
+
+  /** The node in use (the entry URL, or where a redirect sent us). */
+  private url: string;
+  /** A redirect received on the joining socket (followed on its 4015). */
+  private redirect: Redirect | null = null;
+  /** Redirects followed since the last join sent through the entry URL. */
+  private redirectsInRow = 0;
+  /** Failing over: joins through the entry URL are retried on 1006. */
+  private failingOver = false;
+  private readonly failoverBackoff = new Backoff(FAILOVER_MIN_MS, FAILOVER_MAX_MS);
+  private readonly failoverOn: boolean;
+  private readonly sim: Sim | null;
 
   // Reconnecting.
   private lostAt = 0;
@@ -178,8 +222,8 @@ export class Player {
    * a silent socket is only dropped, and closed once the seat is back. An
    * attempt in here whose welcome still arrives is adopted.
    */
-  private readonly zombies = new Set<WebSocket>();
-  private readonly watchdog: ReturnType<typeof setInterval>;
+  private readonly zombies = new Set<Conn>();
+  private readonly watchdog = new Watchdog((t, late) => this.check(t, late));
   private readonly unknownTypes = new Set<string>();
 
   /** Baseline views of the connection in use (reset on each welcome). */
@@ -205,10 +249,26 @@ export class Player {
   /** Snapshots applied since Play, keyframes among them. */
   keyframes = 0;
   deltas = 0;
+  /** Redirects followed (all joins). */
+  redirects = 0;
+  /** Failovers: new matches joined because a seat was lost for good. */
+  failovers = 0;
+  /** Frames and bytes in and out, every socket of this link. */
+  readonly traffic = new Traffic();
+  /** The server's clock, from its pings. */
+  readonly clock = new ClockSync();
 
-  constructor(private readonly url: string, join: Join, private readonly h: Handlers) {
+  constructor(
+    private readonly entry: string,
+    private readonly join: Join,
+    private readonly h: Handlers,
+    o: PlayerOptions = {},
+  ) {
+    this.url = entry;
+    this.failoverOn = o.failover ?? true;
+    this.sim = o.sim ?? null;
     this.ws = this.open(encodeJoin(join));
-    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+    this.watchdog.start();
   }
 
   get linkState(): LinkState {
@@ -217,11 +277,16 @@ export class Player {
 
   /** Connected and welcomed: inputs go out at once. */
   get isOpen(): boolean {
-    return this.state === "connected" && this.ws?.readyState === WebSocket.OPEN;
+    return this.state === "connected" && !!this.ws?.open;
   }
 
   get reconnecting(): boolean {
     return this.state === "reconnecting";
+  }
+
+  /** The URL of the node in use (after redirects). */
+  get nodeURL(): string {
+    return this.url;
   }
 
   /** Resume attempts made since the link was last lost. */
@@ -277,7 +342,7 @@ export class Player {
    * tick applied: what a renderer that draws the latest snapshot shows.
    */
   input(mx: number, my: number, aim: number, buttons: number, t: number, view?: number): boolean {
-    if ((this.state !== "connected" && this.state !== "reconnecting") || this.seq >= MAX_SEQ) return false;
+    if ((this.state !== "connected" && this.state !== "reconnecting") || this.failingOver || this.seq >= MAX_SEQ) return false;
     if (t - this.lastInputAt < MIN_INPUT_INTERVAL_MS) return false;
     const live = this.isOpen;
     if (live && this.ws!.bufferedAmount > MAX_BUFFERED_BYTES) return false;
@@ -313,9 +378,9 @@ export class Player {
   }
 
   /** sendInput sends inp with the newest tick applied as its ack. */
-  private sendInput(ws: WebSocket, inp: Input): void {
+  private sendInput(ws: Conn, inp: Input): void {
     const ack = this.views.newest;
-    ws.send(encodeInput({ ...inp, ack }));
+    ws.send(encodeInput({ ...inp, ack }), true);
     if (ack > this.ackedTick) this.ackedTick = ack;
   }
 
@@ -370,7 +435,7 @@ export class Player {
       this.scheduleAck(); // an input went out meanwhile
       return;
     }
-    this.ws!.send(encodeAck(tick));
+    this.ws!.send(encodeAck(tick), true);
     this.ackedTick = tick;
     this.lastAckAt = t;
     this.acksSent++;
@@ -378,47 +443,23 @@ export class Player {
 
   // ---- sockets ----------------------------------------------------------
 
-  private open(hello: Uint8Array<ArrayBuffer>): WebSocket {
-    const ws = new WebSocket(this.url, SUBPROTOCOL);
-    ws.binaryType = "arraybuffer";
-    ws.onopen = () => {
-      if (ws === this.ws) this.wsOpenedAt = now();
-      if (ws === this.ws || ws === this.attempt?.ws) {
-        this.lastRecvAt = now();
-        ws.send(hello);
-      }
-    };
-    ws.onmessage = (e: MessageEvent) => this.message(ws, e.data);
-    ws.onclose = (e: CloseEvent) => this.socketClosed(ws, e.code, e.reason);
-    // An error is always followed by a close event, which carries the code.
-    ws.onerror = () => {};
+  private open(hello: Uint8Array<ArrayBuffer>, url = this.url): Conn {
+    const ws: Conn = new Conn(url, {
+      open: () => {
+        if (ws === this.ws) this.wsOpenedAt = now();
+        if (ws === this.ws || ws === this.attempt?.ws) {
+          this.lastRecvAt = now();
+          ws.send(hello);
+        }
+      },
+      message: (d) => this.message(ws, d),
+      close: (code, reason) => this.socketClosed(ws, code, reason),
+    }, { sim: this.sim, traffic: this.traffic });
     return ws;
   }
 
-  /** forget stops listening to a socket (without closing it). */
-  private forget(ws: WebSocket): void {
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    this.zombies.delete(ws);
-  }
-
-  /** drop closes a socket we are done with; a connecting one is aborted. */
-  private drop(ws: WebSocket, reason: string): void {
-    this.forget(ws);
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
-      try {
-        ws.close(CLOSE_NORMAL, reason);
-      } catch {
-        // already closing
-      }
-    }
-  }
-
-  private message(ws: WebSocket, data: unknown): void {
+  private message(ws: Conn, data: ArrayBuffer): void {
     if (this.state === "closed") return;
-    if (!(data instanceof ArrayBuffer)) {
-      console.warn("tickstream: ignoring a non-binary frame");
-      return;
-    }
     let msg;
     try {
       msg = decodeServer(data);
@@ -435,12 +476,17 @@ export class Player {
     this.lastRecvAt = now();
     switch (msg.t) {
       case "ping":
+        // At once, ahead of anything else this frame might cause.
         ws.send(encodePong(msg.id, Date.now()));
+        this.clock.sample(msg.time, localNow(), msg.rtt);
         this.rtt = msg.rtt;
         if (msg.every > 0) this.every = msg.every;
         break;
       case "welcome":
         this.welcomed = true;
+        this.failingOver = false;
+        this.failoverBackoff.reset();
+        this.redirectsInRow = 0;
         this.state = "connected";
         this.token = msg.token;
         this.newConnection(msg);
@@ -449,10 +495,15 @@ export class Player {
         if (this.suspended) ws.send(encodeSuspend(true));
         this.h.onWelcome(msg);
         break;
+      case "redirect":
+        // Only before the welcome; the 4015 close that follows acts on it.
+        if (!this.welcomed) this.redirect = msg;
+        break;
       case "roster":
         this.h.onRoster(msg);
         break;
       case "snap":
+        if (ws.lossy()) break; // simulated loss (link.ts): latest-wins, as a skipped tick
         this.snap(msg);
         break;
       case "end":
@@ -476,9 +527,10 @@ export class Player {
     if (i > 0) this.ackedInput = this.pendingInputs.splice(0, i)[i - 1]!;
   }
 
-  private socketClosed(ws: WebSocket, code: number, reason: string): void {
+  private socketClosed(ws: Conn, code: number, reason: string): void {
     if (this.state === "closed") return;
-    this.forget(ws);
+    ws.forget();
+    this.zombies.delete(ws);
     if (ws === this.ws) {
       this.ws = null;
       this.lost(code, reason);
@@ -491,7 +543,7 @@ export class Player {
   /** lost handles the end of the socket in use. */
   private lost(code: number, reason: string): void {
     if (!this.welcomed) {
-      this.finish({ code, reason, welcomed: false, kind: "refused" });
+      this.joinLost(code, reason);
     } else if (code === CLOSE_NORMAL || this.ended) {
       this.finish({ code, reason, welcomed: true, kind: "normal" });
     } else if (code === CLOSE_REPLACED) {
@@ -503,9 +555,40 @@ export class Player {
       this.drops++;
       this.h.onReconnecting(code, reason);
       this.schedule();
+    } else if (code === CLOSE_GOING_AWAY && this.failoverOn) {
+      // The node is going away and keeps no seat: a new match elsewhere.
+      this.drops++;
+      this.failover(code, reason || describe(code));
     } else {
       this.finish({ code, reason, welcomed: true, kind: code === CLOSE_GOING_AWAY ? "normal" : "refused" });
     }
+  }
+
+  /** joinLost handles the end of a joining socket (no welcome yet). */
+  private joinLost(code: number, reason: string): void {
+    const r = this.redirect;
+    this.redirect = null;
+    if (code === CLOSE_REDIRECT && r !== null && r.url !== "") {
+      if (this.redirectsInRow >= MAX_REDIRECTS) {
+        this.finish({
+          code, reason: `too many redirects (more than ${MAX_REDIRECTS} in a row; last to ${r.url})`,
+          welcomed: false, kind: "redirects",
+        });
+        return;
+      }
+      this.redirectsInRow++;
+      this.redirects++;
+      this.url = r.url;
+      this.lastRecvAt = now();
+      this.ws = this.open(encodeJoin({ ...this.join, match: r.match }));
+      return;
+    }
+    if (this.failingOver && isResumable(code)) {
+      // The entry is unreachable too: keep trying, with backoff.
+      this.scheduleFailoverJoin();
+      return;
+    }
+    this.finish({ code, reason, welcomed: false, kind: "refused" });
   }
 
   // ---- resuming ---------------------------------------------------------
@@ -524,7 +607,7 @@ export class Player {
   }
 
   private tryResume(): void {
-    if (this.state !== "reconnecting") return;
+    if (this.state !== "reconnecting" || this.failingOver) return;
     if (now() - this.lostAt >= GIVE_UP_MS) {
       this.giveUp();
       return;
@@ -535,15 +618,66 @@ export class Player {
 
   /** attemptFailed: the current attempt closed before its welcome. */
   private attemptFailed(code: number, reason: string): void {
-    if (code === CLOSE_RESUME_REFUSED) {
-      this.finish({ code, reason, welcomed: true, kind: "resume-refused" });
+    if (code === CLOSE_RESUME_REFUSED || code === CLOSE_NO_SUCH_MATCH) {
+      this.seatLost(code, reason, "resume-refused");
     } else if (isResumable(code)) {
+      if (this.failoverOn && this.attemptNo >= FAILOVER_ATTEMPTS && now() - this.lostAt >= FAILOVER_AFTER_MS) {
+        this.failover(code, `server unreachable (${this.attemptNo} attempts)`);
+        return;
+      }
       this.schedule(); // could not connect, or lost again: try again
     } else {
       // 1000/1001 (server going away: matches do not survive it) or a
       // refusal: resuming again would not help.
-      this.finish({ code, reason: reason || describe(code), welcomed: true, kind: "resume-refused" });
+      this.seatLost(code, reason || describe(code), "resume-refused");
     }
+  }
+
+  /** seatLost: the seat cannot be resumed; fail over, or end. */
+  private seatLost(code: number, reason: string, kind: EndKind): void {
+    if (this.failoverOn) this.failover(code, reason);
+    else this.finish({ code, reason, welcomed: true, kind });
+  }
+
+  /**
+   * failover gives the seat up for good and joins a new match (any) through
+   * the entry URL after a jittered backoff.
+   */
+  private failover(code: number, reason: string): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.attempt) this.attempt.ws.drop("failover");
+    this.attempt = null;
+    for (const z of [...this.zombies]) z.drop("failover");
+    this.zombies.clear();
+    if (this.ws) this.ws.drop("failover");
+    this.ws = null;
+    this.failovers++;
+    this.failingOver = true;
+    this.welcomed = false;
+    this.ended = false;
+    this.token = "";
+    this.redirect = null;
+    this.redirectsInRow = 0;
+    this.url = this.entry;
+    this.pendingInputs.length = 0;
+    this.ackedInput = null;
+    this.lastTaken = null;
+    this.state = "reconnecting";
+    this.h.onFailover?.(code, reason);
+    this.scheduleFailoverJoin();
+  }
+
+  private scheduleFailoverJoin(): void {
+    this.state = "reconnecting";
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === "closed") return;
+      this.state = "connecting";
+      this.url = this.entry;
+      this.lastRecvAt = now();
+      this.ws = this.open(encodeJoin({ ...this.join, match: "" }));
+    }, this.failoverBackoff.next());
   }
 
   /** abandonAttempt gives up on a hanging attempt and schedules the next. */
@@ -551,7 +685,7 @@ export class Player {
     const a = this.attempt!;
     this.attempt = null;
     if (a.ws.readyState === WebSocket.CONNECTING) {
-      this.drop(a.ws, "timeout"); // no frame is sent before the handshake
+      a.ws.drop("timeout"); // no frame is sent before the handshake
     } else {
       // Open, resume sent, no answer: never close it (that would give the
       // seat up if the resume went through); a late welcome is adopted.
@@ -561,17 +695,23 @@ export class Player {
   }
 
   /** adopt makes a resumed socket the one in use. */
-  private adopt(ws: WebSocket, w: Welcome): void {
+  private adopt(ws: Conn, w: Welcome): void {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.attempt && this.attempt.ws !== ws) this.drop(this.attempt.ws, "superseded");
+    if (this.attempt && this.attempt.ws !== ws) this.attempt.ws.drop("superseded");
     this.attempt = null;
     this.zombies.delete(ws);
     // The token was used up by this welcome: older sockets of this seat
     // cannot give it away any more, so they may be closed now.
-    for (const z of [...this.zombies]) this.drop(z, "superseded");
-    ws.onmessage = (e: MessageEvent) => this.message(ws, e.data);
-    ws.onclose = (e: CloseEvent) => this.socketClosed(ws, e.code, e.reason);
+    for (const z of [...this.zombies]) {
+      z.drop("superseded");
+      this.zombies.delete(z);
+    }
+    ws.listen({
+      open: () => {},
+      message: (d) => this.message(ws, d),
+      close: (code, reason) => this.socketClosed(ws, code, reason),
+    });
     this.ws = ws;
     this.wsOpenedAt = now();
     this.lastRecvAt = now();
@@ -596,15 +736,12 @@ export class Player {
     this.retryTimer = null;
     if (this.state !== "reconnecting") return;
     const s = Math.round(GIVE_UP_MS / 1000);
-    this.finish({ code: CLOSE_ABNORMAL, reason: `no connection for ${s} s`, welcomed: true, kind: "gave-up" });
+    this.seatLost(CLOSE_ABNORMAL, `no connection for ${s} s`, "gave-up");
   }
 
   // ---- liveness ---------------------------------------------------------
 
-  private check(): void {
-    const t = now();
-    const late = t - this.lastWatchdog > WATCHDOG_LATE_MS;
-    this.lastWatchdog = t;
+  private check(t: number, late: boolean): void {
     if (late) {
       // Frozen or throttled page: judge nothing before queued events ran.
       this.lastRecvAt = Math.max(this.lastRecvAt, t - SILENCE_MS + WATCHDOG_MS * 2);
@@ -612,9 +749,16 @@ export class Player {
     }
     switch (this.state) {
       case "connecting": {
-        const ws = this.ws!;
-        const since = ws.readyState === WebSocket.OPEN ? this.wsOpenedAt : this.lastRecvAt;
+        const ws = this.ws;
+        if (!ws) break;
+        const since = ws.open ? this.wsOpenedAt : this.lastRecvAt;
         if (t - since > JOIN_TIMEOUT_MS) {
+          ws.drop("timeout");
+          this.ws = null;
+          if (this.failingOver) {
+            this.scheduleFailoverJoin();
+            break;
+          }
           this.finish({ code: CLOSE_ABNORMAL, reason: "no answer from the server", welcomed: false, kind: "refused" });
         }
         break;
@@ -624,7 +768,7 @@ export class Player {
           // Silence: the link is dead (or half-open). Drop the socket
           // without a close frame and resume.
           const ws = this.ws!;
-          this.forget(ws);
+          ws.forget();
           this.zombies.add(ws);
           this.ws = null;
           this.lost(CLOSE_ABNORMAL, `no data from the server for ${SILENCE_MS / 1000} s`);
@@ -649,15 +793,16 @@ export class Player {
   /** shutdown stops everything: timers, attempts, sockets. */
   private shutdown(): void {
     this.state = "closed";
-    clearInterval(this.watchdog);
+    this.watchdog.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.ackTimer !== null) clearTimeout(this.ackTimer);
     this.ackTimer = null;
-    if (this.attempt) this.drop(this.attempt.ws, "left");
+    if (this.attempt) this.attempt.ws.drop("left");
     this.attempt = null;
-    for (const z of [...this.zombies]) this.drop(z, "left");
-    if (this.ws) this.drop(this.ws, "left");
+    for (const z of [...this.zombies]) z.drop("left");
+    this.zombies.clear();
+    if (this.ws) this.ws.drop("left");
     this.ws = null;
   }
 }

@@ -116,7 +116,11 @@ export class Predictor {
   /** Corrections so far: smoothed and snapped. */
   smoothed = 0;
   snapped = 0;
+  /** The size of the last correction, arena units (the net graph's prediction error). */
+  error = 0;
   private started = false;
+  /** Placed by the server (dead, away, match over): not extrapolated. */
+  private held = false;
   private mx = 0;
   private my = 0;
   private acc = 0; // ms not yet turned into ticks
@@ -130,6 +134,18 @@ export class Predictor {
   }
   get drawY(): number {
     return this.y + this.offY;
+  }
+
+  /**
+   * view is where to draw the player this frame: between the predicted tick
+   * and the next one (the movement in effect, by the fraction of the tick
+   * elapsed), plus the smoothing offset. A key press moves the drawn
+   * avatar on the very next frame, not on the next tick.
+   */
+  view(): { x: number; y: number } {
+    const f = this.started && !this.held ? Math.min(1, this.acc / (this.rule.dt * 1000)) : 0;
+    const n = f > 0 ? this.rule.step(this.x, this.y, this.mx, this.my) : this;
+    return { x: this.x + (n.x - this.x) * f + this.offX, y: this.y + (n.y - this.y) * f + this.offY };
   }
 
   /** ready is true once a snapshot placed the player. */
@@ -183,6 +199,7 @@ export class Predictor {
    */
   reconcile(a: Authority, pending: readonly Move[], lead: number): void {
     for (const seq of this.tags.keys()) if (seq <= a.ack) this.tags.delete(seq);
+    this.held = false;
     const target = a.tick + Math.max(0, Math.round(lead));
     if (!this.started || Math.abs(this.tick - target) > RESYNC_TICKS || this.tick < a.tick) {
       this.tick = target;
@@ -222,6 +239,7 @@ export class Predictor {
     }
     const ex = oldX + this.offX - x;
     const ey = oldY + this.offY - y;
+    this.error = Math.hypot(oldX - x, oldY - y);
     if (ex === 0 && ey === 0) return;
     if (Math.hypot(ex, ey) > SNAP_DISTANCE) {
       this.offX = this.offY = 0;
@@ -242,6 +260,7 @@ export class Predictor {
     this.mx = a.mx;
     this.my = a.my;
     this.offX = this.offY = 0;
+    this.held = true;
     if (this.started && moved > 0) this.snapped++;
     this.tick = Math.max(this.tick, a.tick);
     this.started = true;

@@ -46,6 +46,9 @@ export const CLOSE_TOO_SLOW = 4007;
 export const CLOSE_HEARTBEAT = 4010;
 export const CLOSE_REPLACED = 4011;
 export const CLOSE_RESUME_REFUSED = 4012;
+export const CLOSE_NO_SUCH_MATCH = 4004;
+/** Follows a `redirect`: the match is on another node of the cluster. */
+export const CLOSE_REDIRECT = 4015;
 
 /**
  * isResumable tells whether a connection that closed with code lost its
@@ -293,7 +296,18 @@ export interface End {
   scores: Score[];
 }
 
-export type ServerMessage = Welcome | Ping | Roster | SnapFrame | End;
+/**
+ * Redirect answers a join that belongs on another node of a cluster; the
+ * socket then closes with 4015. Connect to url (exactly, query included)
+ * and send the join again with match = this match.
+ */
+export interface Redirect {
+  t: "redirect";
+  url: string;
+  match: string;
+}
+
+export type ServerMessage = Welcome | Ping | Roster | SnapFrame | End | Redirect;
 
 /** A server message of a type this client does not know (to be ignored). */
 export interface Unknown {
@@ -341,6 +355,8 @@ export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Un
       return { t: "roster", players: roster(m.players) };
     case "snap":
       return snapFrame(m.d);
+    case "redirect":
+      return { t: "redirect", url: str(m.url), match: str(m.match) };
     case "end":
       return {
         t: "end",
@@ -375,6 +391,7 @@ export function describeClose(code: number): string {
     case 4012: return "resume refused — join again";
     case 4013: return "too many players from your address — close another tab";
     case 4014: return "too many messages (flooding) — reload the page";
+    case 4015: return "redirected to another server";
     default: return "connection closed";
   }
 }

@@ -37,6 +37,8 @@ export interface View {
    * circle around your avatar; nothing outside it is sent. */
   radius: number;
   names: ReadonlyMap<number, string>;
+  /** Players you hit lately, with the age of the hit in ms (hit markers). */
+  hits?: readonly { victim: number; age: number }[];
 }
 
 export interface Point {
@@ -50,6 +52,12 @@ export class Renderer {
   private ox = 0;
   private oy = 0;
   private cssW = 0;
+  /** The name and health bar boxes drawn by the last draw, canvas CSS pixels. */
+  labels: { id: number; left: number; top: number; right: number; bottom: number }[] = [];
+  /** The canvas size at the last draw, CSS pixels. */
+  get size(): { w: number; h: number } {
+    return { w: this.cssW, h: this.cssH };
+  }
   private cssH = 0;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
@@ -65,6 +73,7 @@ export class Renderer {
 
   draw(v: View): void {
     this.fit(v.arena);
+    this.labels = [];
     const c = this.ctx;
     c.fillStyle = "#0d1117";
     c.fillRect(0, 0, this.cssW, this.cssH);
@@ -98,6 +107,30 @@ export class Renderer {
     // Own player last, so it is drawn on top.
     for (const e of v.snap.ents) if (e.kind === KIND_PLAYER && e.id !== v.me) this.player(e, v, false);
     for (const e of v.snap.ents) if (e.kind === KIND_PLAYER && e.id === v.me) this.player(e, v, true);
+    for (const h of v.hits ?? []) {
+      const e = v.snap.ents.find((x) => x.id === h.victim && x.kind === KIND_PLAYER);
+      if (e) this.hitMarker(e, h.age);
+    }
+  }
+
+  /** hitMarker draws an X over a player you hit, fading over 400 ms. */
+  private hitMarker(e: Entity, age: number): void {
+    const a = 1 - age / 400;
+    if (a <= 0) return;
+    const c = this.ctx;
+    const p = this.toScreen(e.x, e.y);
+    const s = Math.max(8, PLAYER_RADIUS * this.scale * 0.9);
+    c.save();
+    c.globalAlpha = a;
+    c.strokeStyle = "#ffffff";
+    c.lineWidth = 3;
+    c.beginPath();
+    for (const [dx, dy] of [[1, 1], [1, -1], [-1, 1], [-1, -1]] as const) {
+      c.moveTo(p.x + dx * s * 0.4, p.y + dy * s * 0.4);
+      c.lineTo(p.x + dx * s, p.y + dy * s);
+    }
+    c.stroke();
+    c.restore();
   }
 
   /** fit sizes the backing store to the window and the arena to the canvas. */
@@ -223,17 +256,26 @@ export class Renderer {
     const label = tags.length ? `${name} (${tags.join(", ")})` : name;
     const barW = Math.max(28, r * 2);
     const ring = mine ? (prot ? 11 : 7) : prot ? 7 : 0; // outer rings drawn above
-    const barY = p.y - r - ring - 8;
     c.font = "12px system-ui, sans-serif";
+    const textW = c.measureText(label).width;
+    // Kept inside the canvas: at the top edge the label and bar go below
+    // the circle; at the sides they are pushed in.
+    const above = p.y - r - ring - 8 - 16 >= 0;
+    const barY = above ? p.y - r - ring - 8 : p.y + r + ring + 4;
+    const textY = above ? barY - 2 : barY + 6 + 14;
+    const half = Math.max(barW, textW) / 2 + 2;
+    const lx = Math.min(Math.max(p.x, half), this.cssW - half);
     c.textAlign = "center";
     c.textBaseline = "bottom";
     c.fillStyle = mine ? "#ffd700" : "#e6edf3";
-    c.fillText(label, p.x, barY - 2);
+    c.fillText(label, lx, textY);
     c.fillStyle = "#30363d";
-    c.fillRect(p.x - barW / 2, barY, barW, 4);
+    c.fillRect(lx - barW / 2, barY, barW, 4);
     const hp = Math.max(0, Math.min(MAX_HP, e.hp)) / MAX_HP;
     c.fillStyle = hp > 0.5 ? "#3fb950" : hp > 0.25 ? "#d29922" : "#f85149";
-    c.fillRect(p.x - barW / 2, barY, barW * hp, 4);
+    c.fillRect(lx - barW / 2, barY, barW * hp, 4);
+    const top = above ? textY - 14 : barY;
+    this.labels.push({ id: e.id, left: lx - half, top, right: lx + half, bottom: above ? barY + 4 : textY });
     if (gone) this.reconnectIcon(p.x + r + 10, p.y - r + 2, 7);
   }
 

@@ -25,6 +25,8 @@ import {
 } from "./timeline";
 import { Source, TransportName, Watcher, isTransport } from "./watchnet";
 import { overlayBanner, statusLine } from "./ui";
+import { GameTracker } from "./game";
+import { GameUI } from "./gameui";
 
 /** A match in the HTTP API (docs/protocol.md, "HTTP endpoints"). */
 interface MatchInfo {
@@ -40,6 +42,10 @@ interface MatchInfo {
 
 /** What tests read as window.tickstreamWatch (a frozen copy on each read). */
 export interface WatchDebug {
+  /** The scoreboard is shown (held on Tab), its rows, and the kill feed ("killer>victim"). */
+  scoreboard: boolean;
+  scores: { id: number; name: string; kills: number; deaths: number }[];
+  feed: string[];
   /** The match watched, live or replayed ("" on the list). */
   matchId: string;
   /** "match" (live), "replay", or "" on the list. */
@@ -120,6 +126,10 @@ const download = byId<HTMLAnchorElement>("download");
 const hudLine = byId<HTMLElement>("hud");
 const status = byId<HTMLElement>("status");
 const overlay = byId<HTMLElement>("overlay");
+/** Kill feed and scoreboard (Tab) for spectators (no player of their own: me = 0). */
+const tracker = new GameTracker(0);
+const gameUI = new GameUI(byId("feed"), null, null, byId("scoreboard"), null);
+gameUI.bindTab(() => watcher !== null);
 const hud = new Hud(hudLine, byId("results"), () => {
   location.href = watchURL(null);
 });
@@ -344,6 +354,9 @@ async function watch(id: string): Promise<void> {
       onUpdate() {
         snap = null; // rebuilt on the next frame
       },
+      onEvents(ev) {
+        tracker.events(ev, w.state.entities(), performance.now());
+      },
       onTransport(name, why) {
         const label = TRANSPORT_LABEL[name];
         if (why === "start") {
@@ -556,7 +569,12 @@ let lastHud = "";
 
 function frame(): void {
   if (watcher) {
-    renderer.draw({ arena: REFERENCE_ARENA, snap: currentSnap(), me: 0, meAway: false, radius: 0, names });
+    const shown = currentSnap();
+    renderer.draw({ arena: REFERENCE_ARENA, snap: shown, me: 0, meAway: false, radius: 0, names });
+    // Kills come from the players' entities (all of them: spectators see every one).
+    if (shown) tracker.events([], shown.ents, performance.now());
+    gameUI.updateFeed(tracker.feedAt(performance.now()), (id) => names.get(id) ?? `#${id}`, 0);
+    gameUI.updateBoard(tracker.scoreboard(names), `Match ${watcher.source.id}`);
     const text = hudText();
     if (text !== lastHud) {
       hudLine.textContent = text;
@@ -603,6 +621,9 @@ function debug(): WatchDebug {
     rate: r?.rate ?? 0,
     seekTo: src?.kind === "replay" ? src.from : 0,
     position: r && s && s.tick > 0 ? tickToSeconds(r, s.tick) : 0,
+    scoreboard: !byId("scoreboard").hidden,
+    scores: Object.freeze(tracker.scoreboard(names).map((x) => Object.freeze({ id: x.id, name: x.name, kills: x.kills, deaths: x.deaths }))) as WatchDebug["scores"],
+    feed: Object.freeze(tracker.feedAt(performance.now()).map((f) => `${names.get(f.killer) ?? f.killer}>${names.get(f.victim) ?? f.victim}`)) as string[],
   });
 }
 

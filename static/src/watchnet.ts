@@ -31,8 +31,12 @@
 // and speed (the stream is reopened with after= the tick held and the new
 // speed). Starting again from scratch (a gap) asks from= the tick held, not
 // from the replay's first tick.
+//
+// The WebSocket, the watchdog and the retry backoff are the SDK's link
+// layer (link.ts), shared with the player link.
 
-import { CLOSE_NORMAL, CLOSE_TOO_SLOW, SUBPROTOCOL, encodePong, encodeSuspend } from "./protocol";
+import { Backoff, Conn, Traffic, Watchdog } from "./link";
+import { CLOSE_NORMAL, CLOSE_TOO_SLOW, encodePong, encodeSuspend } from "./protocol";
 import { SpecEvent, SpectatorState, parseEvent, parseFrame, parseJSON } from "./spectator";
 
 export type TransportName = "ws" | "sse" | "poll";
@@ -55,10 +59,6 @@ export const POLL_TIMEOUT_MS = 30_000;
 /** Backoff between retries: full jitter over min(max, min·2ⁿ). */
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
-/** How often the watchdog looks. */
-const WATCHDOG_MS = 250;
-/** A watchdog tick this late means a frozen or throttled page: judge nothing. */
-const WATCHDOG_LATE_MS = 1500;
 
 /** What a Watcher follows: a live match, or a replay of a finished one. */
 export type Source = LiveSource | ReplaySource;
@@ -115,6 +115,8 @@ export interface WatchOptions {
 export interface WatchHandlers {
   /** A keyframe or delta was applied (or the match event changed the roster). */
   onUpdate(): void;
+  /** The game events of a keyframe or delta just applied (kills, hits…). */
+  onEvents?(ev: readonly import("./protocol").GameEvent[]): void;
   /** The transport in use changed (or reconnected). */
   onTransport(name: TransportName, why: string): void;
   /** The match is over: results. The stream has ended. */
@@ -156,71 +158,61 @@ function streamURL(o: WatchOptions, src: Source, path: string, after: number, sc
 
 class WsTransport implements Transport {
   readonly name = "ws";
-  private readonly ws: WebSocket;
+  private readonly ws: Conn;
   private stopped = false;
   private opened = false;
   private ended = false;
 
-  constructor(url: string, h: TransportHandlers, suspended: boolean) {
-    const ws = new WebSocket(url, SUBPROTOCOL);
-    ws.binaryType = "arraybuffer";
-    ws.onopen = () => {
-      if (this.stopped) return;
-      this.opened = true;
-      if (suspended) ws.send(encodeSuspend(true));
-      h.opened();
-    };
-    ws.onmessage = (e: MessageEvent) => {
-      if (this.stopped) return;
-      if (!(e.data instanceof ArrayBuffer)) return;
-      let ev: SpecEvent;
-      try {
-        ev = parseFrame(e.data);
-      } catch (err) {
-        console.warn("tickstream watch: ignoring a frame:", err);
-        h.alive();
-        return;
-      }
-      if (ev.kind === "ping") {
-        ws.send(encodePong(ev.id, Date.now()));
-        h.alive();
-        return;
-      }
-      if (ev.kind === "end") this.ended = true;
-      h.event(ev);
-    };
-    ws.onerror = () => {}; // always followed by close, which has the code
-    ws.onclose = (e: CloseEvent) => {
-      if (this.stopped) return;
-      this.stopped = true;
-      if (!this.opened) {
-        h.ended({ why: "could not connect" });
-      } else if (e.code === CLOSE_NORMAL) {
-        // 1000 comes after `end`, or when the match closed without one.
-        h.ended({ why: e.reason || "closed", final: this.ended ? "closed" : "gone" });
-      } else {
-        h.ended({ why: `closed with ${e.code}${e.reason ? ": " + e.reason : ""}`, scratch: e.code === CLOSE_TOO_SLOW });
-      }
-    };
+  constructor(url: string, h: TransportHandlers, suspended: boolean, traffic: Traffic) {
+    const ws: Conn = new Conn(url, {
+      open: () => {
+        if (this.stopped) return;
+        this.opened = true;
+        if (suspended) ws.send(encodeSuspend(true));
+        h.opened();
+      },
+      message: (data) => {
+        if (this.stopped) return;
+        let ev: SpecEvent;
+        try {
+          ev = parseFrame(data);
+        } catch (err) {
+          console.warn("tickstream watch: ignoring a frame:", err);
+          h.alive();
+          return;
+        }
+        if (ev.kind === "ping") {
+          ws.send(encodePong(ev.id, Date.now()));
+          h.alive();
+          return;
+        }
+        if (ev.kind === "end") this.ended = true;
+        h.event(ev);
+      },
+      close: (code, reason) => {
+        if (this.stopped) return;
+        this.stopped = true;
+        if (!this.opened) {
+          h.ended({ why: "could not connect" });
+        } else if (code === CLOSE_NORMAL) {
+          // 1000 comes after `end`, or when the match closed without one.
+          h.ended({ why: reason || "closed", final: this.ended ? "closed" : "gone" });
+        } else {
+          h.ended({ why: `closed with ${code}${reason ? ": " + reason : ""}`, scratch: code === CLOSE_TOO_SLOW });
+        }
+      },
+    }, { traffic });
     this.ws = ws;
   }
 
   suspend(on: boolean): void {
-    if (!this.stopped && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeSuspend(on));
+    if (!this.stopped && this.ws.open) this.ws.send(encodeSuspend(on));
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    const ws = this.ws;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) {
-      try {
-        ws.close(CLOSE_NORMAL, "bye");
-      } catch {
-        // already closing
-      }
-    }
+    this.ws.drop("bye");
   }
 }
 
@@ -402,12 +394,14 @@ export class Watcher {
   /** A replay is paused: no stream is open; the state holds its tick. */
   paused = false;
 
+  /** Frames and bytes of the WebSocket transport. */
+  readonly traffic = new Traffic();
+
   private cur: Current | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private retries = 0;
+  private readonly backoff = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
   private suspended = false;
-  private lastWatchdog = now();
-  private watchdog: ReturnType<typeof setInterval>;
+  private readonly watchdog = new Watchdog((t, late) => this.check(t, late));
   /** The source as of now (a replay's from and speed change). */
   private src: Source;
   /** stop was called: nothing comes back. */
@@ -418,7 +412,7 @@ export class Watcher {
   constructor(private readonly o: WatchOptions, private readonly h: WatchHandlers) {
     this.src = { ...o.source };
     this.connect(o.forced ?? TRANSPORTS[0]!, "start");
-    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+    this.watchdog.start();
   }
 
   /** source is what is followed now (a replay's from and speed included). */
@@ -494,8 +488,7 @@ export class Watcher {
   private revive(): void {
     if (!this.finished || this.stopped) return;
     this.finished = false;
-    this.lastWatchdog = now();
-    this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
+    this.watchdog.start();
   }
 
   /**
@@ -545,7 +538,7 @@ export class Watcher {
     if (this.tried.length > 100) this.tried.splice(0, this.tried.length - 100);
     switch (name) {
       case "ws":
-        cur.t = new WsTransport(streamURL(this.o, src, "watch", after, "ws"), handlers, this.suspended);
+        cur.t = new WsTransport(streamURL(this.o, src, "watch", after, "ws"), handlers, this.suspended, this.traffic);
         break;
       case "sse":
         cur.t = new SseTransport(streamURL(this.o, src, "events", after), handlers);
@@ -576,8 +569,9 @@ export class Watcher {
           return;
         }
         cur.delivered = true;
-        this.retries = 0;
+        this.backoff.reset();
         this.lastEventAt = Date.now();
+        if (ev.kind !== "invalid" && ev.ev.length > 0) this.h.onEvents?.(ev.ev);
         this.h.onUpdate();
         if (this.peek) {
           // A seek while paused: the keyframe is shown; stay paused.
@@ -667,19 +661,14 @@ export class Watcher {
   /** retry connects name again after a backoff (full jitter). */
   private retry(name: TransportName, why: string): void {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.retries, 10));
-    this.retries++;
     this.cur = null;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect(name, why);
-    }, Math.random() * cap);
+    }, this.backoff.next());
   }
 
-  private check(): void {
-    const t = now();
-    const late = t - this.lastWatchdog > WATCHDOG_LATE_MS;
-    this.lastWatchdog = t;
+  private check(t: number, late: boolean): void {
     const cur = this.cur;
     if (!cur || this.finished) return;
     if (late) {
@@ -727,7 +716,7 @@ export class Watcher {
 
   private finish(): void {
     this.finished = true;
-    clearInterval(this.watchdog);
+    this.watchdog.stop();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.cur?.t.stop();

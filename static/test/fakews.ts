@@ -1,4 +1,4 @@
-// A fake WebSocket for the Node tests (net.test.ts, timeline.test.ts):
+// A fake WebSocket for the Node tests (net.test.ts, link.test.ts, timeline.test.ts):
 // records every socket opened (FakeWebSocket.all) and what it was sent,
 // and lets a test open, feed and drop it. install() puts it in place of
 // the global WebSocket.
@@ -44,6 +44,11 @@ export class FakeWebSocket {
   drop(): void {
     this.readyState = FakeWebSocket.CLOSED;
     this.onclose?.({ code: 1006, reason: "" });
+  }
+  /** closeWith ends the connection with a server's close frame. */
+  closeWith(code: number, reason = ""): void {
+    this.readyState = FakeWebSocket.CLOSED;
+    this.onclose?.({ code, reason });
   }
   /** of returns the messages sent of type t. */
   of(t: string): Record<string, unknown>[] {
