@@ -30,6 +30,7 @@ type MatchInfo struct {
 	Players      int // seats taken, including Disconnected ones
 	Disconnected int // seats waiting for their player to resume
 	MaxPlayers   int
+	MinPlayers   int // players it waits for before it runs
 	State        State
 	TickRate     int
 	Created      time.Time
@@ -40,9 +41,11 @@ type JoinResult struct {
 	Player   PlayerID
 	Match    string
 	TickRate int
-	Tick     uint64 // the tick at which the join was applied
-	Layout   Layout
-	Roster   []PlayerInfo
+	// MinPlayers is how many players the match waits for before it runs.
+	MinPlayers int
+	Tick       uint64 // the tick at which the join was applied
+	Layout     Layout
+	Roster     []PlayerInfo
 	// Epoch is the seat's generation: 1 on join, +1 on every resume. Leave,
 	// Disconnect and Resume name it, so that a replaced connection cannot
 	// act on the seat its successor holds.
@@ -412,7 +415,7 @@ func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
 
 func (m *Match) result(st seat) JoinResult {
 	return JoinResult{
-		Player: st.id, Match: m.id, TickRate: m.cfg.TickRate, Tick: m.tick,
+		Player: st.id, Match: m.id, TickRate: m.cfg.TickRate, MinPlayers: m.cfg.MinPlayers, Tick: m.tick,
 		Layout: m.layout, Roster: m.roster(), Epoch: st.epoch, LastSeq: st.lastSeq,
 	}
 }
@@ -560,7 +563,7 @@ func (m *Match) snapshot(due time.Time, end *Result) *Snapshot {
 
 func (m *Match) publishInfo() {
 	m.info.Store(&MatchInfo{
-		ID: m.id, Players: len(m.seats), Disconnected: m.lostSeats(), MaxPlayers: m.cfg.MaxPlayers,
+		ID: m.id, Players: len(m.seats), Disconnected: m.lostSeats(), MaxPlayers: m.cfg.MaxPlayers, MinPlayers: m.cfg.MinPlayers,
 		State: m.state, TickRate: m.cfg.TickRate, Created: m.created,
 	})
 }

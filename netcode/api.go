@@ -15,6 +15,7 @@ type matchJSON struct {
 	ID         string     `json:"id"`
 	Players    int        `json:"players"`
 	Max        int        `json:"max"`
+	Min        int        `json:"min"` // players it waits for before it runs
 	State      string     `json:"state"`
 	Rate       int        `json:"rate"`
 	Age        float64    `json:"age"`
@@ -35,7 +36,7 @@ type arenaJSON struct {
 
 func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
 	m := matchJSON{
-		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, State: i.State.String(),
+		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, Min: i.MinPlayers, State: i.State.String(),
 		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
 		Node: s.cfg.Node, URL: s.cfg.PublicURL,
 	}
@@ -51,7 +52,7 @@ func (s *Server) toMatchJSON(i game.MatchInfo, now time.Time) matchJSON {
 func remoteMatchJSON(rm RemoteMatch, now time.Time) matchJSON {
 	i := rm.MatchInfo
 	return matchJSON{
-		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, State: i.State.String(),
+		ID: i.ID, Players: i.Players, Max: i.MaxPlayers, Min: i.MinPlayers, State: i.State.String(),
 		Rate: i.TickRate, Age: float64(now.Sub(i.Created).Milliseconds()) / 1000,
 		Spectators: rm.Spectators, Delay: rm.Delay.Seconds(), Node: rm.Node, URL: rm.URL,
 	}

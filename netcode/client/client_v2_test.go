@@ -71,7 +71,7 @@ func TestClientAppliesSnapsAndAcks(t *testing.T) {
 		join <- m
 		every, _ := m.JoinEvery()
 		go readClient(ctx, c, msgs)
-		res := game.JoinResult{Player: 1, Match: "m", TickRate: 30, Tick: 99, Layout: testLayout}
+		res := game.JoinResult{Player: 1, Match: "m", TickRate: 30, MinPlayers: 3, Tick: 99, Layout: testLayout}
 		_ = c.Write(ctx, websocket.MessageBinary, wire.EncodeWelcomeEvery(res, "tok", false, every))
 		send := func(h wire.SnapHead, base, cur []game.Event, b, v []wire.Row) {
 			_ = c.Write(ctx, websocket.MessageBinary, wire.AppendSnapBody(wire.AppendSnapPrefix(nil, 4), h, b, v, [][]game.Event{base, cur}))
@@ -93,7 +93,7 @@ func TestClientAppliesSnapsAndAcks(t *testing.T) {
 	if jm := <-join; jm.Every != 2 || jm.Name != "bob" {
 		t.Fatalf("join %+v", jm)
 	}
-	if w.Every != 2 || w.Quant != (wire.WireQuant{Pos: 0.5, Angle: 1024}) || w.Radius != 450 {
+	if w.Every != 2 || w.Quant != (wire.WireQuant{Pos: 0.5, Angle: 1024}) || w.Radius != 450 || w.Min != 3 {
 		t.Fatalf("welcome %+v", w)
 	}
 	m, err := c.Next(ctx)

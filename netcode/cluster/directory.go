@@ -20,6 +20,7 @@ type entry struct {
 	Players      int       `json:"players"`
 	Disconnected int       `json:"disconnected"`
 	Max          int       `json:"max"`
+	Min          int       `json:"min"`
 	State        int       `json:"state"`
 	Rate         int       `json:"rate"`
 	Created      time.Time `json:"created"`
@@ -29,7 +30,7 @@ type entry struct {
 
 func (e entry) info() game.MatchInfo {
 	return game.MatchInfo{
-		ID: e.ID, Players: e.Players, Disconnected: e.Disconnected, MaxPlayers: e.Max,
+		ID: e.ID, Players: e.Players, Disconnected: e.Disconnected, MaxPlayers: e.Max, MinPlayers: e.Min,
 		State: game.State(e.State), TickRate: e.Rate, Created: e.Created,
 	}
 }
@@ -228,7 +229,7 @@ func (n *Node) renewOne(ctx context.Context, info game.MatchInfo) {
 	}
 	e := entry{
 		ID: info.ID, Node: n.cfg.NodeID, Inc: n.cfg.Incarnation, URL: n.cfg.PublicURL,
-		Players: info.Players, Disconnected: info.Disconnected, Max: info.MaxPlayers,
+		Players: info.Players, Disconnected: info.Disconnected, Max: info.MaxPlayers, Min: info.MinPlayers,
 		State: int(info.State), Rate: info.TickRate, Created: info.Created,
 	}
 	if n.cfg.Spectators != nil {

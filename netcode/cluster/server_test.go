@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestJoinRedirectAndClusterListing(t *testing.T) {
 
 	// A player on a: a's match, created here (all nodes empty, a first on a tie).
 	msg, _ := joinAt(t, a.WSURL, "")
-	if msg["t"] != "welcome" {
+	if msg["t"] != "welcome" || fmt.Sprint(msg["min"]) != "1" {
 		t.Fatalf("first join on a: %v", msg)
 	}
 	matchA := msg["match"].(string)

@@ -50,6 +50,8 @@ type Welcome struct {
 	Radius float64 `msgpack:"radius"`
 	// Every is the send divisor: a snapshot every Every ticks.
 	Every int `msgpack:"every"`
+	// Min is how many players the match waits for before it runs.
+	Min int `msgpack:"min"`
 }
 
 // WireQuant is the precision of entity rows in a welcome: world units per
@@ -129,7 +131,7 @@ func EncodeWelcomeEvery(res game.JoinResult, token string, resumed bool, every i
 	w := Welcome{
 		T: TypeWelcome, Player: uint32(res.Player), Match: res.Match, Rate: res.TickRate, Tick: res.Tick,
 		Token: token, Resumed: resumed, Ack: res.LastSeq,
-		Quant: WireQuant{Pos: q.Pos, Angle: q.AngleSteps}, Radius: res.Layout.ViewRadius, Every: every,
+		Quant: WireQuant{Pos: q.Pos, Angle: q.AngleSteps}, Radius: res.Layout.ViewRadius, Every: every, Min: res.MinPlayers,
 		Arena:  Arena{W: res.Layout.W, H: res.Layout.H, Obstacles: make([][4]float64, len(res.Layout.Obstacles))},
 		Roster: rosterEntries(res.Roster),
 	}

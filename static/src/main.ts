@@ -598,7 +598,7 @@ function updateUI(now: number, me: Entity | null): void {
   const dead = playing && !matchOver && me !== null && (me.flags & FLAG_DEAD) !== 0;
   ui.setDeath(dead ? { killer: tracker.killedBy ? nameOf(tracker.killedBy) : "someone", respawnMs: tracker.respawnIn(now) } : null);
   ui.updateBoard(playing ? tracker.scoreboard(names) : [], welcome ? `Match ${welcome.match}` : "");
-  ui.setWaiting(playing && !matchOver && snap?.state === "waiting" ? Math.max(1, waitingFor(names.size)) : 0);
+  ui.setWaiting(playing && !matchOver && snap?.state === "waiting" ? Math.max(1, waitingFor(names.size, welcome?.min || undefined)) : 0);
   if (now - lastNetAt >= 100) sampleNet(now);
 }
 
@@ -678,7 +678,7 @@ function debug(): Debug {
     }),
     hurt,
     hits: hitsDealt,
-    waitingFor: byId("waiting").hidden ? 0 : Math.max(1, waitingFor(names.size)),
+    waitingFor: byId("waiting").hidden ? 0 : Math.max(1, waitingFor(names.size, welcome?.min || undefined)),
     matchOver,
     controls: controls.enabled,
     netgraph: netgraph.shown,

@@ -190,6 +190,8 @@ export interface Welcome {
   radius: number;
   /** The server's send divisor for this session (a snap every Nth tick). */
   every: number;
+  /** Players the match waits for before it runs (0 from an older server). */
+  min: number;
 }
 
 /** Wire precision: world units per step of x and y, steps per full turn of angle. */
@@ -348,6 +350,7 @@ export function decodeServer(data: ArrayBuffer | Uint8Array): ServerMessage | Un
         quant: quant(m.quant),
         radius: num(m.radius),
         every: num(m.every),
+        min: num(m.min),
       };
     case "ping":
       return { t: "ping", id: num(m.id), time: num(m.time), rtt: num(m.rtt), every: num(m.every) };
