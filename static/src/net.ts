@@ -109,6 +109,13 @@ export const MAX_REDIRECTS = 3;
 export const FAILOVER_ATTEMPTS = 6;
 /** … made over at least this long. */
 export const FAILOVER_AFTER_MS = 8000;
+/**
+ * On a node a redirect sent us to, the node is taken for lost sooner: after
+ * FAST_FAILOVER_ATTEMPTS failed resume attempts over FAST_FAILOVER_AFTER_MS,
+ * if the entry node answers (probe): the cluster is up, its node is not.
+ */
+export const FAST_FAILOVER_ATTEMPTS = 2;
+export const FAST_FAILOVER_AFTER_MS = 500;
 /** Backoff of the failover's joins (full jitter). */
 export const FAILOVER_MIN_MS = 250;
 export const FAILOVER_MAX_MS = 4000;
@@ -154,6 +161,31 @@ export interface PlayerOptions {
   failover?: boolean;
   /** Simulated latency and loss (developer option, link.ts). */
   sim?: Sim | null;
+  /**
+   * Whether a node answers, given its /play URL (default: GET /healthz on
+   * it, 1.5 s at most). Used to fail over quickly from a lost node of a
+   * cluster while the entry node answers.
+   */
+  probe?: (playURL: string) => Promise<boolean>;
+}
+
+/** probeNode asks GET /healthz of the node whose /play URL is given. */
+export async function probeNode(playURL: string): Promise<boolean> {
+  if (typeof fetch !== "function") return false;
+  const u = new URL(playURL);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = "/healthz";
+  u.search = "";
+  const ctl = new AbortController();
+  const t = setTimeout(() => ctl.abort(), 1500);
+  try {
+    const r = await fetch(u.toString(), { cache: "no-store", signal: ctl.signal });
+    return r.ok;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(t);
+  }
 }
 
 /** playURL derives the WebSocket URL of /play from the page's location. */
@@ -209,6 +241,9 @@ export class Player {
   private failingOver = false;
   private readonly failoverBackoff = new Backoff(FAILOVER_MIN_MS, FAILOVER_MAX_MS);
   private readonly failoverOn: boolean;
+  private readonly probe: (playURL: string) => Promise<boolean>;
+  /** A probe of the entry node is out (fast failover). */
+  private probing = false;
   private readonly sim: Sim | null;
 
   // Reconnecting.
@@ -266,6 +301,7 @@ export class Player {
   ) {
     this.url = entry;
     this.failoverOn = o.failover ?? true;
+    this.probe = o.probe ?? probeNode;
     this.sim = o.sim ?? null;
     this.ws = this.open(encodeJoin(join));
     this.watchdog.start();
@@ -625,12 +661,32 @@ export class Player {
         this.failover(code, `server unreachable (${this.attemptNo} attempts)`);
         return;
       }
+      this.maybeFastFailover(code);
       this.schedule(); // could not connect, or lost again: try again
     } else {
       // 1000/1001 (server going away: matches do not survive it) or a
       // refusal: resuming again would not help.
       this.seatLost(code, reason || describe(code), "resume-refused");
     }
+  }
+
+  /**
+   * maybeFastFailover: on a node a redirect sent us to, a few failed
+   * resume attempts while the entry node answers mean that node is gone
+   * (the cluster is up): fail over now rather than after FAILOVER_AFTER_MS.
+   * Resume attempts go on meanwhile; one that succeeds first wins.
+   */
+  private maybeFastFailover(code: number): void {
+    if (!this.failoverOn || this.probing || this.url === this.entry) return;
+    if (this.attemptNo < FAST_FAILOVER_ATTEMPTS || now() - this.lostAt < FAST_FAILOVER_AFTER_MS) return;
+    this.probing = true;
+    const lostAt = this.lostAt;
+    void this.probe(this.entry).then((up) => {
+      this.probing = false;
+      if (up && this.state === "reconnecting" && !this.failingOver && this.lostAt === lostAt) {
+        this.failover(code, `server unreachable (${this.attemptNo} attempts; the cluster answers)`);
+      }
+    });
   }
 
   /** seatLost: the seat cannot be resumed; fail over, or end. */

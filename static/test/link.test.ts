@@ -10,7 +10,7 @@
 
 import { ClockSync } from "../src/clock";
 import { Backoff, Conn, Sim } from "../src/link";
-import { CloseInfo, MAX_REDIRECTS, Player } from "../src/net";
+import { CloseInfo, FAILOVER_AFTER_MS, MAX_REDIRECTS, Player } from "../src/net";
 import { FakeWebSocket, install } from "./fakews";
 
 declare const process: { exitCode?: number };
@@ -216,6 +216,55 @@ async function failover(refusal: number): Promise<void> {
   check(e?.kind === "resume-refused" && q.linkState === "closed", `no failover: ${JSON.stringify(e)}`);
 }
 
+// A node a redirect sent us to dies: after FAST_FAILOVER_ATTEMPTS failed
+// resume attempts (1006, nothing answers) over FAST_FAILOVER_AFTER_MS, the
+// entry node is probed; it answers, so the link fails over at once (not
+// after FAILOVER_AFTER_MS). When the entry does not answer either (a blink
+// of the player's own network), it keeps resuming.
+async function fastFailover(entryUp: boolean): Promise<void> {
+  const before = FakeWebSocket.all.length;
+  const failovers: string[] = [];
+  const probed: string[] = [];
+  const p = new Player("ws://entry:8080/play", { name: "fay", match: "" }, {
+    onWelcome() {}, onRoster() {}, onSnap() {}, onEnd() {}, onReconnecting() {}, onClose() {},
+    onFailover: (_code, reason) => failovers.push(reason),
+  }, { probe: async (url) => { probed.push(url); return entryUp; } });
+  const a = FakeWebSocket.all[before]!;
+  a.open();
+  a.deliver({ t: "redirect", url: "ws://node-b/play?seat=local", match: "m7" });
+  a.closeWith(4015);
+  const b = FakeWebSocket.all[before + 1]!;
+  b.open();
+  b.deliver(welcome("m7"));
+  const lost = performance.now();
+  b.drop();
+  // Every resume attempt fails to connect, as on a dead node.
+  let seen = before + 2;
+  const failAttempts = async (until_: () => boolean, ms: number): Promise<boolean> => {
+    for (let t = 0; t < ms; t += 10) {
+      while (FakeWebSocket.all.length > seen) {
+        const ws = FakeWebSocket.all[seen++]!;
+        if (ws.url.startsWith("ws://node-b/")) ws.drop();
+      }
+      if (until_()) return true;
+      await sleep(10);
+    }
+    return until_();
+  };
+  if (entryUp) {
+    check(await failAttempts(() => failovers.length === 1, 3000), `fast failover: ${failovers} after ${p.attempts} attempts`);
+    const took = performance.now() - lost;
+    check(took < FAILOVER_AFTER_MS, `fast failover took ${took.toFixed(0)} ms`);
+    check(probed[0] === "ws://entry:8080/play", `probed ${probed}`);
+    check(/the cluster answers/.test(failovers[0] ?? ""), `reason ${failovers}`);
+    check(await until(() => FakeWebSocket.all.some((w, i) => i >= before + 2 && w.url === "ws://entry:8080/play"), 3000), "a new join through the entry");
+  } else {
+    await failAttempts(() => false, 1500);
+    check(probed.length >= 1 && failovers.length === 0 && p.reconnecting, `entry down too: probed ${probed.length}, failovers ${failovers}, reconnecting ${p.reconnecting}`);
+  }
+  p.close();
+}
+
 async function main(): Promise<void> {
   clockSync();
   backoff();
@@ -223,6 +272,8 @@ async function main(): Promise<void> {
   await redirects();
   await failover(4012);
   await failover(4004);
+  await fastFailover(true);
+  await fastFailover(false);
   console.log(failures === 0 ? "link: ok" : `link: ${failures} failed`);
   if (failures > 0) process.exitCode = 1;
 }
