@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,33 +163,6 @@ func TestPlacedJoinFallsBackOnFullMatch(t *testing.T) {
 	nextSnap(t, ctx, c)
 }
 
-// killableListener cuts every accepted connection (hijacked WebSockets
-// included) at once, with the listener: a node dying without a drain.
-type killableListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *killableListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *killableListener) kill() {
-	l.Listener.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-}
-
 // A Player given entry nodes tries them in turn (the first is dead: the
 // join is retried through the second), follows B's redirect to A, and
 // plays there; when A dies it does not wait out GiveUpAfter: after
@@ -200,9 +172,9 @@ func TestPlayerEntryNodesAndDeadNode(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	dcfg := game.DirectoryConfig{Defaults: game.MatchConfig{MinPlayers: 1}}
-	var ln *killableListener
+	var ln *nettest.KillableListener
 	a := nettest.StartServerWith(t, netcode.Config{Logger: log}, dcfg, nettest.Options{
-		Listener: func(l net.Listener) net.Listener { ln = &killableListener{Listener: l}; return ln },
+		Listener: func(l net.Listener) net.Listener { ln = &nettest.KillableListener{Listener: l}; return ln },
 	})
 	rt := &fakeRouter{}
 	rt.set(a.WSURL+"?seat=local", "")
@@ -245,7 +217,7 @@ func TestPlayerEntryNodesAndDeadNode(t *testing.T) {
 	}
 
 	killed := time.Now()
-	ln.kill()
+	ln.Kill()
 	select {
 	case err := <-done:
 		if !errors.Is(err, client.ErrSeatLost) || !errors.Is(err, client.ErrNodeUnreachable) {

@@ -335,15 +335,21 @@ func (n *Node) ownBeat() beat {
 	}
 }
 
-func (n *Node) publishBeat() {
-	n.mu.Lock()
-	paused := n.paused
-	n.mu.Unlock()
-	if paused {
-		return
+// beatData is this node's heartbeat, encoded; nil while paused (tests).
+func (n *Node) beatData() []byte {
+	if n.isPaused() {
+		return nil
 	}
 	data, err := json.Marshal(n.ownBeat())
 	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func (n *Node) publishBeat() {
+	data := n.beatData()
+	if data == nil {
 		return
 	}
 	if err := n.nc.Publish(n.beatSubject(), data); err != nil {
@@ -435,14 +441,7 @@ func (n *Node) onBeat(msg *nats.Msg) {
 }
 
 func (n *Node) onPing(msg *nats.Msg) {
-	n.mu.Lock()
-	paused := n.paused
-	n.mu.Unlock()
-	if paused {
-		return
-	}
-	data, err := json.Marshal(n.ownBeat())
-	if err == nil {
+	if data := n.beatData(); data != nil {
 		_ = msg.Respond(data)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +119,35 @@ func LocalDirectory(dcfg game.DirectoryConfig) netcode.NewDirectory {
 	return func(publish netcode.NewPublisher) (netcode.Directory, error) {
 		dcfg.NewPublisher = publish
 		return game.NewDirectory(dcfg)
+	}
+}
+
+// KillableListener wraps a listener so that every connection it accepted
+// (hijacked WebSockets included) can be cut at once with it: a node dying
+// without a drain. Use it as Options.Listener.
+type KillableListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// Accept implements net.Listener.
+func (l *KillableListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// Kill closes the listener and every connection, without a close frame.
+func (l *KillableListener) Kill() {
+	_ = l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		_ = c.Close()
 	}
 }

@@ -5,16 +5,9 @@
 
 import { FEED_MAX, FEED_MS, GameTracker, RESPAWN_MS, waitingFor } from "../src/game";
 import { EVENT_HIT, EVENT_KILL, EVENT_RESPAWN, EVENT_SHOT, Entity, KIND_PLAYER } from "../src/protocol";
+import { check, report } from "./check";
 
-declare const process: { exitCode?: number };
 
-let failures = 0;
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    failures++;
-    console.error(`FAIL ${what}`);
-  }
-}
 const player = (id: number, score: number): Entity => ({ id, kind: KIND_PLAYER, x: 0, y: 0, angle: 0, hp: 100, score, flags: 0 });
 
 const g = new GameTracker(1);
@@ -42,5 +35,4 @@ check(waitingFor(1) === 1 && waitingFor(2) === 0 && waitingFor(1, 4) === 3, "wai
 g.reset(7);
 check(g.feed.length === 0 && g.scoreboard(names).every((r) => r.kills === 0 && r.deaths === 0 && !r.me), "reset");
 
-console.log(failures === 0 ? "game: ok" : `game: ${failures} failed`);
-if (failures > 0) process.exitCode = 1;
+report("game");

@@ -12,26 +12,11 @@ import { ClockSync } from "../src/clock";
 import { Backoff, Conn, Sim } from "../src/link";
 import { CloseInfo, FAILOVER_AFTER_MS, MAX_REDIRECTS, Player } from "../src/net";
 import { FakeWebSocket, install } from "./fakews";
+import { check, report, sleep, until } from "./check";
 
-declare const process: { exitCode?: number };
 
 install();
 
-let failures = 0;
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    failures++;
-    console.error(`FAIL ${what}`);
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(f: () => boolean, ms = 2000): Promise<boolean> {
-  for (let t = 0; t < ms; t += 10) {
-    if (f()) return true;
-    await sleep(10);
-  }
-  return f();
-}
 /** A seeded generator (mulberry32), so that a failure can be replayed. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -155,6 +140,22 @@ async function redirects(): Promise<void> {
   check(q.linkState === "closed", "closed after the redirect loop");
 }
 
+/**
+ * joinThroughRedirect plays the entry node (socket `before`) redirecting
+ * the join to node b's match m7, and node b welcoming it; it returns node
+ * b's socket.
+ */
+function joinThroughRedirect(before: number): FakeWebSocket {
+  const a = FakeWebSocket.all[before]!;
+  a.open();
+  a.deliver({ t: "redirect", url: "ws://node-b/play?seat=local", match: "m7" });
+  a.closeWith(4015);
+  const b = FakeWebSocket.all[before + 1]!;
+  b.open();
+  b.deliver(welcome("m7"));
+  return b;
+}
+
 async function failover(refusal: number): Promise<void> {
   const before = FakeWebSocket.all.length;
   const welcomes: { match: string; resumed: boolean }[] = [];
@@ -167,13 +168,7 @@ async function failover(refusal: number): Promise<void> {
     onFailover: (code) => failovers.push(code),
   });
   // Joined through a redirect on node b.
-  const a = FakeWebSocket.all[before]!;
-  a.open();
-  a.deliver({ t: "redirect", url: "ws://node-b/play?seat=local", match: "m7" });
-  a.closeWith(4015);
-  const b = FakeWebSocket.all[before + 1]!;
-  b.open();
-  b.deliver(welcome("m7"));
+  const b = joinThroughRedirect(before);
   check(p.input(1, 0, 0, 0, performance.now()), "input taken");
   // Node b is lost; the resume goes to node b and is refused.
   b.drop();
@@ -229,13 +224,7 @@ async function fastFailover(entryUp: boolean): Promise<void> {
     onWelcome() {}, onRoster() {}, onSnap() {}, onEnd() {}, onReconnecting() {}, onClose() {},
     onFailover: (_code, reason) => failovers.push(reason),
   }, { probe: async (url) => { probed.push(url); return entryUp; } });
-  const a = FakeWebSocket.all[before]!;
-  a.open();
-  a.deliver({ t: "redirect", url: "ws://node-b/play?seat=local", match: "m7" });
-  a.closeWith(4015);
-  const b = FakeWebSocket.all[before + 1]!;
-  b.open();
-  b.deliver(welcome("m7"));
+  const b = joinThroughRedirect(before);
   const lost = performance.now();
   b.drop();
   // Every resume attempt fails to connect, as on a dead node.
@@ -274,8 +263,7 @@ async function main(): Promise<void> {
   await failover(4004);
   await fastFailover(true);
   await fastFailover(false);
-  console.log(failures === 0 ? "link: ok" : `link: ${failures} failed`);
-  if (failures > 0) process.exitCode = 1;
+  report("link");
 }
 
 void main();

@@ -9,19 +9,11 @@
 import { ACK_QUIET_MS, Player } from "../src/net";
 import { Snap } from "../src/protocol";
 import { FakeWebSocket, install } from "./fakews";
+import { check, report, sleep } from "./check";
 
-declare const process: { exitCode?: number };
 
 install();
 
-let failures = 0;
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    failures++;
-    console.error(`FAIL ${what}`);
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const welcome = (resumed: boolean) => ({
   t: "welcome", player: 3, match: "m1", rate: 30, tick: 1, token: resumed ? "tok2" : "tok1", resumed, ack: 0,
   quant: { pos: 0.5, angle: 1024 }, radius: 450, every: 1,
@@ -115,8 +107,7 @@ async function main(): Promise<void> {
     check(last?.view === 15 && last.ack === 16, `input with a view ${JSON.stringify(last)}`);
   }
   p.close();
-  console.log(failures === 0 ? "net: ok" : `net: ${failures} failed`);
-  if (failures > 0) process.exitCode = 1;
+  report("net");
 }
 
 void main();

@@ -11,16 +11,8 @@ import vectors from "./movement_vectors.json";
 import { Interpolator, lerpAngle } from "../src/interp";
 import { MoveRule, Move, PLAYER_RADIUS, PLAYER_SPEED, Predictor, SNAP_DISTANCE } from "../src/predict";
 import { Arena, Entity } from "../src/protocol";
+import { check, report } from "./check";
 
-declare const process: { exitCode?: number };
-
-let failed = 0;
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    failed++;
-    console.error("FAIL " + what);
-  }
-}
 const near = (a: number, b: number, eps = 1e-6) => Math.abs(a - b) <= eps;
 
 const arena: Arena = {
@@ -199,9 +191,4 @@ function ent(id: number, x: number, y: number, angle = 0): Entity {
   check(ip.delay > 2, `delay ${ip.delay} after a late snapshot, want it grown above 2`);
 }
 
-if (failed > 0) {
-  console.error(`${failed} check(s) failed`);
-  process.exitCode = 1;
-} else {
-  console.log("predict: ok");
-}
+report("predict");

@@ -18,16 +18,9 @@ import {
 } from "../src/timeline";
 import { Watcher, streamPath } from "../src/watchnet";
 import { FakeWebSocket, install } from "./fakews";
+import { check, report } from "./check";
 
-declare const process: { exitCode?: number };
 
-let failures = 0;
-function check(ok: boolean, what: string): void {
-  if (!ok) {
-    failures++;
-    console.error(`FAIL ${what}`);
-  }
-}
 
 install();
 const g = globalThis as unknown as Record<string, unknown>;
@@ -153,8 +146,7 @@ async function main(): Promise<void> {
   timeline();
   urls();
   await watcher();
-  console.log(failures === 0 ? "timeline: ok" : `timeline: ${failures} failed`);
-  if (failures > 0) process.exitCode = 1;
+  report("timeline");
 }
 
 void main();

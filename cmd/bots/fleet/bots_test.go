@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,34 +163,6 @@ func TestReplaySpectators(t *testing.T) {
 	}
 }
 
-// killable is a listener whose every accepted connection (hijacked
-// WebSockets included) can be cut at once: a node dying without a drain.
-type killable struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *killable) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-// kill closes the listener and every connection, without a close frame.
-func (l *killable) kill() {
-	l.Listener.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-}
-
 // toA redirects every join that did not come through a redirect to A's
 // /play?seat=local while A is up; then it seats joins on its own node.
 type toA struct {
@@ -218,9 +189,9 @@ func TestFailoverWhenNodeDies(t *testing.T) {
 	const players = 4
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	dcfg := game.DirectoryConfig{Defaults: game.MatchConfig{MinPlayers: 1}}
-	var lnA *killable
+	var lnA *nettest.KillableListener
 	a := nettest.StartServerWith(t, netcode.Config{Logger: log}, dcfg, nettest.Options{
-		Listener: func(l net.Listener) net.Listener { lnA = &killable{Listener: l}; return lnA },
+		Listener: func(l net.Listener) net.Listener { lnA = &nettest.KillableListener{Listener: l}; return lnA },
 	})
 	rt := &toA{url: a.WSURL + "?seat=local"}
 	rt.up.Store(true)
@@ -256,7 +227,7 @@ func TestFailoverWhenNodeDies(t *testing.T) {
 		t.Fatalf("%d players on B before the failover", n)
 	}
 	rt.up.Store(false)
-	lnA.kill()
+	lnA.Kill()
 	for seated(b) < players {
 		if ctx.Err() != nil {
 			t.Fatalf("%d players on B after A died, want %d", seated(b), players)
