@@ -345,6 +345,10 @@ func TestBrowserGame(t *testing.T) {
 	}
 	b.waitFor(`window.tickstream.netgraph && window.tickstream.net && window.tickstream.net.rtt > 0 && window.tickstream.net.snapRate > 0`,
 		3*time.Second, "the net graph")
+	// Rates are per second over a window: a dead player sends little (pongs,
+	// acks), so a window may show none; some must show within a few seconds.
+	b.waitFor(`window.tickstream.net.bytesIn > 0 && window.tickstream.net.bytesOut > 0 && window.tickstream.net.interpMs > 0`,
+		5*time.Second, "traffic both ways and an interpolation delay in the net graph")
 	ng := b.game()
 	t.Logf("net graph: %+v", *ng.Net)
 	if ng.Net.RTT < float64(2*addedLatency/time.Millisecond) {
