@@ -94,7 +94,6 @@ func newSession(srv *Server, conn *peer) *session {
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		dec:        wire.NewDecoder(),
-		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		control:    newControlLimiter(srv.cfg.Limits),
 		ackLimit:   rate.NewLimiter(ackRate, ackRate),
 	}
@@ -103,6 +102,9 @@ func newSession(srv *Server, conn *peer) *session {
 		s.in.buf = make([]byte, max(rawReadBuf, len(conn.carry)+rawReadBuf/2))
 		s.in.hi = copy(s.in.buf, conn.carry)
 		conn.carry = nil
+	}
+	if conn.ws == nil {
+		s.rbuf = make([]byte, wire.MaxClientFrame+1)
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	// Until it joins, the join timeout (4008) governs the socket, not the

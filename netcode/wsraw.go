@@ -33,8 +33,7 @@ type wsRaw struct {
 	rc  syscall.RawConn
 
 	wmu       sync.Mutex
-	wb        []byte // frame being written (under wmu)
-	closeSent bool   // a close frame was written: no frame may follow (under wmu)
+	closeSent bool // a close frame was written: no frame may follow (under wmu)
 
 	recvOnce  sync.Once
 	closeRecv chan struct{} // closed when the peer's close frame (or EOF) was read
@@ -63,14 +62,17 @@ const (
 	opPong   = 0xA
 )
 
-// Sizes of the raw path's buffers. rawReadBuf holds several input frames
-// and always one whole frame of the largest size accepted (14 bytes of
-// header and wire.MaxClientFrame of payload). Writes up to rawWriteBuf go
-// out in one write with their header; larger ones as two buffers (writev).
+// Sizes of the raw path's buffers. rawReadBuf (one per connection) holds
+// several input frames and always one whole frame of the largest size
+// accepted (14 bytes of header and wire.MaxClientFrame of payload).
+// Writes up to rawWriteBuf go out in one write with their header, through
+// a pooled buffer; larger ones as two buffers (writev).
 const (
-	rawReadBuf  = 1024
-	rawWriteBuf = 1024
+	rawReadBuf  = 640
+	rawWriteBuf = 4096
 )
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, rawWriteBuf); return &b }}
 
 var errCloseSent = errors.New("websocket: close frame already sent")
 
@@ -100,11 +102,12 @@ func (w *wsRaw) writeFrame(op byte, p []byte) error {
 		w.closeSent = true
 	}
 	if h+len(p) <= rawWriteBuf {
-		if w.wb == nil {
-			w.wb = make([]byte, 0, rawWriteBuf)
-		}
-		w.wb = append(append(w.wb[:0], hdr[:h]...), p...)
-		_, err := w.tcp.Write(w.wb)
+		// Header and payload in one write, through a pooled buffer: a
+		// few per process rather than one per connection.
+		wb := writeBufs.Get().(*[]byte)
+		*wb = append(append((*wb)[:0], hdr[:h]...), p...)
+		_, err := w.tcp.Write(*wb)
+		writeBufs.Put(wb)
 		return err
 	}
 	bufs := net.Buffers{hdr[:h], p}
@@ -170,7 +173,7 @@ type rawIn struct {
 	buf     []byte // rawReadBuf bytes; buf[lo:hi] not yet parsed
 	lo, hi  int
 	fragOp  byte // opcode of the message being assembled (0: none)
-	fragN   int  // its payload so far, in s.rbuf
+	fragN   int  // its payload so far, in s.rbuf (allocated for the first fragmented message)
 	skip    int  // payload bytes of a refused frame still to discard
 	closing bool // the session is closing: data messages are discarded
 	async   bool // in the reactor: closes run on their own goroutine
@@ -291,14 +294,24 @@ func (s *session) nextMsg() readStatus {
 			in.fragOp, in.fragN = 0, 0
 			continue
 		}
-		if op != opCont {
-			in.fragOp, in.fragN = op, 0
+		var msg []byte
+		switch {
+		case fin && op != opCont: // a whole message in one frame (the rule): decoded where it lies
+			in.fragOp, msg = op, p
+		default: // fragments are assembled in s.rbuf (allocated for the first)
+			if op != opCont {
+				in.fragOp, in.fragN = op, 0
+			}
+			if s.rbuf == nil {
+				s.rbuf = make([]byte, wire.MaxClientFrame)
+			}
+			in.fragN += copy(s.rbuf[in.fragN:], p)
+			if !fin {
+				continue
+			}
+			msg = s.rbuf[:in.fragN]
 		}
-		in.fragN += copy(s.rbuf[in.fragN:], p)
-		if !fin {
-			continue
-		}
-		typ, size := in.fragOp, in.fragN
+		typ := in.fragOp
 		in.fragOp, in.fragN = 0, 0
 		s.readAt = time.Now()
 		s.touch(s.readAt)
@@ -306,7 +319,7 @@ func (s *session) nextMsg() readStatus {
 			s.refuseR(&wire.Error{Code: wire.CloseBadMessage, Reason: "text frames are not accepted"})
 			continue
 		}
-		if err := s.dec.Decode(s.rbuf[:size], &s.msg); err != nil {
+		if err := s.dec.Decode(msg, &s.msg); err != nil {
 			s.refuseR(err)
 			continue
 		}
