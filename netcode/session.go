@@ -240,6 +240,12 @@ func (s *session) run(ctx context.Context) {
 		} else {
 			s.writeLoop()
 		}
+		if s.conn.ws.sentClose() {
+			// A close handshake is under way (the writer stopped on it):
+			// the reactor reads the reply, and the close drops the
+			// connection at the latest at its deadline.
+			<-s.conn.ws.dropped
+		}
 		s.conn.ws.drop()
 		detachReactor(s)
 		s.release(leaves(s.reason()))

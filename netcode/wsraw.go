@@ -115,6 +115,14 @@ func (w *wsRaw) writeFrame(op byte, p []byte) error {
 	return err
 }
 
+// sentClose reports whether a close frame was written (or is being
+// written): its closeWithin drops the connection when done.
+func (w *wsRaw) sentClose() bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.closeSent
+}
+
 // writeClose writes a close frame (code 1005 is sent without a payload).
 func (w *wsRaw) writeClose(code websocket.StatusCode, reason string) error {
 	if code == websocket.StatusNoStatusRcvd {
