@@ -215,8 +215,13 @@ func (s *session) readLoop(ctx context.Context) {
 // the session is over (it has been closed).
 func (s *session) handle() bool {
 	if !s.confirmed { // the client got its welcome: its old token is spent
-		s.match.Confirm(s.player, s.epoch)
 		s.confirmed = true
+		if !s.in.async {
+			s.match.Confirm(s.player, s.epoch)
+		} else if !s.match.TryConfirm(s.player, s.epoch) {
+			// A reactor never waits: a full command inbox takes it later.
+			go s.match.Confirm(s.player, s.epoch)
+		}
 	}
 	switch s.msg.T {
 	case wire.TypeJoin, wire.TypeResume:
