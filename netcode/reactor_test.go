@@ -308,3 +308,31 @@ func TestReactorOneGoroutinePerPlayer(t *testing.T) {
 		})
 	}
 }
+
+// TestBurstLargerThanReadBuffer: a client that writes more frames at once
+// than a connection's read buffer holds (40 inputs, about 1.4 KB, in one
+// write) and then nothing more has every one of them applied: the reactor
+// reads again while its reads fill the buffer (its sockets are
+// edge-triggered: no further event would come for bytes already there).
+func TestBurstLargerThanReadBuffer(t *testing.T) {
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			ts := newTestServer(t, netcode.Config{GoroutineReader: rd.goroutine})
+			ctx := testCtx(t, 20*time.Second)
+			_, w := ts.join(t, ctx, "host", "")
+			c := rawJoin(t, ts, "burst", w.Match)
+			var burst []byte
+			const n = 40
+			for seq := uint32(1); seq <= n; seq++ {
+				burst = append(burst, rawFrame(true, 0, rawws.OpBinary, true, wire.AppendInput(nil, wire.InputMsg{Seq: seq, MX: 1}))...)
+			}
+			if len(burst) < 1024 {
+				t.Fatalf("burst of %d bytes: not over the read buffer", len(burst))
+			}
+			if _, err := c.Write(burst); err != nil {
+				t.Fatal(err)
+			}
+			untilRawAck(t, c, n)
+		})
+	}
+}
