@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 	"github.com/tickstream/tickstream/tests/rawws"
 )
@@ -336,4 +340,56 @@ func TestBurstLargerThanReadBuffer(t *testing.T) {
 			untilRawAck(t, c, n)
 		})
 	}
+}
+
+// FuzzRawFrames: whatever bytes a seated player sends, the reactor (which
+// parses them itself) neither panics nor stops serving: the next player
+// still joins. The seeds are the hostile frames above, cut anywhere.
+func FuzzRawFrames(f *testing.F) {
+	in := wire.AppendInput(nil, wire.InputMsg{Seq: 1, MX: 1})
+	seeds := [][]byte{
+		rawFrame(true, 0, rawws.OpBinary, true, in),
+		rawFrame(true, 0x40, rawws.OpBinary, true, in),
+		rawFrame(false, 0, rawws.OpPing, true, []byte("p")),
+		rawFrame(true, 0, rawws.OpClose, true, []byte{3, 232, 'b', 'y', 'e'}),
+		rawFrame(true, 0, rawws.OpClose, true, []byte{1}),
+		rawFrame(true, 0, rawws.OpBinary, true, make([]byte, 70000)),
+		append(rawFrame(false, 0, rawws.OpBinary, true, in[:2]), rawFrame(true, 0, 0x0, true, in[2:])...),
+		{0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0},
+		{0x82, 0xfe, 0x01},
+	}
+	for _, s := range seeds {
+		f.Add(s)
+		f.Add(s[:len(s)/2])
+	}
+	s := nettest.StartServerWith(f, netcode.Config{Logger: zerolog.Nop()},
+		game.DirectoryConfig{Defaults: game.MatchConfig{MinPlayers: 1, MaxPlayers: 64, Grace: time.Millisecond, EmptyTimeout: time.Second}},
+		nettest.Options{Listener: netcode.TuneListener})
+	addr := strings.TrimPrefix(s.HTTP.URL, "http://")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, resp, err := rawws.Dial(addr, "/play", rawws.Options{})
+		if err != nil || c == nil {
+			t.Fatalf("upgrade: %v %v", resp, err)
+		}
+		defer c.Close()
+		if err := c.Send(wire.EncodeJoin("fuzz", "")); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			fr, err := c.Next(deadline)
+			if err != nil {
+				t.Fatalf("no welcome: %v", err)
+			}
+			if typ, _ := wire.PeekType(fr.Payload); fr.Op == rawws.OpBinary && typ == wire.TypeWelcome {
+				break
+			}
+		}
+		if _, err := c.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		// Whatever came of it, the connection ends or stays up; the server
+		// must answer the next join (the next input's dial) either way.
+		_, _ = c.ReadToEnd(time.Now().Add(20 * time.Millisecond))
+	})
 }
