@@ -276,6 +276,18 @@ func (m *Match) Confirm(p PlayerID, epoch uint32) {
 	m.send(command{kind: cmdConfirm, player: p, epoch: epoch})
 }
 
+// TryConfirm is Confirm without waiting: false when the command inbox is
+// full (the caller may then Confirm on a goroutine of its own).
+func (m *Match) TryConfirm(p PlayerID, epoch uint32) bool {
+	select {
+	case m.cmds <- command{kind: cmdConfirm, player: p, epoch: epoch}:
+	case <-m.done:
+	default:
+		return false
+	}
+	return true
+}
+
 func (m *Match) send(c command) {
 	select {
 	case m.cmds <- c:

@@ -40,6 +40,12 @@ type Config struct {
 	Limits LimitsConfig
 	// WriteTimeout is the deadline of every frame write; zero means 5 s.
 	WriteTimeout time.Duration
+	// GoroutineReader keeps coder/websocket's goroutine reader for every
+	// player connection. By default, on Linux, a plain-TCP player
+	// connection is read by the epoll reactor after its hello (wsraw.go,
+	// reactor_linux.go); TLS connections and other systems always use the
+	// goroutine reader.
+	GoroutineReader bool
 	// JoinTimeout is how long a new socket may take to send join; zero
 	// means 10 s.
 	JoinTimeout time.Duration

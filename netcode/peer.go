@@ -3,6 +3,7 @@ package netcode
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -19,9 +20,17 @@ import (
 // too slow to read may not take the frame at all. closeWithin bounds the
 // handshake by dropping the TCP connection itself, which coder/websocket
 // does not expose: accept keeps it from the hijack.
+//
+// A player connection on the raw path (ws set, wsraw.go) is
+// coder/websocket's only for the handshake: the server reads and writes
+// its frames itself and the methods below take that path.
 type peer struct {
 	*websocket.Conn
 	raw net.Conn // the hijacked connection (nil if unknown)
+	ws  *wsRaw   // the raw path (nil: coder/websocket reads and writes)
+	// carry: on the raw path, the bytes the client sent after its upgrade
+	// request (read by net/http), handed to the session's reader.
+	carry []byte
 }
 
 // Waits of a bounded close (closeWithin) after which the connection is
@@ -40,6 +49,10 @@ const (
 // most wait; then the TCP connection is dropped. It returns once the
 // connection is closed (about wait at most).
 func (p *peer) closeWithin(code websocket.StatusCode, reason string, wait time.Duration) {
+	if p.ws != nil {
+		p.ws.closeWithin(code, reason, wait)
+		return
+	}
 	t := time.AfterFunc(wait, p.drop)
 	defer t.Stop()
 	_ = p.Close(code, reason)
@@ -49,6 +62,9 @@ func (p *peer) closeWithin(code websocket.StatusCode, reason string, wait time.D
 // complete: no frame can follow it).
 func (p *peer) abort() {
 	p.drop()
+	if p.ws != nil {
+		return
+	}
 	_ = p.CloseNow()
 }
 
@@ -56,6 +72,10 @@ func (p *peer) abort() {
 // TLS close_notify would itself wait on a full send buffer), which fails
 // every read and write the library has in progress.
 func (p *peer) drop() {
+	if p.ws != nil {
+		p.ws.drop()
+		return
+	}
 	c := p.raw
 	for c != nil {
 		u, ok := c.(interface{ NetConn() net.Conn })
@@ -69,6 +89,23 @@ func (p *peer) drop() {
 	}
 }
 
+// closeNow drops the connection without a close frame.
+func (p *peer) closeNow() {
+	if p.ws != nil {
+		p.ws.drop()
+		return
+	}
+	_ = p.CloseNow()
+}
+
+// writeBinary writes one binary message.
+func (p *peer) writeBinary(b []byte) error {
+	if p.ws != nil {
+		return p.ws.writeFrame(opBinary, b)
+	}
+	return p.Write(context.Background(), websocket.MessageBinary, b)
+}
+
 // hijackRecorder passes a ResponseWriter to websocket.Accept and keeps the
 // connection that Accept hijacks. With small set, it hands the library
 // small buffers instead of net/http's 4 KiB reader and writer (the
@@ -80,6 +117,9 @@ type hijackRecorder struct {
 	http.ResponseWriter
 	conn  net.Conn
 	small bool
+	raw   bool   // the raw path is wanted (a plain TCP connection takes it)
+	ws    *wsRaw // set when it was taken
+	carry []byte // with ws: the bytes read past the request
 }
 
 // Small buffers for player connections: a reader that holds a few
@@ -103,6 +143,15 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// read by net/http) go first, buffered in the new reader: the library
 	// takes what is buffered, then reads the connection.
 	carry, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	if tc, ok := c.(*net.TCPConn); ok && h.raw {
+		// The raw path reads the frames itself, from carry on; the
+		// library keeps minimal buffers (it only writes the close of a
+		// session refused before it starts).
+		if ws, werr := newWSRaw(tc); werr == nil {
+			h.ws, h.carry = ws, bytes.Clone(carry)
+			return c, bufio.NewReadWriter(bufio.NewReaderSize(c, 16), bufio.NewWriterSize(c, 16)), nil
+		}
+	}
 	if len(carry) > smallReadBuf {
 		return c, brw, nil
 	}

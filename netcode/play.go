@@ -31,7 +31,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func
 	if !s.upgradeAllowed(w, r) {
 		return false
 	}
-	conn, err := s.accept(w, r, true)
+	conn, err := s.accept(w, r, true, s.rawReads)
 	if err != nil {
 		return false
 	}
@@ -76,9 +76,10 @@ func (s *Server) upgradeAllowed(w http.ResponseWriter, r *http.Request) bool {
 
 // accept upgrades the connection (after upgradeAllowed); small gives it
 // the small buffers of a player connection (hijackRecorder).
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, small bool) (*peer, error) {
+// raw asks for the raw path (wsraw.go) when the connection is plain TCP.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, small, raw bool) (*peer, error) {
 	streamDeadlines(w, time.Time{}) // the heartbeat and the write deadline take over
-	hr := &hijackRecorder{ResponseWriter: w, small: small}
+	hr := &hijackRecorder{ResponseWriter: w, small: small, raw: raw}
 	conn, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		Subprotocols:       []string{wire.Subprotocol},
 		InsecureSkipVerify: true, // the origin was checked above, with counting and a reason
@@ -91,7 +92,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, small bool) (*pe
 	// Sessions refuse frames over MaxClientFrame themselves, with a clean
 	// close; the library's limit only stops what is far beyond it.
 	conn.SetReadLimit(libraryReadLimit)
-	return &peer{Conn: conn, raw: hr.conn}, nil
+	return &peer{Conn: conn, raw: hr.conn, ws: hr.ws, carry: hr.carry}, nil
 }
 
 // originAllowed: no Origin (not a browser); one of the public origins; a

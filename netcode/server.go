@@ -48,6 +48,8 @@ type Server struct {
 	watchers map[*watcher]struct{}
 	wg       sync.WaitGroup // one per live session
 
+	rawReads bool // plain-TCP player connections take the reactor (wsraw.go)
+
 	draining   atomic.Bool
 	drain      chan struct{} // closed when a shutdown starts
 	stopReaper chan struct{}
@@ -78,6 +80,7 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 		clients:    newClients(cfg.Limits, cfg.TrustedProxies),
 		budgets:    newBudgets(cfg.InputRate, cfg.InputBurst),
 		joins:      newJoinLimiter(cfg.Limits),
+		rawReads:   !cfg.GoroutineReader && rawPathAvailable(),
 	}
 	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
 		return nil, err
@@ -378,7 +381,7 @@ func (s *Server) cut(cause error) *DrainError {
 	sessions := s.snapshotSessions(nil)
 	watchers := s.snapshotWatchers(nil)
 	for _, sess := range sessions {
-		go sess.conn.CloseNow()
+		go sess.conn.closeNow()
 	}
 	for _, wt := range watchers {
 		go wt.conn.CloseNow()

@@ -68,8 +68,15 @@ type session struct {
 	ackLimit   *rate.Limiter   // ack messages (acks inside inputs are free)
 	ackFlood   floodMeter      // over-limit ack messages
 	resumed    bool            // seated by a resume (to be confirmed by the first frame)
-	client     netip.Addr      // set by handlePlay before run: the per-client limits' key
-	seatHeld   bool            // counted in the client's seats
+	confirmed  bool            // the first frame after the hello was read
+	in         rawIn           // the raw path's read state (wsraw.go)
+	// The reactor's hold on the session (the raw path after the hello):
+	// it reads and handles frames under rmu.
+	rmu      sync.Mutex
+	reactor  *reactor
+	token    uint64
+	client   netip.Addr // set by handlePlay before run: the per-client limits' key
+	seatHeld bool       // counted in the client's seats
 	// Writer-owned.
 	wbuf      []byte
 	lowerings uint64 // the view's lowerings already counted
@@ -87,9 +94,17 @@ func newSession(srv *Server, conn *peer) *session {
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		dec:        wire.NewDecoder(),
-		rbuf:       make([]byte, wire.MaxClientFrame+1),
 		control:    newControlLimiter(srv.cfg.Limits),
 		ackLimit:   rate.NewLimiter(ackRate, ackRate),
+	}
+	if conn.ws != nil {
+		s.stop = conn.ws.dropped // the reader's end is the connection's on the raw path
+		s.in.buf = make([]byte, max(rawReadBuf, len(conn.carry)+rawReadBuf/2))
+		s.in.hi = copy(s.in.buf, conn.carry)
+		conn.carry = nil
+	}
+	if conn.ws == nil {
+		s.rbuf = make([]byte, wire.MaxClientFrame+1)
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	// Until it joins, the join timeout (4008) governs the socket, not the
@@ -129,8 +144,18 @@ func (s *session) reason() string {
 // drops the connection. Call it with `go` from a goroutine that must not
 // wait.
 func (s *session) closeWith(code wire.CloseCode, reason, text string) {
-	if !s.record(reason) {
+	if !s.closeNoted(code, reason, text) {
 		return
+	}
+	s.conn.closeWithin(websocket.StatusCode(code), text, closeReplyWait)
+}
+
+// closeNoted records the end reason of a close with code, counts a
+// refusal and logs; false when the session already had its reason (the
+// close is someone else's).
+func (s *session) closeNoted(code wire.CloseCode, reason, text string) bool {
+	if !s.record(reason) {
+		return false
 	}
 	if isRefusal(code) {
 		s.srv.metrics.refusals.WithLabelValues(reason).Inc()
@@ -138,7 +163,7 @@ func (s *session) closeWith(code wire.CloseCode, reason, text string) {
 	if code != wire.CloseNormal && code != wire.CloseGoingAway {
 		s.srv.warnLog.Warn().Int("code", int(code)).Str("reason", text).Uint32("player", s.playerID.Load()).Msg("closing session")
 	}
-	s.conn.closeWithin(websocket.StatusCode(code), text, closeReplyWait)
+	return true
 }
 
 // refuse closes with a protocol refusal.
@@ -190,9 +215,10 @@ func leaves(reason string) bool {
 }
 
 // run serves the session until it ends; it returns after both goroutines
-// have stopped.
+// have stopped. On the raw path the goroutine that read the hello becomes
+// the writer, and a reactor reads (reactor_linux.go): one goroutine.
 func (s *session) run(ctx context.Context) {
-	defer s.conn.CloseNow()
+	defer s.conn.closeNow()
 	defer func() {
 		reason := s.reason()
 		s.srv.metrics.disconnects.WithLabelValues(reason).Inc()
@@ -202,8 +228,30 @@ func (s *session) run(ctx context.Context) {
 		}
 	}()
 	if !s.hello(ctx) {
+		if s.conn.ws != nil {
+			s.drainClose() // the close reply, which only this goroutine reads
+		}
 		return
 	}
+	if s.conn.ws != nil {
+		s.confirmed = !s.resumed
+		if !attachReactor(s) {
+			s.closeWith(wire.CloseGoingAway, reasonLost, "server cannot read the connection")
+		} else {
+			s.writeLoop()
+		}
+		if s.conn.ws.sentClose() {
+			// A close handshake is under way (the writer stopped on it):
+			// the reactor reads the reply, and the close drops the
+			// connection at the latest at its deadline.
+			<-s.conn.ws.dropped
+		}
+		s.conn.ws.drop()
+		detachReactor(s)
+		s.release(leaves(s.reason()))
+		return
+	}
+	s.confirmed = !s.resumed
 	go s.writeLoop()
 	s.readLoop(ctx)
 	close(s.stop)
@@ -224,7 +272,7 @@ func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
 	}
 	if h == nil || h.attach(s, res, token, resumed) != nil {
 		m.Leave(res.Player, res.Epoch)
-		s.refuse(joinRefusal(game.ErrMatchEnded))
+		s.refuseR(joinRefusal(game.ErrMatchEnded))
 		return false
 	}
 	s.notBefore.Store(0) // the heartbeat governs from now on

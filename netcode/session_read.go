@@ -29,7 +29,7 @@ func (s *session) hello(ctx context.Context) bool {
 	if s.msg.T == wire.TypeJoin || s.msg.T == wire.TypeResume {
 		every, err := s.msg.JoinEvery()
 		if err != nil {
-			s.refuse(err)
+			s.refuseR(err)
 			return false
 		}
 		s.every = every
@@ -38,13 +38,13 @@ func (s *session) hello(ctx context.Context) bool {
 	case wire.TypeJoin:
 		name, err := wire.ValidName(s.msg.Name)
 		if err != nil {
-			s.refuse(err)
+			s.refuseR(err)
 			return false
 		}
 		if rt := s.srv.cfg.Router; rt != nil {
 			red, err := rt.Route(ctx, s.msg.Match, s.placed)
 			if err != nil {
-				s.refuse(joinRefusal(err))
+				s.refuseR(joinRefusal(err))
 				return false
 			}
 			switch {
@@ -56,11 +56,11 @@ func (s *session) hello(ctx context.Context) bool {
 			}
 		}
 		if s.srv.joins != nil && !s.srv.joins.Allow() {
-			s.closeWith(errJoinLimited.Code, reasonJoinLimited, errJoinLimited.Reason)
+			s.closeR(errJoinLimited.Code, reasonJoinLimited, errJoinLimited.Reason)
 			return false
 		}
 		if !s.srv.clients.acquireSeat(s.client, true) {
-			s.refuse(&wire.Error{Code: wire.CloseTooManySeats, Reason: "too many seats from this address"})
+			s.refuseR(&wire.Error{Code: wire.CloseTooManySeats, Reason: "too many seats from this address"})
 			return false
 		}
 		s.seatHeld = true
@@ -71,7 +71,7 @@ func (s *session) hello(ctx context.Context) bool {
 			m, res, err = s.srv.dir.Join(ctx, "", name)
 		}
 		if err != nil {
-			s.refuse(joinRefusal(err))
+			s.refuseR(joinRefusal(err))
 			return false
 		}
 		if !s.seat(m, res, false) {
@@ -83,7 +83,7 @@ func (s *session) hello(ctx context.Context) bool {
 	case wire.TypeResume:
 		return s.resume(ctx, s.msg.Token)
 	}
-	s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "the first message must be join or resume"})
+	s.refuseR(&wire.Error{Code: wire.CloseProtocol, Reason: "the first message must be join or resume"})
 	return false
 }
 
@@ -102,11 +102,11 @@ func (s *session) redirect(red *Redirect) {
 		err = s.write(b)
 	}
 	if err != nil {
-		s.closeWith(wire.CloseGoingAway, reasonLost, "redirect failed")
+		s.closeR(wire.CloseGoingAway, reasonLost, "redirect failed")
 		return
 	}
 	s.log.Debug().Str("match", red.Match).Str("node", red.Node).Msg("join redirected")
-	s.closeWith(wire.CloseRedirect, reasonRedirect, "redirect")
+	s.closeR(wire.CloseRedirect, reasonRedirect, "redirect")
 }
 
 // resume takes a held seat back with a token.
@@ -140,13 +140,16 @@ func (s *session) resume(ctx context.Context, token string) bool {
 	}
 	label := map[error]string{errTokenInvalid: "invalid", errTokenExpired: "expired", errTokenUsed: "used", errSeatGone: "gone"}[err]
 	s.srv.metrics.resumes.WithLabelValues(label).Inc()
-	s.closeWith(wire.CloseResumeFailed, "resume_refused", "resume refused: "+err.Error())
+	s.closeR(wire.CloseResumeFailed, "resume_refused", "resume refused: "+err.Error())
 	return false
 }
 
 // readMsg reads and decodes one frame into s.msg without allocating; on a
 // refusal or a read error it closes the session and returns the error.
 func (s *session) readMsg(ctx context.Context) error {
+	if s.conn.ws != nil {
+		return s.readRaw()
+	}
 	// No context on the read: with a cancellable one coder/websocket arms
 	// a context.AfterFunc per message. The session ends by closing conn.
 	_ = ctx
@@ -166,16 +169,16 @@ func (s *session) readMsg(ctx context.Context) error {
 		return err
 	default:
 		err := &wire.Error{Code: wire.CloseTooBig, Reason: fmt.Sprintf("frame over %d bytes", wire.MaxClientFrame)}
-		s.refuse(err)
+		s.refuseR(err)
 		return err
 	}
 	if typ != websocket.MessageBinary {
 		err := &wire.Error{Code: wire.CloseBadMessage, Reason: "text frames are not accepted"}
-		s.refuse(err)
+		s.refuseR(err)
 		return err
 	}
 	if err := s.dec.Decode(s.rbuf[:n], &s.msg); err != nil {
-		s.refuse(err)
+		s.refuseR(err)
 		return err
 	}
 	return nil
@@ -201,53 +204,55 @@ func (s *session) readFailed(err error) {
 }
 
 // readLoop hands inputs to the match and heartbeat answers to the
-// interceptor until the connection ends.
+// interceptor until the connection ends (coder/websocket's reader; the
+// reactor calls handle for each message instead).
 func (s *session) readLoop(ctx context.Context) {
-	confirmed := !s.resumed
-	for {
-		if err := s.readMsg(ctx); err != nil {
-			return
-		}
-		if !confirmed { // the client got its welcome: its old token is spent
+	for s.readMsg(ctx) == nil && s.handle() {
+	}
+}
+
+// handle acts on the message just read into s.msg; it returns false when
+// the session is over (it has been closed).
+func (s *session) handle() bool {
+	if !s.confirmed { // the client got its welcome: its old token is spent
+		s.confirmed = true
+		if !s.in.async {
 			s.match.Confirm(s.player, s.epoch)
-			confirmed = true
-		}
-		switch s.msg.T {
-		case wire.TypeJoin, wire.TypeResume:
-			s.refuse(&wire.Error{Code: wire.CloseProtocol, Reason: "already joined"})
-			return
-		case wire.TypePong, wire.TypeSuspend:
-			if !s.controlFrame() {
-				return
-			}
-		case wire.TypeInput:
-			in, err := s.msg.Input(s.player)
-			if err != nil {
-				s.refuse(err)
-				return
-			}
-			if !s.ack() {
-				return
-			}
-			in.Epoch = s.epoch
-			if !s.input(in) {
-				return
-			}
-		case wire.TypeAck:
-			ok := s.ackLimit.AllowN(s.readAt, 1)
-			if !ok {
-				s.srv.acks[stream.AckNone].Inc()
-				if s.ackFlood.over(time.Now(), floodInputFactor*ackRate) {
-					s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many ack messages")
-					return
-				}
-				continue
-			}
-			if !s.ack() {
-				return
-			}
+		} else if !s.match.TryConfirm(s.player, s.epoch) {
+			// A reactor never waits: a full command inbox takes it later.
+			go s.match.Confirm(s.player, s.epoch)
 		}
 	}
+	switch s.msg.T {
+	case wire.TypeJoin, wire.TypeResume:
+		s.refuseR(&wire.Error{Code: wire.CloseProtocol, Reason: "already joined"})
+		return false
+	case wire.TypePong, wire.TypeSuspend:
+		return s.controlFrame()
+	case wire.TypeInput:
+		in, err := s.msg.Input(s.player)
+		if err != nil {
+			s.refuseR(err)
+			return false
+		}
+		if !s.ack() {
+			return false
+		}
+		in.Epoch = s.epoch
+		return s.input(in)
+	case wire.TypeAck:
+		ok := s.ackLimit.AllowN(s.readAt, 1)
+		if !ok {
+			s.srv.acks[stream.AckNone].Inc()
+			if s.ackFlood.over(time.Now(), floodInputFactor*ackRate) {
+				s.closeR(wire.CloseFlooding, reasonFlooding, "flooding: too many ack messages")
+				return false
+			}
+			return true
+		}
+		return s.ack()
+	}
+	return true
 }
 
 // ack records the snapshot acknowledgement of an input or an ack message:
@@ -258,7 +263,7 @@ func (s *session) readLoop(ctx context.Context) {
 func (s *session) ack() bool {
 	t, err := s.msg.AckTick()
 	if err != nil {
-		s.refuse(err)
+		s.refuseR(err)
 		return false
 	}
 	rtt := s.baseRTT()
@@ -279,7 +284,7 @@ func (s *session) controlFrame() bool {
 	ok, flooding := s.control.allow()
 	switch {
 	case flooding:
-		s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many pong or suspend messages")
+		s.closeR(wire.CloseFlooding, reasonFlooding, "flooding: too many pong or suspend messages")
 		return false
 	case !ok:
 		s.srv.controlDropped.Inc()
@@ -288,7 +293,7 @@ func (s *session) controlFrame() bool {
 	switch s.msg.T {
 	case wire.TypePong:
 		if s.msg.ID < 0 || s.msg.ID > 1<<32-1 {
-			s.refuse(&wire.Error{Code: wire.CloseBadInput, Reason: "bad pong: id out of range"})
+			s.refuseR(&wire.Error{Code: wire.CloseBadInput, Reason: "bad pong: id out of range"})
 			return false
 		}
 		if rtt := s.pong(uint32(s.msg.ID), float64(s.msg.Time), time.Now()); rtt > 0 {
@@ -309,7 +314,7 @@ func (s *session) input(in game.Input) bool {
 	if !b.inputs.AllowN(s.readAt, 1) && !(s.resumed && b.credit.AllowN(s.readAt, 1)) {
 		s.srv.inputsRateLimited.Inc()
 		if s.inputFlood.over(time.Now(), floodInputFactor*int(s.srv.cfg.InputRate)) {
-			s.closeWith(wire.CloseFlooding, reasonFlooding, "flooding: too many inputs")
+			s.closeR(wire.CloseFlooding, reasonFlooding, "flooding: too many inputs")
 			return false
 		}
 		return true

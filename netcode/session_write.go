@@ -1,10 +1,7 @@
 package netcode
 
 import (
-	"context"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/tickstream/tickstream/netcode/wire"
 )
@@ -144,7 +141,7 @@ func (s *session) write(b []byte) error { return s.writeAt(b, time.Now()) }
 // writeAt is write with the clock already read at start.
 func (s *session) writeAt(b []byte, start time.Time) error {
 	s.writeStart.Store(start.UnixNano())
-	err := s.conn.Write(context.Background(), websocket.MessageBinary, b)
+	err := s.conn.writeBinary(b)
 	s.writeStart.Store(0)
 	if err != nil {
 		s.record(reasonLost)

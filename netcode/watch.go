@@ -46,7 +46,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, open opener)
 		return
 	}
 	defer release()
-	conn, err := s.accept(w, r, false)
+	conn, err := s.accept(w, r, false, false)
 	if err != nil {
 		return
 	}

@@ -51,42 +51,43 @@ func main() {
 
 // config is every setting of the server, parsed once.
 type config struct {
-	addr           string
-	allowedOrigins string
-	tickRate       int
-	maxPlayers     int
-	minPlayers     int
-	maxMatches     int
-	timeLimit      time.Duration
-	scoreLimit     int
-	emptyTimeout   time.Duration
-	writeTimeout   time.Duration
-	viewRadius     float64
-	joinTimeout    time.Duration
-	shutdownGrace  time.Duration
-	logLevel       string
-	hbInterval     time.Duration
-	deadAfter      time.Duration
-	suspendedDead  time.Duration
-	behindAfter    time.Duration
-	slowAfter      time.Duration
-	grace          time.Duration
-	resumeSecret   string
-	publicOrigin   string
-	trustedProxies string
-	apiToken       string
-	maxConns       int
-	maxSeats       int
-	createsPerMin  int
-	limitLoopback  bool
-	joinRate       float64
-	joinBurst      int
-	tlsCert        string
-	tlsKey         string
-	replayDir      string
-	replayMaxBytes int64
-	replayMaxAge   time.Duration
-	cluster        clusterConfig
+	addr            string
+	allowedOrigins  string
+	tickRate        int
+	maxPlayers      int
+	minPlayers      int
+	maxMatches      int
+	timeLimit       time.Duration
+	scoreLimit      int
+	emptyTimeout    time.Duration
+	writeTimeout    time.Duration
+	goroutineReader bool
+	viewRadius      float64
+	joinTimeout     time.Duration
+	shutdownGrace   time.Duration
+	logLevel        string
+	hbInterval      time.Duration
+	deadAfter       time.Duration
+	suspendedDead   time.Duration
+	behindAfter     time.Duration
+	slowAfter       time.Duration
+	grace           time.Duration
+	resumeSecret    string
+	publicOrigin    string
+	trustedProxies  string
+	apiToken        string
+	maxConns        int
+	maxSeats        int
+	createsPerMin   int
+	limitLoopback   bool
+	joinRate        float64
+	joinBurst       int
+	tlsCert         string
+	tlsKey          string
+	replayDir       string
+	replayMaxBytes  int64
+	replayMaxAge    time.Duration
+	cluster         clusterConfig
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -102,6 +103,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.scoreLimit, "score-limit", 20, "kills that end a match")
 	fs.DurationVar(&c.emptyTimeout, "empty-timeout", 30*time.Second, "an empty match closes after this long")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 5*time.Second, "deadline of every frame write")
+	fs.BoolVar(&c.goroutineReader, "goroutine-reader", false, "read every player socket on a goroutine of its own (coder/websocket's reader) instead of the epoll reactor (Linux, plain TCP; TLS always uses the goroutine reader)")
 	fs.DurationVar(&c.joinTimeout, "join-timeout", 10*time.Second, "a new player socket must send join or resume within this long (else close 4008)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for sessions to close")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -260,12 +262,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 			JoinRate:         joinRate(cfg.joinRate),
 			JoinBurst:        cfg.joinBurst,
 		},
-		WriteTimeout: cfg.writeTimeout,
-		JoinTimeout:  cfg.joinTimeout,
-		ViewRadius:   cfg.viewRadius,
-		Replays:      replay.Config{Dir: cfg.replayDir, MaxBytes: cfg.replayMaxBytes, MaxAge: cfg.replayMaxAge},
-		Static:       static.Handler(),
-		Logger:       log,
+		WriteTimeout:    cfg.writeTimeout,
+		GoroutineReader: cfg.goroutineReader,
+		JoinTimeout:     cfg.joinTimeout,
+		ViewRadius:      cfg.viewRadius,
+		Replays:         replay.Config{Dir: cfg.replayDir, MaxBytes: cfg.replayMaxBytes, MaxAge: cfg.replayMaxAge},
+		Static:          static.Handler(),
+		Logger:          log,
 	}, localDirectory)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)

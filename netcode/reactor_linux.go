@@ -1,0 +1,243 @@
+package netcode
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The reactor reads the player sockets of the raw path (wsraw.go) after
+// their hello: a few goroutines (one per GOMAXPROCS, started with the
+// first session and kept for the process), each with an epoll instance,
+// edge-triggered EPOLLIN|EPOLLRDHUP over its sockets. One epoll_wait
+// serves every socket that has news; each gets one read(2) into its
+// session's buffer (two when it filled the buffer), and every whole frame in it is handled at
+// once on the reactor's goroutine (decode, rate limits, match.Input, ack,
+// pong, suspend). A partial frame stays in the buffer until more bytes
+// come: a socket that stalls mid-frame costs nothing and blocks no one.
+// Nothing here waits on a socket: closes and pongs to WebSocket pings are
+// written on goroutines of their own.
+//
+// Go's netpoller keeps the descriptor (the session's writes go through
+// it). No goroutine ever waits on it to read, so reading it here is safe;
+// every read holds the descriptor through syscall.RawConn.Read, so a
+// concurrent Close never lets its number be reused under the read.
+type reactor struct {
+	epfd  int
+	wait  syscall.RawConn // epfd in Go's netpoller: the reactor parks there
+	mu    sync.Mutex
+	conns map[uint64]*session
+}
+
+var (
+	reactorsOnce sync.Once
+	reactors     []*reactor
+	reactorsErr  error
+	reactorNext  atomic.Uint32
+	reactorToken atomic.Uint64
+	reactorFiles []*os.File // kept: a collected os.File closes its descriptor
+)
+
+// rawPathAvailable reports whether this system can read player sockets in
+// the reactor (it starts the reactors on first use).
+func rawPathAvailable() bool {
+	reactorsOnce.Do(startReactors)
+	return reactorsErr == nil
+}
+
+func startReactors() {
+	n := max(runtime.GOMAXPROCS(0), 1)
+	for range n {
+		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err == nil {
+			err = unix.SetNonblock(fd, true)
+		}
+		if err != nil {
+			reactorsErr = err
+			return
+		}
+		// The epoll descriptor is itself pollable: in Go's netpoller it is
+		// readable when one of its sockets is. The reactor parks there
+		// like any goroutine waiting on a socket, instead of blocking a
+		// thread in epoll_wait (which keeps the runtime's sysmon retaking
+		// its P every few microseconds).
+		f := os.NewFile(uintptr(fd), "tickstream-reactor")
+		rc, err := f.SyscallConn()
+		if err != nil {
+			reactorsErr = err
+			return
+		}
+		reactorFiles = append(reactorFiles, f)
+		r := &reactor{epfd: fd, wait: rc, conns: make(map[uint64]*session)}
+		reactors = append(reactors, r)
+	}
+	for _, r := range reactors {
+		go r.loop()
+	}
+}
+
+// reactorBatch is how many ready sockets one epoll_wait returns at most.
+const reactorBatch = 128
+
+func (r *reactor) loop() {
+	events := make([]unix.EpollEvent, reactorBatch)
+	// f runs until the reactor has nothing to do and returns false to park
+	// in Go's netpoller until the epoll descriptor is readable again. The
+	// sockets are edge-triggered: an event is news (bytes or an end came),
+	// and nothing stays on the ready list once seen, so after a batch that
+	// was not full the reactor parks at once (what comes meanwhile wakes
+	// it: Go's poller reports the epoll descriptor edge-triggered too).
+	err := r.wait.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				panic("netcode: epoll_wait: " + err.Error()) // EBADF/EINVAL: a bug, not a load
+			case n == 0:
+				return false
+			}
+			for i := range n {
+				id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+				r.mu.Lock()
+				s := r.conns[id]
+				r.mu.Unlock()
+				if s != nil {
+					s.readable(events[i].Events)
+				}
+			}
+			if n < len(events) {
+				return false
+			}
+		}
+	})
+	panic("netcode: reactor stopped: " + fmt.Sprint(err))
+}
+
+// attachReactor hands a seated session's reading to a reactor: the bytes
+// already read (past the hello) are handled first, then the socket is
+// watched. It returns false when the socket cannot be watched (the
+// session is then closed by the caller).
+func attachReactor(s *session) bool {
+	rawPathAvailable()
+	r := reactors[reactorNext.Add(1)%uint32(len(reactors))]
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.in.async = true
+	s.in.inReactor = true
+	s.pump()
+	if s.in.ended {
+		s.in.detached = true
+		return true
+	}
+	s.reactor = r
+	s.token = reactorToken.Add(1)
+	r.mu.Lock()
+	r.conns[s.token] = s
+	r.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(uint32(s.token)), Pad: int32(uint32(s.token >> 32))}
+	var cerr error
+	err := s.conn.ws.rc.Control(func(fd uintptr) {
+		cerr = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.detachLocked()
+		return false
+	}
+	return true
+}
+
+// detachReactor stops the reactor's reading of a session (idempotent);
+// once it returns the reactor no longer touches the session.
+func detachReactor(s *session) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.detachLocked()
+}
+
+func (s *session) detachLocked() {
+	if s.in.detached {
+		return
+	}
+	s.in.detached = true
+	r := s.reactor
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	delete(r.conns, s.token)
+	r.mu.Unlock()
+	// A closed socket has left the epoll set with its last descriptor.
+	_ = s.conn.ws.rc.Control(func(fd uintptr) {
+		_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
+}
+
+// readable is the reactor's turn on a socket that has news (events):
+// one read, then every whole frame. Edge-triggered: a read that filled
+// the buffer is followed by another (more may wait), and an end of the
+// stream (EPOLLRDHUP, EPOLLHUP, EPOLLERR) is read to its EOF; otherwise a
+// read that returned less than it asked for took all there was.
+func (s *session) readable(events uint32) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.in.detached {
+		return
+	}
+	end := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	in := &s.in
+	for !in.ended {
+		in.compact()
+		if in.hi == len(in.buf) { // cannot happen: the buffer holds any whole frame accepted
+			s.protocolError("frame buffer full")
+			break
+		}
+		want := len(in.buf) - in.hi
+		var n int
+		var rerr error
+		err := s.conn.ws.rc.Read(func(fd uintptr) bool {
+			n, rerr = unix.Read(int(fd), in.buf[in.hi:])
+			return true
+		})
+		switch {
+		case err != nil: // closed meanwhile
+			s.readEOF()
+		case rerr == unix.EINTR:
+			continue
+		case rerr == unix.EAGAIN:
+			return
+		case rerr != nil || n <= 0:
+			s.readEOF()
+		default:
+			in.hi += n
+			s.pump()
+			if n < want && !end {
+				return
+			}
+		}
+	}
+	s.detachLocked()
+}
+
+// pump handles every whole message in the buffer.
+func (s *session) pump() {
+	for {
+		switch s.nextMsg() {
+		case rsMsg:
+			if !s.in.closing {
+				s.handle()
+			}
+		case rsMore, rsEnd:
+			return
+		}
+	}
+}

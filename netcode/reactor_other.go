@@ -1,0 +1,14 @@
+//go:build !linux
+
+package netcode
+
+// Without Linux's epoll, every player connection keeps coder/websocket's
+// goroutine reader.
+
+type reactor struct{}
+
+func rawPathAvailable() bool { return false }
+
+func attachReactor(*session) bool { return false }
+
+func detachReactor(*session) {}
