@@ -130,7 +130,6 @@ func attachReactor(s *session) bool {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	s.in.async = true
-	s.in.inReactor = true
 	s.pump()
 	if s.in.ended {
 		s.in.detached = true

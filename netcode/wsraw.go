@@ -178,16 +178,15 @@ const (
 // rawIn is the session's read state on the raw path (reader-owned: the
 // hello reader, then the reactor, never both at once).
 type rawIn struct {
-	buf     []byte // rawReadBuf bytes; buf[lo:hi] not yet parsed
-	lo, hi  int
-	fragOp  byte // opcode of the message being assembled (0: none)
-	fragN   int  // its payload so far, in s.rbuf (allocated for the first fragmented message)
-	skip    int  // payload bytes of a refused frame still to discard
-	closing bool // the session is closing: data messages are discarded
-	async   bool // in the reactor: closes run on their own goroutine
-	ended   bool // nothing more is read (close frame, EOF, error)
-	inReactor,
-	detached bool // attached to a reactor, and since detached
+	buf      []byte // rawReadBuf bytes; buf[lo:hi] not yet parsed
+	lo, hi   int
+	fragOp   byte // opcode of the message being assembled (0: none)
+	fragN    int  // its payload so far, in s.rbuf (allocated for the first fragmented message)
+	skip     int  // payload bytes of a refused frame still to discard
+	closing  bool // the session is closing: data messages are discarded
+	async    bool // in the reactor: closes run on their own goroutine
+	ended    bool // nothing more is read (close frame, EOF, error)
+	detached bool // detached from its reactor
 }
 
 // compact moves the unparsed bytes to the start of the buffer.
@@ -376,12 +375,12 @@ func (s *session) closeFrame(p []byte) {
 	code, reason := websocket.StatusNoStatusRcvd, ""
 	switch {
 	case len(p) == 1:
-		s.protocolErrorEnded("received invalid close payload: close payload must be 0 or at least 2 bytes")
+		s.protocolError("received invalid close payload: close payload must be 0 or at least 2 bytes")
 		return
 	case len(p) >= 2:
 		code, reason = websocket.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:])
 		if !validCloseCode(code) || !utf8.ValidString(reason) {
-			s.protocolErrorEnded(fmt.Sprintf("received invalid close payload: invalid status code %v", code))
+			s.protocolError(fmt.Sprintf("received invalid close payload: invalid status code %v", code))
 			return
 		}
 	}
@@ -396,12 +395,6 @@ func (s *session) closeFrame(p []byte) {
 	} else {
 		ws.closeWithin(code, reason, closeReplyWait)
 	}
-}
-
-// protocolErrorEnded is protocolError for a close frame that cannot be
-// parsed: the peer is closing anyway.
-func (s *session) protocolErrorEnded(text string) {
-	s.protocolError(text)
 }
 
 // validCloseCode reports whether a close code may be sent on the wire.

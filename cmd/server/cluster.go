@@ -56,6 +56,7 @@ type clusterNode struct {
 	origin *relay.Origin // publishes this node's matches to the other nodes' edges
 	nc     *nats.Conn
 	embed  *server.Server
+	store  string // the embedded server's JetStream files
 	srv    atomic.Pointer[netcode.Server]
 }
 
@@ -72,11 +73,11 @@ func startCluster(ctx context.Context, c clusterConfig, addr string, maxMatches 
 	cn := &clusterNode{}
 	url := c.natsURL
 	if c.natsEmbed != "" {
-		store, err := os.MkdirTemp("", "tickstream-nats-")
-		if err != nil {
+		if cn.store, err = os.MkdirTemp("", "tickstream-nats-"); err != nil {
 			return nil, err
 		}
-		if cn.embed, err = cluster.Embed(c.natsEmbed, store); err != nil {
+		if cn.embed, err = cluster.Embed(c.natsEmbed, cn.store); err != nil {
+			cn.close()
 			return nil, err
 		}
 		log.Info().Str("nats", cn.embed.ClientURL()).Msg("embedded NATS server running")
@@ -136,5 +137,8 @@ func (cn *clusterNode) close() {
 	}
 	if cn.embed != nil {
 		cn.embed.Shutdown()
+	}
+	if cn.store != "" {
+		_ = os.RemoveAll(cn.store)
 	}
 }

@@ -355,3 +355,26 @@ func TestRoute(t *testing.T) {
 		t.Fatalf("no_responders deaths: %v, want 1", got)
 	}
 }
+
+// A Create whose reply was lost left the node's own entry in the bucket
+// without the node knowing its revision: the next renewal finds the entry
+// its own and takes it over, rather than fencing its own match.
+func TestLostCreateReplyIsNotTaken(t *testing.T) {
+	url := startNATS(t)
+	nc := connect(t, url)
+	info := game.MatchInfo{ID: "lostreply", MaxPlayers: 4, TickRate: 10, Created: time.Now()}
+	// The bucket exists once a node ran; a first node makes it.
+	startNode(t, url, "b", nil, Config{})
+	kv := kvOf(t, nc)
+	val := fmt.Sprintf(`{"id":"lostreply","node":"a","inc":77,"url":"http://a.test:8080","max":4,"rate":10}`)
+	if _, err := kv.Create(context.Background(), info.ID, []byte(val)); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, url, "a", fakeLocal{info: info}, Config{Incarnation: 77})
+	waitFor(t, 5*time.Second, "a renews the entry it finds its own", func() bool {
+		return testutil.ToFloat64(a.m.writes.WithLabelValues("ok")) >= 2
+	})
+	if got := testutil.ToFloat64(a.m.fenced.WithLabelValues("taken")); got != 0 || a.fenced(info.ID) {
+		t.Fatalf("a fenced its own match (taken %v)", got)
+	}
+}

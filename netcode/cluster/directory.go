@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -169,16 +170,30 @@ func (n *Node) renewLoop() {
 	}
 }
 
+// renewConcurrency bounds the directory writes of one renewal pass in
+// flight at once.
+const renewConcurrency = 32
+
 func (n *Node) renew(ctx context.Context) {
 	list := n.local.List()
 	live := make(map[string]bool, len(list))
+	// Concurrently, a bounded number at a time: a pass must not outlast
+	// the leases because writes are slow one after another.
+	sem := make(chan struct{}, renewConcurrency)
+	var wg sync.WaitGroup
 	for _, info := range list {
 		live[info.ID] = true
 		if info.State >= game.StateClosed {
 			continue
 		}
-		n.renewOne(ctx, info)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			n.renewOne(ctx, info)
+		}()
 	}
+	wg.Wait()
 	n.mu.Lock()
 	var gone []string
 	var revs []uint64
@@ -246,6 +261,10 @@ func (n *Node) renewOne(ctx context.Context, info game.MatchInfo) {
 	var newRev uint64
 	if rev == 0 {
 		newRev, err = n.kv.Create(wctx, info.ID, val)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Ours, if an earlier Create's reply was lost.
+			newRev, err = n.recover(wctx, info.ID, val, sent)
+		}
 	} else {
 		newRev, err = n.kv.Update(wctx, info.ID, val, rev)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -159,6 +159,13 @@ type beat struct {
 	Leaving    bool   `json:"leaving,omitempty"` // the node is stopping: forget it now
 }
 
+// deadPeer is a peer declared dead: remembered for a while, so that its
+// cached entries are dropped if it comes back (it was paused).
+type deadPeer struct {
+	inc uint64
+	at  time.Time
+}
+
 type peer struct {
 	beat
 	seen time.Time
@@ -175,10 +182,10 @@ type Node struct {
 	m     *metrics
 
 	mu       sync.Mutex
-	peers    map[string]*peer  // other live nodes, by id
-	dead     map[string]uint64 // peers declared dead: id → incarnation
-	entries  map[string]entry  // the directory as last read, by match id
-	leases   map[string]*lease // this node's matches, by id
+	peers    map[string]*peer    // other live nodes, by id
+	dead     map[string]deadPeer // peers declared dead, by id
+	entries  map[string]entry    // the directory as last read, by match id
+	leases   map[string]*lease   // this node's matches, by id
 	draining bool
 	paused   bool // tests: behave as a stopped process (no beats, no writes)
 	noWatch  bool // tests: no watcher, no periodic re-list
@@ -218,7 +225,7 @@ func New(ctx context.Context, nc *nats.Conn, local Local, cfg Config) (*Node, er
 		log:     cfg.Logger.With().Str("node", cfg.NodeID).Logger(),
 		m:       newMetrics(),
 		peers:   make(map[string]*peer),
-		dead:    make(map[string]uint64),
+		dead:    make(map[string]deadPeer),
 		entries: make(map[string]entry),
 		leases:  make(map[string]*lease),
 		kick:    make(chan struct{}, 1),
@@ -380,10 +387,15 @@ func (n *Node) beatLoop() {
 func (n *Node) sweep(now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	for id, d := range n.dead {
+		if now.Sub(d.at) > 10*n.cfg.TTL {
+			delete(n.dead, id) // its entries have long expired
+		}
+	}
 	for id, p := range n.peers {
 		if now.Sub(p.seen) > n.deadAfter() {
 			delete(n.peers, id)
-			n.dead[id] = p.Inc
+			n.dead[id] = deadPeer{inc: p.Inc, at: now}
 			n.m.deaths.WithLabelValues("silent").Inc()
 			n.log.Info().Str("peer", id).Msg("peer dead: heartbeats stopped")
 		}
@@ -420,13 +432,13 @@ func (n *Node) onBeat(msg *nats.Msg) {
 		}
 		return
 	}
-	if inc, ok := n.dead[b.ID]; ok {
+	if d, ok := n.dead[b.ID]; ok {
 		// Back from the dead (it was paused, or cut off): the entries it
 		// wrote before are stale — it fences those matches when it wakes
 		// — and the bucket may have expired them without the watcher
 		// hearing of it. Its live ones come back with its next renewal.
 		delete(n.dead, b.ID)
-		if inc == b.Inc {
+		if d.inc == b.Inc {
 			for id, e := range n.entries {
 				if e.Node == b.ID {
 					delete(n.entries, id)
@@ -464,7 +476,7 @@ func (n *Node) confirm(ctx context.Context, p *peer) bool {
 		n.mu.Lock()
 		if q, ok := n.peers[p.ID]; ok && q.Inc == p.Inc {
 			delete(n.peers, p.ID)
-			n.dead[p.ID] = p.Inc
+			n.dead[p.ID] = deadPeer{inc: p.Inc, at: time.Now()}
 			n.m.deaths.WithLabelValues("no_responders").Inc()
 			n.log.Info().Str("peer", p.ID).Msg("peer dead: no responders")
 		}

@@ -33,8 +33,9 @@ func (n *Node) Route(ctx context.Context, matchID string, local bool) (*netcode.
 	if matchID != "" || local {
 		return n.routeNamed(matchID, local)
 	}
+	failed := map[string]bool{} // peers that did not confirm: not tried again
 	for range 3 {
-		target, p := n.pick()
+		target, p := n.pick(failed)
 		if p == nil {
 			if target == "" {
 				return nil, nil // create here
@@ -45,6 +46,7 @@ func (n *Node) Route(ctx context.Context, matchID string, local bool) (*netcode.
 			n.m.routes.WithLabelValues("redirect").Inc()
 			return &netcode.Redirect{URL: wsURL(p.URL) + "?seat=local", Match: target, Node: p.ID}, nil
 		}
+		failed[p.ID] = true
 	}
 	return nil, nil // peers failing: take it here
 }
@@ -73,7 +75,7 @@ func (n *Node) routeNamed(matchID string, local bool) (*netcode.Redirect, error)
 // pick chooses where a join for any match goes: a match id (and its owner,
 // nil for this node), or no match and the node that should create one
 // (nil: this node).
-func (n *Node) pick() (string, *peer) {
+func (n *Node) pick(skip map[string]bool) (string, *peer) {
 	var cands []candidate
 	for _, i := range n.local.List() {
 		if i.State < game.StateEnded && i.Players < i.MaxPlayers && !n.fenced(i.ID) {
@@ -83,7 +85,7 @@ func (n *Node) pick() (string, *peer) {
 	peers := n.livePeers()
 	byID := make(map[string]*peer, len(peers))
 	for i := range peers {
-		if !peers[i].Draining {
+		if !peers[i].Draining && !skip[peers[i].ID] {
 			byID[peers[i].ID] = &peers[i]
 		}
 	}

@@ -290,8 +290,9 @@ export class Player {
   failovers = 0;
   /** Frames and bytes in and out, every socket of this link. */
   readonly traffic = new Traffic();
-  /** The server's clock, from its pings. */
-  readonly clock = new ClockSync();
+  /** The server's clock, from its pings (of the node in use: a new one
+   * after a redirect or a failover). */
+  clock = new ClockSync();
 
   constructor(
     private readonly entry: string,
@@ -614,6 +615,7 @@ export class Player {
       }
       this.redirectsInRow++;
       this.redirects++;
+      this.clock = new ClockSync(); // another node, another clock
       this.url = r.url;
       this.lastRecvAt = now();
       this.ws = this.open(encodeJoin({ ...this.join, match: r.match }));
@@ -710,6 +712,7 @@ export class Player {
     this.ws = null;
     this.failovers++;
     this.failingOver = true;
+    this.clock = new ClockSync(); // the new match's node has its own clock
     this.welcomed = false;
     this.ended = false;
     this.token = "";

@@ -90,7 +90,7 @@ async function sim(): Promise<void> {
   check(got.length === 0, "inbound frames held for the lag");
   c.send(new Uint8Array([0x81, 0xa1, 0x74, 0xa1, 0x78])); // {t: "x"}
   check(ws.sent.length === 0, "outbound frame held for the lag");
-  await sleep(100);
+  await until(() => got.length === 2 && ws.sent.length === 1);
   check(got.join() === "1,2" && ws.sent.length === 1, `after the lag: in ${got}, out ${ws.sent.length}`);
   const lossy = new Conn("ws://sim/play", { open() {}, message() {}, close() {} }, { sim: new Sim(0, 1) });
   FakeWebSocket.all.at(-1)!.open();
