@@ -160,7 +160,7 @@ func (s *session) closeNoted(code wire.CloseCode, reason, text string) bool {
 	if isRefusal(code) {
 		s.srv.metrics.refusals.WithLabelValues(reason).Inc()
 	}
-	if code != wire.CloseNormal && code != wire.CloseGoingAway {
+	if code != wire.CloseNormal && code != wire.CloseGoingAway && code != wire.CloseRedirect {
 		s.srv.warnLog.Warn().Int("code", int(code)).Str("reason", text).Uint32("player", s.playerID.Load()).Msg("closing session")
 	}
 	return true

@@ -120,9 +120,14 @@ func (b *playerBot) run(ctx context.Context) {
 		})
 		b.p.Store(p)
 		pctx, stop := context.WithCancel(ctx)
-		go b.inputLoop(pctx, freeze)
+		inputsDone := make(chan struct{})
+		go func() {
+			defer close(inputsDone)
+			b.inputLoop(pctx, freeze)
+		}()
 		err := p.Run(pctx, func(m client.Message) { b.handle(pctx, m) })
 		stop()
+		<-inputsDone // the next player's loop shares b.rng
 		if b.connected {
 			r.c.connected.Add(-1)
 			b.connected = false
