@@ -22,6 +22,9 @@ var (
 	ErrSeatGone = errors.New("seat no longer held")
 	// ErrStaleSeat: the seat has been resumed since (a token used twice).
 	ErrStaleSeat = errors.New("seat already resumed")
+	// ErrSuperseded: a connection opened later has resumed the seat (a
+	// resume that was delayed on its way must not take it back).
+	ErrSuperseded = errors.New("seat resumed by a newer connection")
 )
 
 // MatchInfo describes a match for listings. It is a copy: safe to keep.
@@ -77,6 +80,7 @@ type command struct {
 	name   string
 	player PlayerID
 	epoch  uint32
+	order  uint64 // cmdResume: the connection's order
 	reply  chan joinReply
 }
 
@@ -98,6 +102,7 @@ type seat struct {
 	// the welcome of this epoch. Until then the previous token still works.
 	confirmed      bool
 	confirmedEpoch uint32 // the last epoch whose welcome surely arrived
+	order          uint64 // the order of the connection that last resumed it
 }
 
 func (s seat) aim() float64 { return s.lastAim }
@@ -299,10 +304,14 @@ func (m *Match) send(c command) {
 // and be at epoch, or at epoch+1 when that resume was never confirmed
 // (else ErrStaleSeat). The result carries the next epoch. A seat that is
 // still connected is taken over (the caller replaces the old connection).
-func (m *Match) Resume(ctx context.Context, p PlayerID, epoch uint32) (JoinResult, error) {
+// order numbers the caller's connections in the order they were opened: a
+// resume with a lower order than the seat's last one is refused
+// (ErrSuperseded), so a resume that was delayed cannot take the seat from
+// the client's newer connection.
+func (m *Match) Resume(ctx context.Context, p PlayerID, epoch uint32, order uint64) (JoinResult, error) {
 	reply := make(chan joinReply, 1)
 	select {
-	case m.cmds <- command{kind: cmdResume, player: p, epoch: epoch, reply: reply}:
+	case m.cmds <- command{kind: cmdResume, player: p, epoch: epoch, order: order, reply: reply}:
 	case <-m.done:
 		return JoinResult{}, ErrSeatGone
 	case <-ctx.Done():
@@ -389,7 +398,7 @@ func (m *Match) apply(c command) {
 			m.inBuf = append(m.inBuf, Input{Player: c.player, Aim: m.seats[i].aim()})
 		}
 	case cmdResume:
-		c.reply <- m.applyResume(c.player, c.epoch)
+		c.reply <- m.applyResume(c.player, c.epoch, c.order)
 	case cmdConfirm:
 		if i, ok := m.seatIndex(c.player); ok && m.seats[i].epoch == c.epoch {
 			m.seats[i].confirmed = true
@@ -405,11 +414,13 @@ func (m *Match) free(i int) {
 	m.rosterChanged = true
 }
 
-func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
+func (m *Match) applyResume(p PlayerID, epoch uint32, order uint64) joinReply {
 	i, ok := m.seatIndex(p)
 	switch {
 	case !ok || m.state == StateClosed:
 		return joinReply{err: ErrSeatGone}
+	case order < m.seats[i].order:
+		return joinReply{err: ErrSuperseded}
 	case m.seats[i].epoch == epoch:
 	case !m.seats[i].confirmed && m.seats[i].confirmedEpoch == epoch:
 		// The resumes since the last confirmed epoch never reached their
@@ -420,6 +431,7 @@ func (m *Match) applyResume(p PlayerID, epoch uint32) joinReply {
 	}
 	st := &m.seats[i]
 	st.epoch++ // from the seat's epoch: a lost resume's connection stays stale
+	st.order = order
 	st.confirmed = false
 	st.lostAt = 0
 	return joinReply{res: m.result(*st)}

@@ -11,9 +11,15 @@ import (
 // answers it.
 func (h *matchHarness) resume(p PlayerID, epoch uint32) (JoinResult, error) {
 	h.t.Helper()
+	return h.resumeFrom(p, epoch, 0)
+}
+
+// resumeFrom is resume from the connection numbered order.
+func (h *matchHarness) resumeFrom(p PlayerID, epoch uint32, order uint64) (JoinResult, error) {
+	h.t.Helper()
 	done := make(chan joinReply, 1)
 	go func() {
-		res, err := h.m.Resume(context.Background(), p, epoch)
+		res, err := h.m.Resume(context.Background(), p, epoch, order)
 		done <- joinReply{res: res, err: err}
 	}()
 	c := <-h.m.cmds
@@ -120,5 +126,31 @@ func TestSeatFreedAfterGrace(t *testing.T) {
 	}
 	if _, err := h.resume(ann.Player, ann.Epoch); !errors.Is(err, ErrSeatGone) {
 		t.Fatalf("resume after the grace: %v, want ErrSeatGone", err)
+	}
+}
+
+// Two connections of one client resume with the same (unconfirmed) token;
+// the resume of the connection opened later arrives first. The older one's
+// late resume is refused: it must not take the seat back.
+func TestSeatResumeFromOlderConnectionRefused(t *testing.T) {
+	h := startMatch(t, MatchConfig{MinPlayers: 1, Grace: 2 * time.Second})
+	ann := h.mustJoin("ann")
+	h.m.Disconnect(ann.Player, ann.Epoch)
+	h.tick()
+	newer, err := h.resumeFrom(ann.Player, ann.Epoch, 7)
+	if err != nil || newer.Epoch != 2 {
+		t.Fatalf("resume from connection 7: %+v %v", newer, err)
+	}
+	if _, err := h.resumeFrom(ann.Player, ann.Epoch, 6); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("late resume from connection 6: %v, want ErrSuperseded", err)
+	}
+	// The seat is still the newer connection's: its leave frees it.
+	if again, err := h.resumeFrom(ann.Player, ann.Epoch, 8); err != nil || again.Epoch != 3 {
+		t.Fatalf("resume from connection 8 (token still unconfirmed): %+v %v", again, err)
+	}
+	h.m.Leave(ann.Player, 3)
+	h.tick()
+	if h.m.Info().Players != 0 {
+		t.Fatalf("after the leave: %+v", h.m.Info())
 	}
 }

@@ -90,12 +90,20 @@ func (h *hub) broadcastReliable(snap *game.Snapshot) {
 
 // attach subscribes a session that has just joined or resumed: its welcome
 // is queued first, then (if the roster changed since) the newest roster. A
-// session already holding the same seat is replaced: closed with 4011.
+// session already holding the same seat is replaced: closed with 4011. Two
+// resumes of one seat can reach attach in either order; the one the match
+// applied last (the higher epoch) keeps the seat, the other is refused with
+// errReplaced.
 func (h *hub) attach(s *session, res game.JoinResult, token string, resumed bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return game.ErrMatchEnded
+	}
+	for _, old := range *h.subs.Load() {
+		if old.player == res.Player && old.epoch > res.Epoch {
+			return errReplaced
+		}
 	}
 	s.sendReliable(wire.EncodeWelcomeEvery(res, token, resumed, s.view.Every()))
 	if h.rosterMsg != nil && h.rosterTick >= res.Tick {

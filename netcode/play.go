@@ -31,11 +31,16 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func
 	if !s.upgradeAllowed(w, r) {
 		return false
 	}
+	// Numbered before the upgrade answers: a client can only open its next
+	// connection after this one's handshake, so the numbers follow the
+	// client's own order (a resume from an older connection loses).
+	order := s.connOrder.Add(1)
 	conn, err := s.accept(w, r, true, s.rawReads)
 	if err != nil {
 		return false
 	}
 	sess := newSession(s, conn)
+	sess.order = order
 	sess.client = s.clients.clientAddr(r)
 	sess.placed = r.URL.Query().Get("seat") == "local"
 	if !s.addSession(sess) {

@@ -55,7 +55,12 @@ func resumeRefusal(t *testing.T, ctx context.Context, url, token string) (wire.C
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	_, err = c.Resume(ctx, token)
+	return resumeRefusalOn(t, ctx, c, token)
+}
+
+func resumeRefusalOn(t *testing.T, ctx context.Context, c *client.Client, token string) (wire.CloseCode, string) {
+	t.Helper()
+	_, err := c.Resume(ctx, token)
 	if err == nil {
 		t.Fatal("resume accepted")
 	}
@@ -200,6 +205,47 @@ func TestSecondConnectionReplacesFirst(t *testing.T) {
 	}
 	if info := ts.matchOf(t, w.Match).Info(); info.Players != 1 || info.Disconnected != 0 {
 		t.Fatalf("after replacement: %+v", info)
+	}
+}
+
+// A client's first reconnection was cut after its resume left; it opened a
+// second and resumed there. The server reads the first one's resume last:
+// it is refused, and the second connection keeps the seat.
+func TestDelayedResumeOfOlderConnectionRefused(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 20*time.Second)
+	c, w := ts.join(t, ctx, "blinker", "")
+	c.CloseNow()
+	m := ts.matchOf(t, w.Match)
+	eventually(t, ctx, "the seat to turn disconnected", func() bool { return m.Info().Disconnected == 1 })
+
+	first, err := client.Dial(ctx, ts.url, nil) // opened first…
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.CloseNow()
+	second, err := client.Dial(ctx, ts.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.CloseNow()
+	w2, err := second.Resume(ctx, w.Token) // …but its resume is read last
+	if err != nil || w2.Player != w.Player {
+		t.Fatalf("resume on the newer connection: %+v %v", w2, err)
+	}
+	if code, reason := resumeRefusalOn(t, ctx, first, w.Token); code != wire.CloseResumeFailed || !strings.Contains(reason, "newer connection") {
+		t.Fatalf("late resume on the older connection: %d %q", code, reason)
+	}
+	if _, err := second.Input(ctx, wire.InputMsg{MX: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for nextSnap(t, ctx, second).Ack != w2.Ack+1 {
+	}
+	if info := m.Info(); info.Players != 1 || info.Disconnected != 0 {
+		t.Fatalf("after the refused resume: %+v", info)
+	}
+	if counter(t, ts, "tickstream_resumes_total", "superseded") != 1 {
+		t.Fatal("the refused resume was not counted as superseded")
 	}
 }
 

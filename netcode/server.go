@@ -51,6 +51,7 @@ type Server struct {
 	rawReads bool // plain-TCP player connections take the reactor (wsraw.go)
 
 	draining   atomic.Bool
+	connOrder  atomic.Uint64 // numbers player connections (session.order)
 	drain      chan struct{} // closed when a shutdown starts
 	stopReaper chan struct{}
 	reaperDone chan struct{}

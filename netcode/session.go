@@ -28,6 +28,7 @@ type session struct {
 	log     zerolog.Logger
 	started time.Time
 	placed  bool // ?seat=local: a redirect placed this join on this node
+	order   uint64 // the connection's number, in the order of upgrades
 
 	// Set by the reader before the writer starts and before seated is
 	// stored; read-only afterwards.
@@ -270,9 +271,17 @@ func (s *session) seat(m *game.Match, res game.JoinResult, resumed bool) bool {
 	if h != nil {
 		s.view = h.st.NewPlayer(res.Player, s.every, res.Tick)
 	}
-	if h == nil || h.attach(s, res, token, resumed) != nil {
-		m.Leave(res.Player, res.Epoch)
-		s.refuseR(joinRefusal(game.ErrMatchEnded))
+	var err error = game.ErrMatchEnded
+	if h != nil {
+		err = h.attach(s, res, token, resumed)
+	}
+	if err != nil {
+		m.Leave(res.Player, res.Epoch) // a no-op when a newer epoch holds the seat
+		if errors.Is(err, errReplaced) {
+			s.refuseR(&wire.Error{Code: wire.CloseReplaced, Reason: "replaced by a newer connection"})
+		} else {
+			s.refuseR(joinRefusal(err))
+		}
 		return false
 	}
 	s.notBefore.Store(0) // the heartbeat governs from now on

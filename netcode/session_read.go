@@ -117,10 +117,12 @@ func (s *session) resume(ctx context.Context, token string) bool {
 		if m == nil {
 			err = errSeatGone
 		} else {
-			res, rerr := m.Resume(ctx, claim.Player, claim.Epoch)
+			res, rerr := m.Resume(ctx, claim.Player, claim.Epoch, s.order)
 			switch {
 			case errors.Is(rerr, game.ErrStaleSeat):
 				err = errTokenUsed
+			case errors.Is(rerr, game.ErrSuperseded):
+				err = errSuperseded
 			case rerr != nil:
 				err = errSeatGone
 			default:
@@ -138,7 +140,7 @@ func (s *session) resume(ctx context.Context, token string) bool {
 			}
 		}
 	}
-	label := map[error]string{errTokenInvalid: "invalid", errTokenExpired: "expired", errTokenUsed: "used", errSeatGone: "gone"}[err]
+	label := map[error]string{errTokenInvalid: "invalid", errTokenExpired: "expired", errTokenUsed: "used", errSeatGone: "gone", errSuperseded: "superseded"}[err]
 	s.srv.metrics.resumes.WithLabelValues(label).Inc()
 	s.closeR(wire.CloseResumeFailed, "resume_refused", "resume refused: "+err.Error())
 	return false

@@ -31,6 +31,10 @@ var (
 	errTokenExpired = errors.New("resume token expired")
 	errTokenUsed    = errors.New("resume token already used")
 	errSeatGone     = errors.New("seat no longer held")
+	errSuperseded   = errors.New("a newer connection took the seat")
+	// errReplaced: not a token refusal; the session lost its seat to a
+	// newer connection's resume before it was attached (closes with 4011).
+	errReplaced = errors.New("replaced by a newer connection")
 )
 
 // resumeClaim is what a token says.
