@@ -27,7 +27,7 @@ type session struct {
 	conn    *peer
 	log     zerolog.Logger
 	started time.Time
-	placed  bool // ?seat=local: a redirect placed this join on this node
+	placed  bool   // ?seat=local: a redirect placed this join on this node
 	order   uint64 // the connection's number, in the order of upgrades
 
 	// Set by the reader before the writer starts and before seated is
