@@ -240,3 +240,40 @@ func (s *session) pump() {
 		}
 	}
 }
+
+// tryWriteLocked writes a frame with one non-blocking write(2) (the writer
+// pool's), wmu held and nothing pending. What the socket did not take is
+// kept in pending (whole is false then), to be written before any other
+// frame; an error is the connection's end.
+func (w *wsRaw) tryWriteLocked(op byte, p []byte) (whole bool, err error) {
+	var hdr [10]byte
+	h := frameHeader(&hdr, op, len(p))
+	wb := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(wb)
+	*wb = append(append((*wb)[:0], hdr[:h]...), p...)
+	b := *wb
+	var n int
+	var werr error
+	for {
+		rerr := w.rc.Write(func(fd uintptr) bool {
+			n, werr = unix.Write(int(fd), b)
+			return true // one attempt: never wait in the netpoller
+		})
+		switch {
+		case rerr != nil:
+			return false, rerr // closed meanwhile
+		case werr == unix.EINTR:
+			continue
+		case werr == unix.EAGAIN:
+			n = 0
+		case werr != nil:
+			return false, werr
+		}
+		break
+	}
+	if n == len(b) {
+		return true, nil
+	}
+	w.pending = append(w.pending[:0], b[n:]...)
+	return false, nil
+}

@@ -172,6 +172,13 @@ func (p *Player) Holds() uint64 {
 	return p.holds
 }
 
+// Pacing returns Lowerings and Holds with one lock.
+func (p *Player) Pacing() (lowerings, holds uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lowerings, p.holds
+}
+
 // Lowerings is how many times the server doubled the divisor.
 func (p *Player) Lowerings() uint64 {
 	p.mu.Lock()
