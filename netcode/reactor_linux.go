@@ -241,17 +241,11 @@ func (s *session) pump() {
 	}
 }
 
-// tryWriteLocked writes a frame with one non-blocking write(2) (the writer
-// pool's), wmu held and nothing pending. What the socket did not take is
-// kept in pending (whole is false then), to be written before any other
-// frame; an error is the connection's end.
-func (w *wsRaw) tryWriteLocked(op byte, p []byte) (whole bool, err error) {
-	var hdr [10]byte
-	h := frameHeader(&hdr, op, len(p))
-	wb := writeBufs.Get().(*[]byte)
-	defer writeBufs.Put(wb)
-	*wb = append(append((*wb)[:0], hdr[:h]...), p...)
-	b := *wb
+// tryWriteLocked writes a whole frame (framed) with one non-blocking
+// write(2) (the writer pool's), wmu held and nothing pending. What the
+// socket did not take is kept in pending (whole is false then), to be
+// written before any other frame; an error is the connection's end.
+func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
 	var n int
 	var werr error
 	for {

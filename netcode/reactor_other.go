@@ -14,4 +14,4 @@ func attachReactor(*session) bool { return false }
 func detachReactor(*session) {}
 
 // tryWriteLocked is never called without the raw path.
-func (w *wsRaw) tryWriteLocked(op byte, p []byte) (bool, error) { panic("netcode: no raw path") }
+func (w *wsRaw) tryWriteLocked([]byte) (bool, error) { panic("netcode: no raw path") }

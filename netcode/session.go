@@ -85,7 +85,6 @@ type session struct {
 	// poke wakes the session's goroutine for a write the pool left to it
 	// (cap 1).
 	poke      chan struct{}
-	wbuf      []byte
 	lowerings uint64 // the view's lowerings already counted
 	holds     uint64 // the view's holds already counted
 }

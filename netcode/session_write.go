@@ -129,16 +129,18 @@ func (s *session) writeSnap() (bool, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	key := s.view.Keyframes
-	var ok bool
 	start := time.Now() // one clock reading for the choice, the encoding and the write's deadline
-	if s.wbuf, ok = s.view.NextAt(s.wbuf[:0], start); !ok {
+	wb := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(wb)
+	var ok bool
+	if *wb, ok = s.view.NextAt((*wb)[:0], start); !ok {
 		return false, nil
 	}
-	if err := s.writeLocked(s.wbuf, start); err != nil {
+	if err := s.writeLocked(*wb, start); err != nil {
 		return false, err
 	}
 	s.pace(start, time.Now())
-	s.snapSent(key, len(s.wbuf))
+	s.snapSent(key, len(*wb))
 	return true, nil
 }
 
@@ -185,8 +187,10 @@ func (s *session) ping() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now()
-	s.wbuf = s.appendPing(s.wbuf[:0], now, s.view.Every())
-	return s.writeLocked(s.wbuf, now)
+	wb := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(wb)
+	*wb = s.appendPing((*wb)[:0], now, s.view.Every())
+	return s.writeLocked(*wb, now)
 }
 
 // drainReliable writes every queued reliable message.

@@ -47,10 +47,13 @@ func theWriters() *writerPool {
 }
 
 func (p *writerPool) loop() {
+	// The worker's buffer: a frame is encoded after room for its header
+	// (frameRoom), so header and payload leave in one write without a copy.
+	buf := make([]byte, 0, rawWriteBuf)
 	for job := range p.jobs {
 		now := time.Now()
 		for _, s := range job {
-			s.poolWrite(now)
+			buf = s.poolWrite(now, buf)
 		}
 	}
 }
@@ -75,40 +78,42 @@ func (p *writerPool) post(subs []*session) {
 // poolWrite is the pool's turn on a session after a tick: the newest due
 // tick in one non-blocking write, or a poke to the session's goroutine
 // when that cannot be done here.
-func (s *session) poolWrite(now time.Time) {
+// buf is the worker's buffer, returned (grown) for the next session.
+func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 	ws := s.conn.ws
 	if ws == nil || s.behind.Load() {
-		return // not the pool's (its goroutine waits on the stream), or nothing to send
+		return buf // not the pool's (its goroutine waits on the stream), or nothing to send
 	}
 	if !s.wmu.TryLock() {
 		wake(s.poke) // the session's goroutine is writing: it takes the tick after
-		return
+		return buf
 	}
 	defer s.wmu.Unlock()
 	if len(s.reliable) > 0 || len(s.pingDue) > 0 || !ws.wmu.TryLock() {
 		wake(s.poke)
-		return
+		return buf
 	}
 	if ws.closeSent || len(ws.pending) > 0 {
 		ws.wmu.Unlock()
-		return // closing, or the goroutine is finishing a frame (it was poked)
+		return buf // closing, or the goroutine is finishing a frame (it was poked)
 	}
 	key := s.view.Keyframes
 	var ok bool
-	s.wbuf, ok = s.view.NextAt(s.wbuf[:0], now)
+	buf, ok = s.view.NextAt(buf[:frameRoom], now)
 	if !ok {
 		ws.wmu.Unlock()
 		s.countPacing() // a tick held back (flow control) is counted
-		return
+		return buf
 	}
-	whole, err := ws.tryWriteLocked(opBinary, s.wbuf)
+	n := len(buf) - frameRoom
+	whole, err := ws.tryWriteLocked(framed(buf, opBinary))
 	ws.wmu.Unlock()
 	if err != nil {
 		s.record(reasonLost)
 		ws.drop() // the session's goroutine ends on it
-		return
+		return buf
 	}
-	s.snapSent(key, len(s.wbuf))
+	s.snapSent(key, n)
 	if !whole {
 		// The socket's buffer is full: a link that carries less than the
 		// stream. The rest is written by the session's goroutine.
@@ -116,4 +121,5 @@ func (s *session) poolWrite(now time.Time) {
 		wake(s.poke)
 	}
 	s.countPacing()
+	return buf
 }

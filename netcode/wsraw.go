@@ -73,7 +73,16 @@ const (
 	rawWriteBuf = 4096
 )
 
+// writeBufs lends write buffers: a few per process rather than one per
+// connection.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, rawWriteBuf); return &b }}
+
+// putWriteBuf gives a buffer back, unless a rare large frame grew it.
+func putWriteBuf(b *[]byte) {
+	if cap(*b) <= 4*rawWriteBuf {
+		writeBufs.Put(b)
+	}
+}
 
 var errCloseSent = errors.New("websocket: close frame already sent")
 
@@ -94,6 +103,21 @@ func frameHeader(hdr *[10]byte, op byte, n int) int {
 		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
 		return 10
 	}
+}
+
+// frameRoom is the room a buffer leaves before a payload for the header
+// that framed puts there.
+const frameRoom = 10
+
+// framed turns b, a payload after frameRoom bytes of room, into a final,
+// unmasked frame of opcode op: the header is written just before the
+// payload and the frame returned.
+func framed(b []byte, op byte) []byte {
+	var hdr [10]byte
+	h := frameHeader(&hdr, op, len(b)-frameRoom)
+	f := b[frameRoom-h:]
+	copy(f, hdr[:h])
+	return f
 }
 
 // writeFrame writes one final, unmasked frame, after the rest of a frame

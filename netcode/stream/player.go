@@ -238,6 +238,15 @@ func (p *Player) NextAt(dst []byte, now time.Time) ([]byte, bool) {
 		return dst, false
 	}
 	s := p.s
+	// The oldest tick this snapshot needs (its baseline, or the events
+	// since the last one sent): an old one makes the stream hold more.
+	ref := p.lastSent
+	if base != 0 && (ref == 0 || base < ref) {
+		ref = base
+	}
+	if ref != 0 && t-ref > s.half {
+		s.needLong(now)
+	}
 	e := s.entry(t)
 	if e == nil {
 		return dst, false
