@@ -99,6 +99,9 @@ func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 	}
 	key := s.view.Keyframes
 	var ok bool
+	if cap(buf) < frameRoom {
+		buf = make([]byte, 0, rawWriteBuf)
+	}
 	buf, ok = s.view.NextAt(buf[:frameRoom], now)
 	if !ok {
 		ws.wmu.Unlock()
