@@ -50,13 +50,18 @@ func newHub(srv *Server, match string, cfg game.MatchConfig, layout game.Layout)
 }
 
 // Publish implements game.Publisher. It runs on the match goroutine and
-// never blocks: the tick goes into the stream (whose push wakes every
-// writer), and a changed roster or the end is queued on every session.
+// never blocks: the tick goes into the stream (whose push wakes the
+// writers of spectators and of coder/websocket's sessions), the raw path's
+// sessions go to the writer pool, and a changed roster or the end is
+// queued on every session.
 func (h *hub) Publish(snap *game.Snapshot) {
 	if snap.Roster != nil || snap.End != nil {
 		h.broadcastReliable(snap)
 	}
 	h.st.Push(snap)
+	if h.srv.rawReads {
+		theWriters().post(*h.subs.Load())
+	}
 	h.rec.Offer(snap) // never blocks: a full queue ends the recording, not the match
 }
 

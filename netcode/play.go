@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func
 	sess.client = s.clients.clientAddr(r)
 	sess.placed = r.URL.Query().Get("seat") == "local"
 	if !s.addSession(sess) {
-		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		go conn.closeWithin(websocket.StatusGoingAway, "server shutting down", closeReplyWait)
 		return false
 	}
 	go func() {
@@ -97,6 +98,13 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, small, raw bool)
 	// Sessions refuse frames over MaxClientFrame themselves, with a clean
 	// close; the library's limit only stops what is far beyond it.
 	conn.SetReadLimit(libraryReadLimit)
+	if hr.ws != nil {
+		// The raw path is the library's only for the handshake: its Conn
+		// (about 1.5 KB with its locks and reader) is let go. Its finalizer
+		// would close the connection under the raw path when collected.
+		runtime.SetFinalizer(conn, nil)
+		return &peer{raw: hr.conn, ws: hr.ws, carry: hr.carry}, nil
+	}
 	return &peer{Conn: conn, raw: hr.conn, ws: hr.ws, carry: hr.carry}, nil
 }
 

@@ -240,3 +240,34 @@ func (s *session) pump() {
 		}
 	}
 }
+
+// tryWriteLocked writes a whole frame (framed) with one non-blocking
+// write(2) (the writer pool's), wmu held and nothing pending. What the
+// socket did not take is kept in pending (whole is false then), to be
+// written before any other frame; an error is the connection's end.
+func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
+	var n int
+	var werr error
+	for {
+		rerr := w.rc.Write(func(fd uintptr) bool {
+			n, werr = unix.Write(int(fd), b)
+			return true // one attempt: never wait in the netpoller
+		})
+		switch {
+		case rerr != nil:
+			return false, rerr // closed meanwhile
+		case werr == unix.EINTR:
+			continue
+		case werr == unix.EAGAIN:
+			n = 0
+		case werr != nil:
+			return false, werr
+		}
+		break
+	}
+	if n == len(b) {
+		return true, nil
+	}
+	w.pending = append(w.pending[:0], b[n:]...)
+	return false, nil
+}

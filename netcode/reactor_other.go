@@ -12,3 +12,6 @@ func rawPathAvailable() bool { return false }
 func attachReactor(*session) bool { return false }
 
 func detachReactor(*session) {}
+
+// tryWriteLocked is never called without the raw path.
+func (w *wsRaw) tryWriteLocked([]byte) (bool, error) { panic("netcode: no raw path") }

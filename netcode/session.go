@@ -78,8 +78,13 @@ type session struct {
 	token    uint64
 	client   netip.Addr // set by handlePlay before run: the per-client limits' key
 	seatHeld bool       // counted in the client's seats
-	// Writer-owned.
-	wbuf      []byte
+	// wmu is held by whoever writes to conn for the session: its
+	// goroutine or the writer pool (writers.go). The fields after it are
+	// under wmu.
+	wmu sync.Mutex
+	// poke wakes the session's goroutine for a write the pool left to it
+	// (cap 1).
+	poke      chan struct{}
 	lowerings uint64 // the view's lowerings already counted
 	holds     uint64 // the view's holds already counted
 }
@@ -94,6 +99,7 @@ func newSession(srv *Server, conn *peer) *session {
 		over:       make(chan struct{}),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		poke:       make(chan struct{}, 1),
 		dec:        wire.NewDecoder(),
 		control:    newControlLimiter(srv.cfg.Limits),
 		ackLimit:   rate.NewLimiter(ackRate, ackRate),
@@ -119,6 +125,7 @@ func newSession(srv *Server, conn *peer) *session {
 func (s *session) sendReliable(msg []byte) {
 	select {
 	case s.reliable <- msg:
+		wake(s.poke) // the raw path's writer takes reliable messages when poked
 	default:
 		go s.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: reliable queue full")
 	}

@@ -18,15 +18,34 @@ import (
 // heartbeat.go) no snapshot is written; what is sent when it catches up is
 // the newest tick. What the client gets is never older than what it had
 // not yet read, plus the kernel's bounded buffers (TuneListener).
+//
+// On the raw path the writer pool (writers.go) writes the snapshots, and
+// this goroutine sleeps until it is poked: reliable messages, pings, the
+// rest of a frame the pool could not finish, a tick the pool left to it,
+// the end.
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
+	ws := s.conn.ws
+	reliable := s.reliable
+	if ws != nil {
+		// Received at the top of the loop only, under the write lock: the
+		// pool, which checks the queue under that lock, then cannot write a
+		// snapshot ahead of a reliable message (sendReliable pokes).
+		reliable = nil
+	}
 	for {
+		if ws != nil && ws.hasPending() {
+			if s.flush() != nil {
+				return
+			}
+			continue
+		}
 		// Reliable messages and pings before any snapshot. The writer is
 		// their only receiver, so a length above zero means a receive that
 		// does not block (cheaper than a select with a default, once per
 		// frame).
 		if len(s.reliable) > 0 {
-			if s.write(<-s.reliable) != nil {
+			if s.writeReliable() != nil {
 				return
 			}
 			continue
@@ -40,7 +59,9 @@ func (s *session) writeLoop() {
 		}
 		var changed <-chan struct{}
 		if !s.behind.Load() {
-			changed = s.hub.st.Changed() // before Next: a push in between wakes us
+			if ws == nil {
+				changed = s.hub.st.Changed() // before Next: a push in between wakes us
+			}
 			if sent, err := s.writeSnap(); err != nil {
 				return
 			} else if sent {
@@ -50,7 +71,7 @@ func (s *session) writeLoop() {
 		select {
 		case <-s.stop:
 			return
-		case msg := <-s.reliable:
+		case msg := <-reliable:
 			if s.write(msg) != nil {
 				return
 			}
@@ -59,6 +80,7 @@ func (s *session) writeLoop() {
 				return
 			}
 		case <-changed: // the new tick is taken at the top of the loop
+		case <-s.poke:
 		case <-s.caughtUp:
 		case <-s.over:
 			if s.drainReliable() != nil {
@@ -70,54 +92,105 @@ func (s *session) writeLoop() {
 	}
 }
 
+// writeReliable writes the oldest queued reliable message, taken under the
+// write lock.
+func (s *session) writeReliable() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case msg := <-s.reliable:
+		return s.writeLocked(msg, time.Now())
+	default:
+		return nil
+	}
+}
+
+// flush writes the rest of the frame the writer pool left, under the
+// write deadline.
+func (s *session) flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	start := time.Now()
+	s.writeStart.Store(start.UnixNano())
+	err := s.conn.ws.flush()
+	s.writeStart.Store(0)
+	if err != nil {
+		s.record(reasonLost)
+		return err
+	}
+	s.pace(start, time.Now())
+	return nil
+}
+
 // writeSnap writes the newest due tick, if there is one, as a delta from
 // the client's acknowledged tick (or a keyframe), with this player's input
 // ack.
 func (s *session) writeSnap() (bool, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	key := s.view.Keyframes
-	var ok bool
 	start := time.Now() // one clock reading for the choice, the encoding and the write's deadline
-	if s.wbuf, ok = s.view.NextAt(s.wbuf[:0], start); !ok {
+	wb := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(wb)
+	var ok bool
+	if *wb, ok = s.view.NextAt((*wb)[:0], start); !ok {
 		return false, nil
 	}
-	if err := s.writeAt(s.wbuf, start); err != nil {
+	if err := s.writeLocked(*wb, start); err != nil {
 		return false, err
 	}
 	s.pace(start, time.Now())
+	s.snapSent(key, len(*wb))
+	return true, nil
+}
+
+// snapSent counts a snapshot written (key: the view's keyframe count
+// before it).
+func (s *session) snapSent(key uint64, n int) {
 	s.srv.snapshotsSent.Inc()
 	if s.view.Keyframes != key {
 		s.srv.snapKeyframes.Inc()
-		s.srv.snapKeyBytes.Add(float64(len(s.wbuf)))
+		s.srv.snapKeyBytes.Add(float64(n))
 	} else {
 		s.srv.snapDeltas.Inc()
-		s.srv.snapDeltaBytes.Add(float64(len(s.wbuf)))
+		s.srv.snapDeltaBytes.Add(float64(n))
 	}
-	return true, nil
 }
 
 // pace tells the stream a snapshot write blocked for longer than a tick
 // (the kernel's send buffer is full: TuneListener), a sign of a link that
 // carries less than the stream (stream.Player paces on it and on late
-// acks), and counts the lowerings. Writer only.
+// acks), and counts the lowerings. Under wmu.
 func (s *session) pace(start, end time.Time) {
 	if end.Sub(start) > time.Second/time.Duration(max(s.hub.st.Rate(), 1)) {
 		s.view.Slow(end)
 	}
-	if n := s.view.Lowerings(); n != s.lowerings {
-		s.srv.metrics.lowered.Add(float64(n - s.lowerings))
-		s.lowerings = n
+	s.countPacing()
+}
+
+// countPacing counts the view's new lowerings and holds. Under wmu.
+func (s *session) countPacing() {
+	low, holds := s.view.Pacing()
+	if low != s.lowerings {
+		s.srv.metrics.lowered.Add(float64(low - s.lowerings))
+		s.lowerings = low
 	}
-	if n := s.view.Holds(); n != s.holds {
-		s.srv.metrics.held.Add(float64(n - s.holds))
-		s.holds = n
+	if holds != s.holds {
+		s.srv.metrics.held.Add(float64(holds - s.holds))
+		s.holds = holds
 	}
 }
 
 // ping writes a heartbeat ping carrying the server clock and the smoothed
 // RTT so far.
 func (s *session) ping() error {
-	s.wbuf = s.appendPing(s.wbuf[:0], time.Now(), s.view.Every())
-	return s.write(s.wbuf)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := time.Now()
+	wb := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(wb)
+	*wb = s.appendPing((*wb)[:0], now, s.view.Every())
+	return s.writeLocked(*wb, now)
 }
 
 // drainReliable writes every queued reliable message.
@@ -136,10 +209,14 @@ func (s *session) drainReliable() error {
 
 // write sends one binary frame; the interceptor drops the connection when
 // it takes longer than the write deadline.
-func (s *session) write(b []byte) error { return s.writeAt(b, time.Now()) }
+func (s *session) write(b []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeLocked(b, time.Now())
+}
 
-// writeAt is write with the clock already read at start.
-func (s *session) writeAt(b []byte, start time.Time) error {
+// writeLocked is write with wmu held and the clock already read at start.
+func (s *session) writeLocked(b []byte, start time.Time) error {
 	s.writeStart.Store(start.UnixNano())
 	err := s.conn.writeBinary(b)
 	s.writeStart.Store(0)

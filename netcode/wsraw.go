@@ -33,7 +33,8 @@ type wsRaw struct {
 	rc  syscall.RawConn
 
 	wmu       sync.Mutex
-	closeSent bool // a close frame was written: no frame may follow (under wmu)
+	closeSent bool   // a close frame was written: no frame may follow (under wmu)
+	pending   []byte // the rest of a frame a non-blocking write left (under wmu)
 
 	recvOnce  sync.Once
 	closeRecv chan struct{} // closed when the peer's close frame (or EOF) was read
@@ -72,31 +73,66 @@ const (
 	rawWriteBuf = 4096
 )
 
+// writeBufs lends write buffers: a few per process rather than one per
+// connection.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, rawWriteBuf); return &b }}
+
+// putWriteBuf gives a buffer back, unless a rare large frame grew it.
+func putWriteBuf(b *[]byte) {
+	if cap(*b) <= 4*rawWriteBuf {
+		writeBufs.Put(b)
+	}
+}
 
 var errCloseSent = errors.New("websocket: close frame already sent")
 
-// writeFrame writes one final, unmasked frame.
-func (w *wsRaw) writeFrame(op byte, p []byte) error {
-	var hdr [10]byte
+// frameHeader puts the header of a final, unmasked frame of n bytes in
+// hdr and returns its length.
+func frameHeader(hdr *[10]byte, op byte, n int) int {
 	hdr[0] = 0x80 | op
-	h := 2
-	switch n := len(p); {
+	switch {
 	case n < 126:
 		hdr[1] = byte(n)
+		return 2
 	case n < 1<<16:
 		hdr[1] = 126
 		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
-		h = 4
+		return 4
 	default:
 		hdr[1] = 127
 		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
-		h = 10
+		return 10
 	}
+}
+
+// frameRoom is the room a buffer leaves before a payload for the header
+// that framed puts there.
+const frameRoom = 10
+
+// framed turns b, a payload after frameRoom bytes of room, into a final,
+// unmasked frame of opcode op: the header is written just before the
+// payload and the frame returned.
+func framed(b []byte, op byte) []byte {
+	var hdr [10]byte
+	h := frameHeader(&hdr, op, len(b)-frameRoom)
+	f := b[frameRoom-h:]
+	copy(f, hdr[:h])
+	return f
+}
+
+// writeFrame writes one final, unmasked frame, after the rest of a frame
+// the writer pool could not finish (pending). It blocks until the socket
+// takes it.
+func (w *wsRaw) writeFrame(op byte, p []byte) error {
+	var hdr [10]byte
+	h := frameHeader(&hdr, op, len(p))
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	if w.closeSent {
 		return errCloseSent
+	}
+	if err := w.flushLocked(); err != nil {
+		return err
 	}
 	if op == opClose {
 		w.closeSent = true
@@ -113,6 +149,32 @@ func (w *wsRaw) writeFrame(op byte, p []byte) error {
 	bufs := net.Buffers{hdr[:h], p}
 	_, err := bufs.WriteTo(w.tcp)
 	return err
+}
+
+// flush writes what the writer pool left pending (blocking).
+func (w *wsRaw) flush() error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *wsRaw) flushLocked() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	_, err := w.tcp.Write(w.pending)
+	w.pending = w.pending[:0]
+	if cap(w.pending) > rawWriteBuf {
+		w.pending = nil // a rare large frame: do not keep its buffer
+	}
+	return err
+}
+
+// hasPending reports whether the writer pool left part of a frame.
+func (w *wsRaw) hasPending() bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return len(w.pending) > 0
 }
 
 // sentClose reports whether a close frame was written (or is being

@@ -172,6 +172,13 @@ func (p *Player) Holds() uint64 {
 	return p.holds
 }
 
+// Pacing returns Lowerings and Holds with one lock.
+func (p *Player) Pacing() (lowerings, holds uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lowerings, p.holds
+}
+
 // Lowerings is how many times the server doubled the divisor.
 func (p *Player) Lowerings() uint64 {
 	p.mu.Lock()
@@ -231,6 +238,15 @@ func (p *Player) NextAt(dst []byte, now time.Time) ([]byte, bool) {
 		return dst, false
 	}
 	s := p.s
+	// The oldest tick this snapshot needs (its baseline, or the events
+	// since the last one sent): an old one makes the stream hold more.
+	ref := p.lastSent
+	if base != 0 && (ref == 0 || base < ref) {
+		ref = base
+	}
+	if ref != 0 && t-ref > s.half {
+		s.needLong(now)
+	}
 	e := s.entry(t)
 	if e == nil {
 		return dst, false

@@ -29,10 +29,19 @@ type Config struct {
 	Layout game.Layout   // precision and interest radius
 }
 
-// playerKeep is how much history an unwatched match keeps: enough for
-// player baselines (an ack arrives within an RTT; a client more than this
-// behind gets a keyframe).
-const playerKeep = 2 * time.Second
+// How much history an unwatched match keeps: enough for player baselines
+// (an ack arrives within an RTT; a client more than this behind gets a
+// keyframe). playerKeep is the usual; for longFor after a player's writer
+// found its baseline or its last snapshot more than half of it old (a long
+// round trip, a slow link, a low snapshot rate), the stream keeps
+// playerKeepLong. Each held tick costs about 150 bytes per player of a
+// match of 50 (the snapshot, its rows and encodings): 1 s instead of 2 s
+// is about 3 KB less heap per connection.
+const (
+	playerKeep     = time.Second
+	playerKeepLong = 2 * time.Second
+	longFor        = 10 * time.Second
+)
 
 // Stream is one match's ring of recent ticks.
 type Stream struct {
@@ -47,6 +56,8 @@ type Stream struct {
 	first   uint64   // oldest tick held (0: none yet)
 	last    uint64   // newest tick held
 	keep    uint64   // ticks held (len(ring) once watched)
+	long    uint64   // ticks held while longUntil is ahead
+	half    uint64   // half of keep: an older baseline asks for long
 	ended   *entry   // the entry whose snapshot carries End
 	closed  bool
 	notify  chan struct{} // closed (and replaced) at every push and at close
@@ -55,6 +66,9 @@ type Stream struct {
 
 	// Spectators counts the spectators of this match (the server's limits).
 	Spectators atomic.Int64
+
+	// longUntil (Unix ns): until then the stream holds long ticks.
+	longUntil atomic.Int64
 }
 
 // entry is one tick. Its snapshot and rows are immutable; encodings are
@@ -88,13 +102,16 @@ func New(cfg Config) *Stream {
 	rate := max(cfg.Rate, 1)
 	n := int((cfg.Keep+cfg.Delay)*time.Duration(rate)/time.Second) + 1
 	keep := uint64(playerKeep*time.Duration(rate)/time.Second) + 1
+	long := uint64(playerKeepLong*time.Duration(rate)/time.Second) + 1
 	s := &Stream{
 		cfg:    cfg,
 		rate:   rate,
 		delay:  cfg.Delay,
 		quant:  wire.NewQuant(cfg.Layout.Precision),
-		ring:   make([]*entry, max(n, int(keep))),
+		ring:   make([]*entry, max(n, int(long))),
 		keep:   keep,
+		long:   long,
+		half:   max(keep/2, 1),
 		notify: make(chan struct{}),
 	}
 	if cfg.Layout.ViewRadius > 0 {
@@ -161,7 +178,11 @@ func (s *Stream) PushRows(snap *game.Snapshot, rows []wire.Row) {
 	if s.first == 0 {
 		s.first = snap.Tick
 	}
-	for snap.Tick-s.first >= s.keep { // make room first: the slot may be the oldest's
+	keep := s.keep
+	if keep < s.long && time.Now().UnixNano() < s.longUntil.Load() {
+		keep = s.long
+	}
+	for snap.Tick-s.first >= keep { // make room first: the slot may be the oldest's
 		s.ring[s.first%n] = nil // for the collector
 		s.first++
 	}
@@ -182,6 +203,14 @@ func (s *Stream) Close() {
 	if !s.closed {
 		s.closed = true
 		close(s.notify)
+	}
+}
+
+// needLong makes the stream hold playerKeepLong of ticks for longFor from
+// now: a player's baseline or last snapshot is getting old.
+func (s *Stream) needLong(now time.Time) {
+	if until := now.Add(longFor).UnixNano(); until-s.longUntil.Load() > int64(time.Second) {
+		s.longUntil.Store(until) // at most once a second per stream
 	}
 }
 

@@ -299,7 +299,7 @@ func TestRingBounds(t *testing.T) {
 					t.Fatalf("keep %v tick %d: entry %d missing (first %d)", keep, tick, u, v.first)
 				}
 			}
-			limit := uint64(21) // 2 s at 10 Hz + 1 before watching
+			limit := uint64(11) // 1 s at 10 Hz + 1 before watching
 			if tick > 100 {
 				limit = uint64(max(len(st.ring), 21)) // then it grows to the whole ring
 			}
@@ -309,6 +309,43 @@ func TestRingBounds(t *testing.T) {
 				t.Fatalf("keep %v tick %d: %d ticks held, want %d", keep, tick, got, want)
 			}
 		}
+	}
+}
+
+// TestOldBaselineHoldsLonger: a stream holds 1 s of ticks while its players
+// acknowledge promptly; a player whose baseline is more than half of that
+// old makes it hold 2 s (for longFor), so that the baseline is still there
+// for a delta.
+func TestOldBaselineHoldsLonger(t *testing.T) {
+	st := New(Config{Rate: 10, Layout: testLayout})
+	w := newWorld(9, 3)
+	p := st.NewPlayer(1, 1, 0)
+	var buf []byte
+	held := func() uint64 { v := st.view(); return v.last - v.first + 1 }
+	for range 40 { // prompt acks: every tick is acknowledged at once
+		st.Push(w.step())
+		var ok bool
+		if buf, ok = p.Next(buf[:0]); !ok {
+			t.Fatalf("tick %d not sent", w.tick)
+		}
+		p.Ack(w.tick, time.Now(), 0)
+	}
+	if h := held(); h != 11 {
+		t.Fatalf("with prompt acks the stream holds %d ticks, want 11 (1 s at 10 Hz)", h)
+	}
+	acked := w.tick
+	for range 19 { // acks stop: the baseline stays at acked (under 2 s old)
+		st.Push(w.step())
+		var ok bool
+		if buf, ok = p.Next(buf[:0]); !ok {
+			t.Fatalf("tick %d not sent", w.tick)
+		}
+	}
+	if h := held(); h != 21 {
+		t.Fatalf("with a baseline %d ticks old the stream holds %d ticks, want 21 (2 s)", w.tick-acked, h)
+	}
+	if p.Keyframes != 1 {
+		t.Fatalf("%d keyframes: the player's baselines were dropped", p.Keyframes)
 	}
 }
 
