@@ -395,3 +395,44 @@ func FuzzRawFrames(f *testing.F) {
 		_, _ = c.ReadToEnd(time.Now().Add(20 * time.Millisecond))
 	})
 }
+
+// extendedFrame is a masked, final binary frame whose payload length is
+// written in the 16-bit (size 4) or 64-bit (size 10) form whatever the
+// payload's size: RFC 6455 asks senders for the shortest form, and a
+// reader that takes the longer ones parses both length fields.
+func extendedFrame(size int, payload []byte) []byte {
+	out := []byte{0x80 | rawws.OpBinary}
+	if size == 4 {
+		out = append(out, 0x80|126)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(payload)))
+	} else {
+		out = append(out, 0x80|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(len(payload)))
+	}
+	key := [4]byte{0x5a, 0x01, 0xc3, 0x77}
+	out = append(out, key[:]...)
+	for i, c := range payload {
+		out = append(out, c^key[i&3])
+	}
+	return out
+}
+
+// TestReactorExtendedLengths: frames with a 16-bit and a 64-bit length
+// field, each arriving a few bytes at a time (the reactor's buffer then
+// holds a partial header, then a partial payload), are parsed and applied.
+func TestReactorExtendedLengths(t *testing.T) {
+	ts := newTestServer(t, netcode.Config{})
+	c := rawJoin(t, ts, "long", "")
+	var stream []byte
+	stream = append(stream, extendedFrame(4, wire.AppendInput(nil, wire.InputMsg{Seq: 1, MX: 1}))...)
+	stream = append(stream, extendedFrame(10, wire.AppendInput(nil, wire.InputMsg{Seq: 2, MY: 1}))...)
+	for len(stream) > 0 {
+		n := min(3, len(stream))
+		if _, err := c.Write(stream[:n]); err != nil {
+			t.Fatal(err)
+		}
+		stream = stream[n:]
+		time.Sleep(2 * time.Millisecond) // separate reads
+	}
+	untilRawAck(t, c, 2)
+}
