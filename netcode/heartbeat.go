@@ -96,6 +96,9 @@ type link struct {
 
 	// pingDue tells the writer to send a ping (cap 1).
 	pingDue chan struct{}
+	// onWake, if set (before the link is scanned), is called after
+	// pingDue or caughtUp is signalled.
+	onWake func()
 	// caughtUp wakes the writer when the client stops being behind (cap 1).
 	caughtUp chan struct{}
 
@@ -194,7 +197,7 @@ func (l *link) answered(id uint32, now int64) (sent int64, ok bool) {
 	}
 	l.oldest.Store(oldest)
 	if (oldest == 0 || now-oldest <= int64(l.hb.BehindAfter)) && l.behind.CompareAndSwap(true, false) {
-		wake(l.caughtUp)
+		l.signal(l.caughtUp)
 	}
 	return sent, ok
 }
@@ -294,7 +297,7 @@ func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 			v.slow = true
 		}
 	} else if l.behind.Load() && l.behind.Swap(false) { // a load first: the pass writes nothing to a link that is fine
-		wake(l.caughtUp)
+		l.signal(l.caughtUp)
 	}
 	if now >= l.nextPing {
 		next := l.nextPing + int64(l.hb.Interval)
@@ -302,9 +305,18 @@ func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 			next = now + int64(l.hb.Interval)
 		}
 		l.nextPing = next
-		wake(l.pingDue)
+		l.signal(l.pingDue)
 	}
 	return v
+}
+
+// signal wakes the link's writer through c (cap 1), and calls onWake: a
+// session of the raw path has no goroutine waiting on c.
+func (l *link) signal(c chan struct{}) {
+	wake(c)
+	if l.onWake != nil {
+		l.onWake()
+	}
 }
 
 // wake signals a cap-1 channel without blocking.

@@ -48,13 +48,13 @@ func (s *Server) handlePlay(w http.ResponseWriter, r *http.Request, release func
 		go conn.closeWithin(websocket.StatusGoingAway, "server shutting down", closeReplyWait)
 		return false
 	}
+	sess.onEnd = release
 	go func() {
-		defer release()
-		defer s.removeSession(sess)
 		// No request context: net/http cancels it when the handler
 		// returns. Shutdown ends sessions by closing their connections.
-		sess.run(context.Background())
-		sess.releaseLimits()
+		if !sess.run(context.Background()) {
+			sess.ended()
+		}
 	}()
 	return true
 }

@@ -82,11 +82,16 @@ type session struct {
 	// goroutine or the writer pool (writers.go). The fields after it are
 	// under wmu.
 	wmu sync.Mutex
-	// poke wakes the session's goroutine for a write the pool left to it
-	// (cap 1).
-	poke      chan struct{}
-	lowerings uint64 // the view's lowerings already counted
-	holds     uint64 // the view's holds already counted
+	// After the hello the raw path has no goroutine of its own (evented):
+	// kick has a pool worker serve it (svc 1), or, while the socket does
+	// not take what is written, a goroutine of its own (svc 2).
+	evented   atomic.Bool
+	svc       atomic.Int32
+	again     atomic.Bool // kicked while being served: serve once more
+	overDone  bool        // the match-over close was started (under wmu)
+	onEnd     func()      // handlePlay's admission release, called last
+	lowerings uint64      // the view's lowerings already counted
+	holds     uint64      // the view's holds already counted
 }
 
 func newSession(srv *Server, conn *peer) *session {
@@ -99,7 +104,6 @@ func newSession(srv *Server, conn *peer) *session {
 		over:       make(chan struct{}),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		poke:       make(chan struct{}, 1),
 		dec:        wire.NewDecoder(),
 		control:    newControlLimiter(srv.cfg.Limits),
 		ackLimit:   rate.NewLimiter(ackRate, ackRate),
@@ -114,6 +118,9 @@ func newSession(srv *Server, conn *peer) *session {
 		s.rbuf = make([]byte, wire.MaxClientFrame+1)
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
+	if conn.ws != nil {
+		s.link.onWake = s.kick
+	}
 	// Until it joins, the join timeout (4008) governs the socket, not the
 	// heartbeat; seat lifts this.
 	s.notBefore.Store(s.started.Add(srv.cfg.JoinTimeout + time.Second).UnixNano())
@@ -125,13 +132,18 @@ func newSession(srv *Server, conn *peer) *session {
 func (s *session) sendReliable(msg []byte) {
 	select {
 	case s.reliable <- msg:
-		wake(s.poke) // the raw path's writer takes reliable messages when poked
+		s.kick() // the raw path's writer takes reliable messages when kicked
 	default:
 		go s.closeWith(wire.CloseTooSlow, reasonTooSlow, "too slow: reliable queue full")
 	}
 }
 
-func (s *session) matchOver() { s.overOnce.Do(func() { close(s.over) }) }
+func (s *session) matchOver() {
+	s.overOnce.Do(func() {
+		close(s.over)
+		s.kick()
+	})
+}
 
 // record sets the session's end reason once; it reports whether this call
 // set it.
@@ -222,42 +234,31 @@ func leaves(reason string) bool {
 	return true
 }
 
-// run serves the session until it ends; it returns after both goroutines
-// have stopped. On the raw path the goroutine that read the hello becomes
-// the writer, and a reactor reads (reactor_linux.go): one goroutine.
-func (s *session) run(ctx context.Context) {
-	defer s.conn.closeNow()
-	defer func() {
-		reason := s.reason()
-		s.srv.metrics.disconnects.WithLabelValues(reason).Inc()
-		if s.seated.Load() {
-			s.log.Info().Str("match", s.match.ID()).Uint32("player", uint32(s.player)).Str("reason", reason).
-				Str("duration", time.Since(s.started).Round(time.Millisecond).String()).Msg("player disconnected")
-		}
-	}()
+// run serves the session. It returns true when the session was handed
+// off (the raw path after its hello: the reactor reads, the writer pool
+// and kicks write, and finish ends it once the connection is dropped);
+// otherwise the session is over when it returns and the caller calls
+// ended.
+func (s *session) run(ctx context.Context) bool {
 	if !s.hello(ctx) {
 		if s.conn.ws != nil {
 			s.drainClose() // the close reply, which only this goroutine reads
 		}
-		return
+		return false
 	}
 	if s.conn.ws != nil {
 		s.confirmed = !s.resumed
-		if !attachReactor(s) {
-			s.closeWith(wire.CloseGoingAway, reasonLost, "server cannot read the connection")
-		} else {
-			s.writeLoop()
+		if attachReactor(s) {
+			s.evented.Store(true)
+			s.conn.ws.whenDropped(s.finish)
+			s.kick() // the welcome (and whatever came meanwhile)
+			return true
 		}
-		if s.conn.ws.sentClose() {
-			// A close handshake is under way (the writer stopped on it):
-			// the reactor reads the reply, and the close drops the
-			// connection at the latest at its deadline.
-			<-s.conn.ws.dropped
-		}
+		s.closeWith(wire.CloseGoingAway, reasonLost, "server cannot read the connection")
 		s.conn.ws.drop()
 		detachReactor(s)
 		s.release(leaves(s.reason()))
-		return
+		return false
 	}
 	s.confirmed = !s.resumed
 	go s.writeLoop()
@@ -266,6 +267,30 @@ func (s *session) run(ctx context.Context) {
 	_ = s.conn.CloseNow()
 	<-s.writerDone
 	s.release(leaves(s.reason()))
+	return false
+}
+
+// finish ends a handed-off session once its connection is dropped.
+func (s *session) finish() {
+	detachReactor(s)
+	s.release(leaves(s.reason()))
+	s.ended()
+}
+
+// ended is the last of every session: counted, logged, forgotten.
+func (s *session) ended() {
+	s.conn.closeNow()
+	reason := s.reason()
+	s.srv.metrics.disconnects.WithLabelValues(reason).Inc()
+	if s.seated.Load() {
+		s.log.Info().Str("match", s.match.ID()).Uint32("player", uint32(s.player)).Str("reason", reason).
+			Str("duration", time.Since(s.started).Round(time.Millisecond).String()).Msg("player disconnected")
+	}
+	s.releaseLimits()
+	s.srv.removeSession(s)
+	if s.onEnd != nil {
+		s.onEnd()
+	}
 }
 
 // seat installs the seat a join or resume obtained and subscribes the

@@ -19,27 +19,11 @@ import (
 // the newest tick. What the client gets is never older than what it had
 // not yet read, plus the kernel's bounded buffers (TuneListener).
 //
-// On the raw path the writer pool (writers.go) writes the snapshots, and
-// this goroutine sleeps until it is poked: reliable messages, pings, the
-// rest of a frame the pool could not finish, a tick the pool left to it,
-// the end.
+// This is coder/websocket's path (TLS, -goroutine-reader, other systems);
+// the raw path's sessions have no writer goroutine (writers.go).
 func (s *session) writeLoop() {
 	defer close(s.writerDone)
-	ws := s.conn.ws
-	reliable := s.reliable
-	if ws != nil {
-		// Received at the top of the loop only, under the write lock: the
-		// pool, which checks the queue under that lock, then cannot write a
-		// snapshot ahead of a reliable message (sendReliable pokes).
-		reliable = nil
-	}
 	for {
-		if ws != nil && ws.hasPending() {
-			if s.flush() != nil {
-				return
-			}
-			continue
-		}
 		// Reliable messages and pings before any snapshot. The writer is
 		// their only receiver, so a length above zero means a receive that
 		// does not block (cheaper than a select with a default, once per
@@ -59,9 +43,7 @@ func (s *session) writeLoop() {
 		}
 		var changed <-chan struct{}
 		if !s.behind.Load() {
-			if ws == nil {
-				changed = s.hub.st.Changed() // before Next: a push in between wakes us
-			}
+			changed = s.hub.st.Changed() // before Next: a push in between wakes us
 			if sent, err := s.writeSnap(); err != nil {
 				return
 			} else if sent {
@@ -71,7 +53,7 @@ func (s *session) writeLoop() {
 		select {
 		case <-s.stop:
 			return
-		case msg := <-reliable:
+		case msg := <-s.reliable:
 			if s.write(msg) != nil {
 				return
 			}
@@ -80,7 +62,6 @@ func (s *session) writeLoop() {
 				return
 			}
 		case <-changed: // the new tick is taken at the top of the loop
-		case <-s.poke:
 		case <-s.caughtUp:
 		case <-s.over:
 			if s.drainReliable() != nil {

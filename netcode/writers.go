@@ -4,27 +4,34 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/tickstream/tickstream/netcode/wire"
 )
 
-// The writer pool writes the snapshots of the raw path's sessions
-// (wsraw.go): a few goroutines (one per GOMAXPROCS, started with the first
-// match and kept for the process) that, on each tick a match publishes, go
-// through its sessions and write each one's snapshot with one
-// non-blocking write(2). No goroutine per session wakes up for a tick.
+// The writer pool writes for the raw path's sessions (wsraw.go), which
+// have no goroutine of their own once seated: a few goroutines (one per
+// GOMAXPROCS, started with the first match and kept for the process).
 //
-// A session the pool cannot serve at once is left to its own goroutine,
-// woken through poke: one that is writing (its write lock is taken), has
-// a reliable message or a ping queued (they go first), or whose socket did
-// not take a whole frame (the rest waits in wsRaw.pending and is written
-// by the session's goroutine, blocking, under the write deadline). That
-// goroutine writes the newest due tick after its own write, so a tick the
-// pool skipped is never lost, only taken by the other writer.
+// On each tick a match publishes, a worker goes through its sessions and
+// writes each one's snapshot with one non-blocking write(2) (poolWrite).
+// Everything else is kicked (kick): a reliable message queued, a ping due,
+// the client caught up, the match over, a tick the pool could not write
+// (the session was being served). A kicked session is served once by a
+// worker (service: reliable messages, the end, a ping, the newest tick,
+// each one non-blocking write), never by two at once (svc).
 //
-// The pool never blocks on a socket, so one slow client delays no one.
+// When the socket does not take a whole frame, the rest waits in
+// wsRaw.pending and the session gets a goroutine of its own for as long
+// as that lasts (slowWriter): it writes the rest blocking, under the
+// write deadline, serves the session until nothing is left, and ends. So
+// the pool never blocks on a socket and one slow client delays no one;
+// a player costs a goroutine only while its link is full.
+//
 // Sessions on coder/websocket's path (TLS, -goroutine-reader) keep their
-// goroutine writer, woken by the stream.
+// goroutine writer (session_write.go), woken by the stream.
 type writerPool struct {
 	jobs chan []*session
+	svc  chan *session // kicked sessions (service)
 }
 
 // poolChunk is how many sessions one job holds: a match of 50 is one job;
@@ -38,7 +45,7 @@ var (
 
 func theWriters() *writerPool {
 	writersOnce.Do(func() {
-		writers = &writerPool{jobs: make(chan []*session, 4096)}
+		writers = &writerPool{jobs: make(chan []*session, 4096), svc: make(chan *session, 8192)}
 		for range max(runtime.GOMAXPROCS(0), 1) {
 			go writers.loop()
 		}
@@ -50,17 +57,32 @@ func (p *writerPool) loop() {
 	// The worker's buffer: a frame is encoded after room for its header
 	// (frameRoom), so header and payload leave in one write without a copy.
 	buf := make([]byte, 0, rawWriteBuf)
-	for job := range p.jobs {
-		now := time.Now()
-		for _, s := range job {
-			buf = s.poolWrite(now, buf)
+	for {
+		select {
+		case job := <-p.jobs:
+			now := time.Now()
+			for _, s := range job {
+				buf = s.poolWrite(now, buf)
+			}
+		case s := <-p.svc:
+			buf = s.service(buf)
 		}
+	}
+}
+
+// serve has a worker serve a kicked session; when the queue is full, a
+// goroutine of its own does.
+func (p *writerPool) serve(s *session) {
+	select {
+	case p.svc <- s:
+	default:
+		go s.service(nil)
 	}
 }
 
 // post hands a tick's sessions (a hub's subscribers, copy-on-write: never
 // modified) to the pool. It never blocks: when the queue is full, the
-// sessions' own goroutines write.
+// sessions are kicked (served one by one).
 func (p *writerPool) post(subs []*session) {
 	for len(subs) > 0 {
 		n := min(len(subs), poolChunk)
@@ -68,7 +90,7 @@ func (p *writerPool) post(subs []*session) {
 		case p.jobs <- subs[:n:n]:
 		default:
 			for _, s := range subs[:n] {
-				wake(s.poke)
+				s.kick()
 			}
 		}
 		subs = subs[n:]
@@ -76,26 +98,25 @@ func (p *writerPool) post(subs []*session) {
 }
 
 // poolWrite is the pool's turn on a session after a tick: the newest due
-// tick in one non-blocking write, or a poke to the session's goroutine
-// when that cannot be done here.
+// tick in one non-blocking write, or a kick when that cannot be done here.
 // buf is the worker's buffer, returned (grown) for the next session.
 func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 	ws := s.conn.ws
 	if ws == nil || s.behind.Load() {
 		return buf // not the pool's (its goroutine waits on the stream), or nothing to send
 	}
-	if !s.wmu.TryLock() {
-		wake(s.poke) // the session's goroutine is writing: it takes the tick after
+	if s.svc.Load() != 0 || !s.wmu.TryLock() {
+		s.kick() // being served, or writing: the tick is taken after
 		return buf
 	}
 	defer s.wmu.Unlock()
 	if len(s.reliable) > 0 || len(s.pingDue) > 0 || !ws.wmu.TryLock() {
-		wake(s.poke)
+		s.kick()
 		return buf
 	}
 	if ws.closeSent || len(ws.pending) > 0 {
 		ws.wmu.Unlock()
-		return buf // closing, or the goroutine is finishing a frame (it was poked)
+		return buf // closing, or the slow writer is finishing a frame
 	}
 	key := s.view.Keyframes
 	var ok bool
@@ -121,8 +142,161 @@ func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 		// The socket's buffer is full: a link that carries less than the
 		// stream. The rest is written by the session's goroutine.
 		s.view.Slow(now)
-		wake(s.poke)
+		s.kick()
 	}
 	s.countPacing()
 	return buf
+}
+
+// kick asks for the session to be served: its reliable messages, a due
+// ping, the newest tick, the match's end. Before the raw path's hand-off
+// (and on coder/websocket's path, whose writer waits on its channels) it
+// does nothing: the hand-off kicks once.
+func (s *session) kick() {
+	if !s.evented.Load() {
+		return
+	}
+	s.again.Store(true)
+	if s.svc.CompareAndSwap(0, 1) {
+		theWriters().serve(s)
+	}
+}
+
+// service serves a kicked session on a pool worker (svc 1) with
+// non-blocking writes; when the socket does not take a whole frame, the
+// session's slow writer takes over (svc 2). buf is the worker's.
+func (s *session) service(buf []byte) []byte {
+	for {
+		s.again.Store(false)
+		var slow bool
+		buf, slow = s.serveOnce(buf, false)
+		if slow {
+			s.svc.Store(2)
+			go s.slowWriter()
+			return buf
+		}
+		s.svc.Store(0)
+		if !s.again.Load() || !s.svc.CompareAndSwap(0, 1) {
+			return buf
+		}
+	}
+}
+
+// slowWriter is the session's goroutine while its socket does not take
+// what is written: it writes the rest of the frame blocking, under the
+// write deadline, then serves the session until nothing is left, and
+// ends.
+func (s *session) slowWriter() {
+	wb := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(wb)
+	for {
+		if s.flush() != nil {
+			s.conn.ws.drop()
+			return
+		}
+		s.again.Store(false)
+		var slow bool
+		*wb, slow = s.serveOnce(*wb, true)
+		if slow {
+			continue
+		}
+		s.svc.Store(0)
+		if !s.again.Load() || !s.svc.CompareAndSwap(0, 1) {
+			return
+		}
+	}
+}
+
+// serveOnce writes, in order, the queued reliable messages, the match's
+// end (a close after them), a due ping and the newest due tick, each with
+// one non-blocking write. slow reports a frame the socket did not take
+// whole (its rest is pending) or, unless block, a write lock held by a
+// pong or a close: the slow writer goes on.
+func (s *session) serveOnce(buf []byte, block bool) (_ []byte, slow bool) {
+	ws := s.conn.ws
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if block {
+		ws.wmu.Lock()
+	} else if !ws.wmu.TryLock() {
+		return buf, true
+	}
+	defer ws.wmu.Unlock()
+	select {
+	case <-ws.dropped:
+		return buf, false
+	default:
+	}
+	if ws.closeSent {
+		return buf, false
+	}
+	if len(ws.pending) > 0 {
+		return buf, true
+	}
+	if cap(buf) < frameRoom {
+		buf = make([]byte, 0, rawWriteBuf)
+	}
+	now := time.Now()
+	for len(s.reliable) > 0 {
+		msg := <-s.reliable
+		buf = append(buf[:frameRoom], msg...)
+		if whole, ok := s.tryWriteLocked(buf); !ok || !whole {
+			return buf, ok
+		}
+	}
+	select {
+	case <-s.over:
+		if !s.overDone {
+			s.overDone = true
+			go s.closeWith(wire.CloseNormal, reasonMatchOver, "match over")
+		}
+		return buf, false
+	default:
+	}
+	if len(s.pingDue) > 0 {
+		<-s.pingDue
+		buf = s.appendPing(buf[:frameRoom], now, s.view.Every())
+		if whole, ok := s.tryWriteLocked(buf); !ok || !whole {
+			return buf, ok
+		}
+	}
+	if s.behind.Load() {
+		return buf, false
+	}
+	select {
+	case <-s.caughtUp:
+	default:
+	}
+	key := s.view.Keyframes
+	var ok bool
+	buf, ok = s.view.NextAt(buf[:frameRoom], now)
+	if ok {
+		n := len(buf) - frameRoom
+		whole, alive := s.tryWriteLocked(buf)
+		if !alive {
+			return buf, false
+		}
+		s.snapSent(key, n)
+		if !whole {
+			s.view.Slow(now)
+			s.countPacing()
+			return buf, true
+		}
+	}
+	s.countPacing()
+	return buf, false
+}
+
+// tryWriteLocked writes a frame (a payload after frameRoom) with one
+// non-blocking write, both write locks held. whole: the socket took it
+// all (else the rest is pending). alive is false when the write failed:
+// the connection is dropped.
+func (s *session) tryWriteLocked(buf []byte) (whole, alive bool) {
+	whole, err := s.conn.ws.tryWriteLocked(framed(buf, opBinary))
+	if err != nil {
+		s.record(reasonLost)
+		s.conn.ws.drop()
+		return false, false
+	}
+	return whole, true
 }

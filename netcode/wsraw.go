@@ -41,6 +41,9 @@ type wsRaw struct {
 
 	dropOnce sync.Once
 	dropped  chan struct{} // closed when the TCP connection was closed
+	dropMu   sync.Mutex
+	onDrop   func() // run (on a goroutine of its own) once dropped
+	isDown   bool   // dropped (under dropMu)
 
 	pongBusy atomic.Bool // a pong to a WebSocket ping is being written
 }
@@ -170,13 +173,6 @@ func (w *wsRaw) flushLocked() error {
 	return err
 }
 
-// hasPending reports whether the writer pool left part of a frame.
-func (w *wsRaw) hasPending() bool {
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	return len(w.pending) > 0
-}
-
 // sentClose reports whether a close frame was written (or is being
 // written): its closeWithin drops the connection when done.
 func (w *wsRaw) sentClose() bool {
@@ -210,7 +206,27 @@ func (w *wsRaw) drop() {
 	w.dropOnce.Do(func() {
 		_ = w.tcp.Close()
 		close(w.dropped)
+		w.dropMu.Lock()
+		w.isDown = true
+		f := w.onDrop
+		w.dropMu.Unlock()
+		if f != nil {
+			go f()
+		}
 	})
+}
+
+// whenDropped runs f on a goroutine of its own once the connection is
+// dropped (at once if it already is).
+func (w *wsRaw) whenDropped(f func()) {
+	w.dropMu.Lock()
+	if !w.isDown {
+		w.onDrop = f
+		w.dropMu.Unlock()
+		return
+	}
+	w.dropMu.Unlock()
+	go f()
 }
 
 // closeWithin is peer.closeWithin on the raw path: the close frame, then
