@@ -23,8 +23,8 @@ import (
 // Nothing here waits on a socket: closes and pongs to WebSocket pings are
 // written on goroutines of their own.
 //
-// Go's netpoller keeps the descriptor (the session's writes go through
-// it). No goroutine ever waits on it to read, so reading it here is safe;
+// Go's netpoller keeps the descriptor (the blocking writes go through
+// it; the writer pool's non-blocking ones hold it through RawConn.Write). No goroutine ever waits on it to read, so reading it here is safe;
 // every read holds the descriptor through syscall.RawConn.Read, so a
 // concurrent Close never lets its number be reused under the read.
 type reactor struct {

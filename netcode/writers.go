@@ -134,13 +134,13 @@ func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 	ws.wmu.Unlock()
 	if err != nil {
 		s.record(reasonLost)
-		ws.drop() // the session's goroutine ends on it
+		ws.drop() // the session ends on it (finish)
 		return buf
 	}
 	s.snapSent(key, n)
 	if !whole {
 		// The socket's buffer is full: a link that carries less than the
-		// stream. The rest is written by the session's goroutine.
+		// stream. The rest is written by the session's slow writer.
 		s.view.Slow(now)
 		s.kick()
 	}

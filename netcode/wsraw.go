@@ -19,7 +19,9 @@ import (
 // wsRaw is a player connection whose frames the server reads and writes
 // itself, after coder/websocket's handshake: reads by a reactor
 // (reactor_linux.go) that owns the socket's readiness, writes by the
-// session's goroutine straight to the TCP connection. Plain TCP on Linux
+// writer pool (writers.go) straight to the TCP connection: non-blocking,
+// or blocking from the session's slow writer while the socket is full;
+// the hello's answers, closes and pongs through writeFrame. Plain TCP on Linux
 // only; TLS and other systems keep coder/websocket's reader (peer without
 // ws).
 //
