@@ -232,6 +232,12 @@ func TestPausedNodeSelfFences(t *testing.T) {
 	m := create(t, a)
 	waitFor(t, 5*time.Second, "b lists a's match", func() bool { return listed(b, m.ID()) })
 	kv := kvOf(t, b.nc)
+	waitFor(t, 5*time.Second, "a's write of it is answered", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		l := a.leases[m.ID()]
+		return l != nil && l.rev != 0
+	})
 
 	a.pause(true)
 	waitFor(t, 10*time.Second, "a's entry expires while it is paused", func() bool { return !entryExists(t, kv, m.ID()) })
@@ -359,6 +365,36 @@ func TestRoute(t *testing.T) {
 	})
 	if got := testutil.ToFloat64(b.m.deaths.WithLabelValues("silent")); got != 0 {
 		t.Fatalf("silent deaths: %v, want 0 (no_responders first)", got)
+	}
+}
+
+// A first write whose reply never came may have been stored (others list
+// the match): the lease counts from it. A node that then stayed paused
+// past TTL fences the match on waking instead of creating its entry again.
+func TestUnansweredCreateLapses(t *testing.T) {
+	url := startNATS(t)
+	info := game.MatchInfo{ID: "unanswered", MaxPlayers: 4, TickRate: 10, Created: time.Now()}
+	a := startNode(t, url, "a", fakeLocal{info: info}, Config{})
+	kv := kvOf(t, a.nc)
+	waitFor(t, 5*time.Second, "a's entry is written", func() bool { return entryExists(t, kv, info.ID) })
+	a.pause(true)
+	// As if the Create's reply had never come, TTL and more ago, and the
+	// entry had expired meanwhile.
+	a.mu.Lock()
+	a.leases[info.ID] = &lease{unsure: time.Now().Add(-2 * a.cfg.TTL)}
+	a.mu.Unlock()
+	if err := kv.Purge(context.Background(), info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !a.fenced(info.ID) {
+		t.Fatal("a holds a lease on a match whose only write went unanswered TTL ago")
+	}
+	a.renewOne(context.Background(), info)
+	if got := testutil.ToFloat64(a.m.fenced.WithLabelValues("lapsed")); got != 1 {
+		t.Fatalf("lapsed fences: %v, want 1", got)
+	}
+	if entryExists(t, kv, info.ID) {
+		t.Fatal("a created the entry again")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickstream/tickstream/game"
@@ -41,6 +42,22 @@ type lease struct {
 	rev     uint64    // the revision this node last wrote
 	renewed time.Time // when the last successful write was sent
 	fenced  bool      // the lease lapsed or was taken: the match is closed
+	// unsure: while rev is 0, when the first write whose reply never came
+	// was sent. It may have been stored (others then list the match), so
+	// the lease counts from it: a node paused past TTL after such a write
+	// must not create the entry again on waking.
+	unsure time.Time
+}
+
+// lapsed reports whether the lease ran out (under n.mu).
+func (l *lease) lapsed(ttl time.Duration) bool {
+	switch {
+	case l.rev != 0:
+		return time.Since(l.renewed) > ttl
+	case !l.unsure.IsZero():
+		return time.Since(l.unsure) > ttl
+	}
+	return false
 }
 
 // watchLoop keeps the directory from a KV watcher, and re-lists it every
@@ -233,12 +250,12 @@ func (n *Node) renewOne(ctx context.Context, info game.MatchInfo) {
 		l = &lease{}
 		n.leases[info.ID] = l
 	}
-	fenced, rev, renewed := l.fenced, l.rev, l.renewed
+	fenced, rev, renewed, lapsed := l.fenced, l.rev, l.renewed, l.lapsed(n.cfg.TTL)
 	n.mu.Unlock()
 	if fenced {
 		return
 	}
-	if rev != 0 && time.Since(renewed) > n.cfg.TTL {
+	if lapsed {
 		n.fence(info.ID, "lapsed")
 		return
 	}
@@ -276,7 +293,7 @@ func (n *Node) renewOne(ctx context.Context, info game.MatchInfo) {
 	case err == nil:
 		n.mu.Lock()
 		if !l.fenced {
-			l.rev, l.renewed = newRev, sent
+			l.rev, l.renewed, l.unsure = newRev, sent, time.Time{}
 		}
 		n.mu.Unlock()
 	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, errTaken):
@@ -284,6 +301,13 @@ func (n *Node) renewOne(ctx context.Context, info game.MatchInfo) {
 	default:
 		// NATS unreachable or slow: try again at the next renewal; the
 		// lease lapses if this lasts TTL.
+		if rev == 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			n.mu.Lock()
+			if l.unsure.IsZero() {
+				l.unsure = sent // the Create may have been stored
+			}
+			n.mu.Unlock()
+		}
 		n.log.Debug().Err(err).Str("match", info.ID).Msg("directory entry not renewed")
 	}
 }
@@ -336,5 +360,5 @@ func (n *Node) fenced(id string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	l := n.leases[id]
-	return l != nil && (l.fenced || (l.rev != 0 && time.Since(l.renewed) > n.cfg.TTL))
+	return l != nil && (l.fenced || l.lapsed(n.cfg.TTL))
 }
