@@ -51,7 +51,7 @@ type session struct {
 
 	over       chan struct{} // closed when the match is over
 	overOnce   sync.Once
-	stop       chan struct{} // closed when the reader has exited
+	stop       chan struct{} // coder/websocket's path: closed when the reader has exited
 	writerDone chan struct{}
 
 	closeReason atomic.Pointer[string] // metric label; set once
@@ -96,26 +96,24 @@ type session struct {
 
 func newSession(srv *Server, conn *peer) *session {
 	s := &session{
-		srv:        srv,
-		conn:       conn,
-		log:        srv.log,
-		started:    time.Now(),
-		reliable:   make(chan []byte, srv.cfg.ReliableQueue),
-		over:       make(chan struct{}),
-		stop:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		dec:        wire.NewDecoder(),
-		control:    newControlLimiter(srv.cfg.Limits),
-		ackLimit:   rate.NewLimiter(ackRate, ackRate),
+		srv:      srv,
+		conn:     conn,
+		log:      srv.log,
+		started:  time.Now(),
+		reliable: make(chan []byte, srv.cfg.ReliableQueue),
+		over:     make(chan struct{}),
+		dec:      wire.NewDecoder(),
+		control:  newControlLimiter(srv.cfg.Limits),
+		ackLimit: rate.NewLimiter(ackRate, ackRate),
 	}
 	if conn.ws != nil {
-		s.stop = conn.ws.dropped // the reader's end is the connection's on the raw path
 		s.in.buf = make([]byte, max(rawReadBuf, len(conn.carry)+rawReadBuf/2))
 		s.in.hi = copy(s.in.buf, conn.carry)
 		conn.carry = nil
 	}
 	if conn.ws == nil {
 		s.rbuf = make([]byte, wire.MaxClientFrame+1)
+		s.stop, s.writerDone = make(chan struct{}), make(chan struct{}) // its reader and writer goroutines
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	if conn.ws != nil {
