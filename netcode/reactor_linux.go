@@ -243,11 +243,24 @@ func (s *session) pump() {
 }
 
 // tryWriteLocked writes a whole frame (framed) with one non-blocking
-// write(2) (the writer pool's), wmu held and nothing pending. What the
-// socket did not take is kept in pending (whole is false then), to be
-// written before any other frame; an error is the connection's end.
+// write(2), wmu held and nothing pending. What the socket did not take is
+// kept in pending (whole is false then), to be written before any other
+// frame; an error is the connection's end.
 func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
-	var n int
+	n, err := w.writeOnce(b)
+	if err != nil {
+		return false, err
+	}
+	if n == len(b) {
+		return true, nil
+	}
+	w.pending = append(w.pending[:0], b[n:]...)
+	return false, nil
+}
+
+// writeOnce writes b with one non-blocking write(2) (wmu held): n is what
+// the socket took (0 when it was full); an error is the connection's end.
+func (w *wsRaw) writeOnce(b []byte) (n int, err error) {
 	var werr error
 	for {
 		rerr := w.rc.Write(func(fd uintptr) bool {
@@ -256,21 +269,16 @@ func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
 		})
 		switch {
 		case rerr != nil:
-			return false, rerr // closed meanwhile
+			return 0, rerr // closed meanwhile
 		case werr == unix.EINTR:
 			continue
 		case werr == unix.EAGAIN:
-			n = 0
+			return 0, nil
 		case werr != nil:
-			return false, werr
+			return 0, werr
 		}
-		break
+		return n, nil
 	}
-	if n == len(b) {
-		return true, nil
-	}
-	w.pending = append(w.pending[:0], b[n:]...)
-	return false, nil
 }
 
 // The reactor's and the writer pool's system calls never block (the
