@@ -46,6 +46,11 @@ type Config struct {
 	// reactor_linux.go); TLS connections and other systems always use the
 	// goroutine reader.
 	GoroutineReader bool
+	// NoIOURing writes each snapshot of the raw path with its own
+	// write(2). By default, where the kernel allows io_uring, the writer
+	// pool sends a tick's snapshots (up to 64 sessions) in one io_uring
+	// submission; without io_uring it falls back to write(2) by itself.
+	NoIOURing bool
 	// JoinTimeout is how long a new socket may take to send join; zero
 	// means 10 s.
 	JoinTimeout time.Duration

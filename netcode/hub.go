@@ -60,7 +60,7 @@ func (h *hub) Publish(snap *game.Snapshot) {
 	}
 	h.st.Push(snap)
 	if h.srv.rawReads {
-		theWriters().post(*h.subs.Load())
+		theWriters().post(*h.subs.Load(), h.srv.batchWrites)
 	}
 	h.rec.Offer(snap) // never blocks: a full queue ends the recording, not the match
 }

@@ -21,6 +21,7 @@ type metrics struct {
 	refusals      *prometheus.CounterVec // by reason
 	disconnects   *prometheus.CounterVec // by reason
 	snapshotsSent prometheus.Counter
+	batched       prometheus.Counter
 	redirects     prometheus.Counter
 	snapshots     *prometheus.CounterVec // by kind: keyframe, delta
 	snapshotBytes *prometheus.CounterVec // by kind
@@ -96,6 +97,9 @@ func newMetrics(matches, lostSeats, replayRecordsRead func() float64) *metrics {
 		snapshotsSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickstream_snapshots_sent_total", Help: "Snapshot frames written to players.",
 		}),
+		batched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickstream_snapshots_batched_total", Help: "Snapshot frames sent in io_uring batches by the writer pool (the rest of snapshots_sent went with one write each).",
+		}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickstream_snapshots_total", Help: "Snapshot frames written to players, by kind (keyframe, delta).",
 		}, []string{"kind"}),
@@ -128,7 +132,7 @@ func newMetrics(matches, lostSeats, replayRecordsRead func() float64) *metrics {
 		m.sessions.WithLabelValues(st).Set(0)
 	}
 	m.zero()
-	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.redirects, m.snapshotsSent, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
+	m.reg.MustRegister(m.sessions, m.resumes, m.rtt, m.jitter, m.clockOffset, m.spectators, m.specEnds, m.refusals, m.disconnects, m.redirects, m.snapshotsSent, m.batched, m.snapshots, m.snapshotBytes, m.acks, m.lowered, m.held, m.inputs,
 		m.ticks, m.ticksLate, m.ticksSkipped, m.replaysRecorded, m.replayFailures, m.replayBytes, m.replaySpectators,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tickstream_replay_records_read_total", Help: "Records read from replay files (a replay is read once for all its spectators while it stays loaded).",

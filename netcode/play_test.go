@@ -2,6 +2,7 @@ package netcode_test
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -26,30 +27,34 @@ func TestTwoPlayersSeeEachOtherMove(t *testing.T) {
 		t.Fatalf("bob's welcome roster = %v, want both players", wb.Roster)
 	}
 
-	// Each moves away from the other's view: alice right, bob down.
-	startA, _ := entity(nextSnap(t, ctx, b), wa.Player)
-	startB, _ := entity(nextSnap(t, ctx, a), wb.Player)
-	moved := func(c interface {
-		Input(context.Context, wire.InputMsg) (uint32, error)
-	}, mx, my float64) {
-		for i := 0; i < 15; i++ {
-			if _, err := c.Input(ctx, wire.InputMsg{MX: mx, MY: my}); err != nil {
+	// Each moves until the other sees it 20 units from where it was.
+	seesMove(t, ctx, a, b, wa.Player, "bob to see alice move")
+	seesMove(t, ctx, b, a, wb.Player, "alice to see bob move")
+}
+
+// seesMove has mover's player walk right, left, down or up in turn (a
+// spawn against a wall or an obstacle blocks one direction, never all
+// four: a fixed direction failed about one run in 40) until watcher's
+// snapshots show it more than 20 units from where it was. Both clients
+// are read meanwhile, so that neither misses its heartbeat.
+func seesMove(t *testing.T, ctx context.Context, mover, watcher *client.Client, id uint32, what string) {
+	t.Helper()
+	start, ok := entity(nextSnap(t, ctx, watcher), id)
+	if !ok {
+		t.Fatalf("%s: the player is not in the watcher's snapshot", what)
+	}
+	for _, d := range [][2]float64{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+		for end := time.Now().Add(time.Second); time.Now().Before(end); {
+			if _, err := mover.Input(ctx, wire.InputMsg{MX: d[0], MY: d[1]}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond)
+			nextSnap(t, ctx, mover)
+			if e, ok := entity(nextSnap(t, ctx, watcher), id); ok && math.Hypot(float64(e.X-start.X), float64(e.Y-start.Y)) > 20 {
+				return
+			}
 		}
 	}
-	moved(a, 1, 0)
-	moved(b, 0, 1)
-	// Bob sees alice further right; alice sees bob further down.
-	eventually(t, ctx, "bob to see alice move", func() bool {
-		e, ok := entity(nextSnap(t, ctx, b), wa.Player)
-		return ok && e.X > startA.X+20
-	})
-	eventually(t, ctx, "alice to see bob move", func() bool {
-		e, ok := entity(nextSnap(t, ctx, a), wb.Player)
-		return ok && e.Y > startB.Y+20
-	})
+	t.Fatalf("%s: never seen 20 units from %.0f,%.0f", what, start.X, start.Y)
 }
 
 func TestInputsAppliedInOrderAndAcknowledged(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,7 +95,7 @@ func (r *reactor) loop() {
 	// it: Go's poller reports the epoll descriptor edge-triggered too).
 	err := r.wait.Read(func(fd uintptr) bool {
 		for {
-			n, err := unix.EpollWait(int(fd), events, 0)
+			n, err := epollPoll(int(fd), events)
 			switch {
 			case err == unix.EINTR:
 				continue
@@ -204,7 +205,7 @@ func (s *session) readable(events uint32) {
 		var n int
 		var rerr error
 		err := s.conn.ws.rc.Read(func(fd uintptr) bool {
-			n, rerr = unix.Read(int(fd), in.buf[in.hi:])
+			n, rerr = rawRead(int(fd), in.buf[in.hi:])
 			return true
 		})
 		switch {
@@ -242,32 +243,72 @@ func (s *session) pump() {
 }
 
 // tryWriteLocked writes a whole frame (framed) with one non-blocking
-// write(2) (the writer pool's), wmu held and nothing pending. What the
-// socket did not take is kept in pending (whole is false then), to be
-// written before any other frame; an error is the connection's end.
+// write(2), wmu held and nothing pending. What the socket did not take is
+// kept in pending (whole is false then), to be written before any other
+// frame; an error is the connection's end.
 func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
-	var n int
-	var werr error
-	for {
-		rerr := w.rc.Write(func(fd uintptr) bool {
-			n, werr = unix.Write(int(fd), b)
-			return true // one attempt: never wait in the netpoller
-		})
-		switch {
-		case rerr != nil:
-			return false, rerr // closed meanwhile
-		case werr == unix.EINTR:
-			continue
-		case werr == unix.EAGAIN:
-			n = 0
-		case werr != nil:
-			return false, werr
-		}
-		break
+	n, err := w.writeOnce(b)
+	if err != nil {
+		return false, err
 	}
 	if n == len(b) {
 		return true, nil
 	}
 	w.pending = append(w.pending[:0], b[n:]...)
 	return false, nil
+}
+
+// writeOnce writes b with one non-blocking write(2) (wmu held): n is what
+// the socket took (0 when it was full); an error is the connection's end.
+func (w *wsRaw) writeOnce(b []byte) (n int, err error) {
+	var werr error
+	for {
+		rerr := w.rc.Write(func(fd uintptr) bool {
+			n, werr = rawWrite(int(fd), b)
+			return true // one attempt: never wait in the netpoller
+		})
+		switch {
+		case rerr != nil:
+			return 0, rerr // closed meanwhile
+		case werr == unix.EINTR:
+			continue
+		case werr == unix.EAGAIN:
+			return 0, nil
+		case werr != nil:
+			return 0, werr
+		}
+		return n, nil
+	}
+}
+
+// The reactor's and the writer pool's system calls never block (the
+// sockets are non-blocking; epoll_wait is given no timeout), so they are
+// made raw: without the runtime's entersyscall/exitsyscall, which hand
+// the P around and wake the runtime's sysmon thread from its deep sleep
+// each time the process was idle — under this load a few thousand
+// context switches a second (perf sched_switch: sysmon's usleep was the
+// largest source).
+
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawRead(fd int, b []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
 }

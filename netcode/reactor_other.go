@@ -15,3 +15,6 @@ func detachReactor(*session) {}
 
 // tryWriteLocked is never called without the raw path.
 func (w *wsRaw) tryWriteLocked([]byte) (bool, error) { panic("netcode: no raw path") }
+
+// writeOnce is never called without the raw path.
+func (w *wsRaw) writeOnce([]byte) (int, error) { panic("netcode: no raw path") }

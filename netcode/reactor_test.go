@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode"
+	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/nettest"
 	"github.com/tickstream/tickstream/netcode/wire"
 	"github.com/tickstream/tickstream/tests/rawws"
@@ -435,4 +436,48 @@ func TestReactorExtendedLengths(t *testing.T) {
 		time.Sleep(2 * time.Millisecond) // separate reads
 	}
 	untilRawAck(t, c, 2)
+}
+
+// TestSnapshotsBatchedWithIOURing: by default, where the kernel allows
+// io_uring, the writer pool sends a tick's snapshots in io_uring batches
+// (counted); with NoIOURing, one write(2) each and none counted. Either
+// way every player gets its snapshots in tick order.
+func TestSnapshotsBatchedWithIOURing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		off  bool
+	}{{"io_uring", false}, {"write", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, netcode.Config{NoIOURing: tc.off})
+			ctx := testCtx(t, 20*time.Second)
+			var cs []*client.Client
+			for i := range 3 {
+				c, _ := ts.join(t, ctx, fmt.Sprint("p", i), "")
+				cs = append(cs, c)
+			}
+			for i, c := range cs {
+				last := uint64(0)
+				for range 30 {
+					s := nextSnap(t, ctx, c)
+					if s.Tick <= last {
+						t.Fatalf("player %d: tick %d after %d", i, s.Tick, last)
+					}
+					last = s.Tick
+				}
+			}
+			sent := counter(t, ts, "tickstream_snapshots_sent_total", "")
+			batched := counter(t, ts, "tickstream_snapshots_batched_total", "")
+			t.Logf("sent %v, batched %v (io_uring available: %v)", sent, batched, netcode.IOURingAvailable())
+			switch {
+			case sent < 90:
+				t.Fatalf("%v snapshots sent, want at least the 90 read", sent)
+			case batched > sent:
+				t.Fatalf("%v batched of %v sent", batched, sent)
+			case tc.off && batched != 0:
+				t.Fatalf("NoIOURing: %v snapshots batched, want 0", batched)
+			case !tc.off && netcode.IOURingAvailable() && batched == 0:
+				t.Fatalf("io_uring: none of %v snapshots batched", sent)
+			}
+		})
+	}
 }

@@ -49,6 +49,9 @@ type Server struct {
 	wg       sync.WaitGroup // one per live session
 
 	rawReads bool // plain-TCP player connections take the reactor (wsraw.go)
+	// batchWrites: the writer pool sends a tick's snapshots in one
+	// io_uring submission per job (writers_linux.go)
+	batchWrites bool
 
 	draining   atomic.Bool
 	connOrder  atomic.Uint64 // numbers player connections (session.order)
@@ -83,6 +86,7 @@ func NewServer(cfg Config, newDir NewDirectory) (*Server, error) {
 		joins:      newJoinLimiter(cfg.Limits),
 		rawReads:   !cfg.GoroutineReader && rawPathAvailable(),
 	}
+	s.batchWrites = s.rawReads && !cfg.NoIOURing && ioURingAvailable()
 	if s.tokens, err = newTokenSigner(cfg.ResumeSecret, cfg.ResumeTTL); err != nil {
 		return nil, err
 	}

@@ -30,8 +30,15 @@ import (
 // Sessions on coder/websocket's path (TLS, -goroutine-reader) keep their
 // goroutine writer (session_write.go), woken by the stream.
 type writerPool struct {
-	jobs chan []*session
+	jobs chan poolJob
 	svc  chan *session // kicked sessions (service)
+}
+
+// poolJob is a share of one tick's sessions; batch asks for their writes
+// to go in one io_uring submission (sendBatch) where the worker has a ring.
+type poolJob struct {
+	subs  []*session
+	batch bool
 }
 
 // poolChunk is how many sessions one job holds: a match of 50 is one job;
@@ -45,7 +52,7 @@ var (
 
 func theWriters() *writerPool {
 	writersOnce.Do(func() {
-		writers = &writerPool{jobs: make(chan []*session, 4096), svc: make(chan *session, 8192)}
+		writers = &writerPool{jobs: make(chan poolJob, 4096), svc: make(chan *session, 8192)}
 		for range max(runtime.GOMAXPROCS(0), 1) {
 			go writers.loop()
 		}
@@ -57,11 +64,16 @@ func (p *writerPool) loop() {
 	// The worker's buffer: a frame is encoded after room for its header
 	// (frameRoom), so header and payload leave in one write without a copy.
 	buf := make([]byte, 0, rawWriteBuf)
+	sb := newSendBatch() // nil without io_uring: one write(2) per session
 	for {
 		select {
 		case job := <-p.jobs:
 			now := time.Now()
-			for _, s := range job {
+			if job.batch && sb != nil {
+				sb.run(job.subs, now)
+				continue
+			}
+			for _, s := range job.subs {
 				buf = s.poolWrite(now, buf)
 			}
 		case s := <-p.svc:
@@ -81,13 +93,14 @@ func (p *writerPool) serve(s *session) {
 }
 
 // post hands a tick's sessions (a hub's subscribers, copy-on-write: never
-// modified) to the pool. It never blocks: when the queue is full, the
+// modified) to the pool; batch: in one io_uring submission per job where
+// the worker has a ring. It never blocks: when the queue is full, the
 // sessions are kicked (served one by one).
-func (p *writerPool) post(subs []*session) {
+func (p *writerPool) post(subs []*session, batch bool) {
 	for len(subs) > 0 {
 		n := min(len(subs), poolChunk)
 		select {
-		case p.jobs <- subs[:n:n]:
+		case p.jobs <- poolJob{subs: subs[:n:n], batch: batch}:
 		default:
 			for _, s := range subs[:n] {
 				s.kick()
@@ -101,25 +114,39 @@ func (p *writerPool) post(subs []*session) {
 // tick in one non-blocking write, or a kick when that cannot be done here.
 // buf is the worker's buffer, returned (grown) for the next session.
 func (s *session) poolWrite(now time.Time, buf []byte) []byte {
+	frame, key, buf, ok := s.poolTake(now, buf)
+	if ok {
+		n, err := s.conn.ws.writeOnce(frame)
+		s.poolDone(now, key, frame, len(buf)-frameRoom, n, err)
+	}
+	return buf
+}
+
+// poolTake is the first half of the pool's turn: the newest due tick,
+// framed in buf (room left for the header), with both write locks held
+// until poolDone. ok is false when there is nothing to write here: the
+// locks are released, and the session kicked if it needs serving (a
+// reliable message or a ping first, or it was busy).
+func (s *session) poolTake(now time.Time, buf []byte) (frame []byte, key uint64, _ []byte, ok bool) {
 	ws := s.conn.ws
 	if ws == nil || s.behind.Load() {
-		return buf // not the pool's (its goroutine waits on the stream), or nothing to send
+		return nil, 0, buf, false // not the pool's (its goroutine waits on the stream), or nothing to send
 	}
 	if s.svc.Load() != 0 || !s.wmu.TryLock() {
 		s.kick() // being served, or writing: the tick is taken after
-		return buf
+		return nil, 0, buf, false
 	}
-	defer s.wmu.Unlock()
 	if len(s.reliable) > 0 || len(s.pingDue) > 0 || !ws.wmu.TryLock() {
+		s.wmu.Unlock()
 		s.kick()
-		return buf
+		return nil, 0, buf, false
 	}
 	if ws.closeSent || len(ws.pending) > 0 {
 		ws.wmu.Unlock()
-		return buf // closing, or the slow writer is finishing a frame
+		s.wmu.Unlock()
+		return nil, 0, buf, false // closing, or the slow writer is finishing a frame
 	}
-	key := s.view.Keyframes
-	var ok bool
+	key = s.view.Keyframes
 	if cap(buf) < frameRoom {
 		buf = make([]byte, 0, rawWriteBuf)
 	}
@@ -127,17 +154,30 @@ func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 	if !ok {
 		ws.wmu.Unlock()
 		s.countPacing() // a tick held back (flow control) is counted
-		return buf
+		s.wmu.Unlock()
+		return nil, 0, buf, false
 	}
-	n := len(buf) - frameRoom
-	whole, err := ws.tryWriteLocked(framed(buf, opBinary))
+	return framed(buf, opBinary), key, buf, true
+}
+
+// poolDone is the second half: the socket took n bytes of frame (a
+// payload of size bytes), or the write failed with err. What it did not
+// take waits in pending for the session's slow writer. Both locks are
+// released.
+func (s *session) poolDone(now time.Time, key uint64, frame []byte, size, n int, err error) {
+	ws := s.conn.ws
+	whole := err == nil && n == len(frame)
+	if err == nil && !whole {
+		ws.pending = append(ws.pending[:0], frame[n:]...)
+	}
 	ws.wmu.Unlock()
 	if err != nil {
+		s.wmu.Unlock()
 		s.record(reasonLost)
 		ws.drop() // the session ends on it (finish)
-		return buf
+		return
 	}
-	s.snapSent(key, n)
+	s.snapSent(key, size)
 	if !whole {
 		// The socket's buffer is full: a link that carries less than the
 		// stream. The rest is written by the session's slow writer.
@@ -145,7 +185,7 @@ func (s *session) poolWrite(now time.Time, buf []byte) []byte {
 		s.kick()
 	}
 	s.countPacing()
-	return buf
+	s.wmu.Unlock()
 }
 
 // kick asks for the session to be served: its reliable messages, a due

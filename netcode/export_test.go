@@ -1,0 +1,4 @@
+package netcode
+
+// IOURingAvailable is ioURingAvailable, for the external tests.
+var IOURingAvailable = ioURingAvailable
