@@ -453,9 +453,10 @@ func contains(list []string, s string) bool {
 }
 
 // runHunter plays the bot: every 50 ms it aims at the target and fires;
-// it closes in (sliding around obstacles) while farther than 300 units or
-// with an obstacle in the line of fire, and strafes sideways, changing side
-// every 600 ms, once close with a clear shot. Errors other than the
+// it closes in (sliding around obstacles, on one side for 2.5 s at a time)
+// while farther than 300 units or with an obstacle in the line of fire,
+// and strafes sideways, changing side every 600 ms, once close with a
+// clear shot. Errors other than the
 // context's end are stored in errOut.
 func runHunter(ctx context.Context, c *client.Client, self, target uint32, obstacles [][4]float64, errOut *atomic.Value) {
 	// clear: no obstacle (grown by a projectile's radius) on the segment.
@@ -495,6 +496,7 @@ func runHunter(ctx context.Context, c *client.Client, self, target uint32, obsta
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var last *client.Snap
+	var detour time.Time // when the bot last began to go around an obstacle
 	start := time.Now()
 	for {
 		select {
@@ -528,7 +530,19 @@ func runHunter(ctx context.Context, c *client.Client, self, target uint32, obsta
 		}
 		mx, my := -uy*side, ux*side // strafe
 		if dist > 300 || !clear(float64(me.X), float64(me.Y), float64(tg.X), float64(tg.Y)) {
-			mx, my = ux*0.8-uy*side*0.6, uy*0.8+ux*side*0.6
+			// Around an obstacle: one side for 2.5 s (the strafe's 600 ms
+			// made it slide back and forth under a wide one, and a run
+			// timed out waiting for the second kill).
+			if detour.IsZero() {
+				detour = time.Now()
+			}
+			dside := 1.0
+			if int(time.Since(detour)/(2500*time.Millisecond))%2 == 1 {
+				dside = -1
+			}
+			mx, my = ux*0.8-uy*dside*0.6, uy*0.8+ux*dside*0.6
+		} else {
+			detour = time.Time{}
 		}
 		in := wire.InputMsg{MX: mx, MY: my, Aim: math.Atan2(dy, dx), Buttons: 1}
 		if _, err := c.Input(ctx, in); err != nil {
