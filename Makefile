@@ -62,12 +62,18 @@ test-ts: static/node_modules/.stamp
 	node static/node_modules/.tmp/timeline.test.js
 	node static/node_modules/.tmp/predict.test.js
 
+# Each fuzz target gets a second run when the first fails: Go's fuzzing
+# engine sometimes ends a timed run with "context deadline exceeded" and no
+# finding (seen once in CI on a loaded machine). A real finding is saved to
+# testdata/fuzz and replayed first by the second run, so it still fails.
+FUZZ = $(GO) test -run='^$$' -fuzztime=$(FUZZTIME)
+
 test-fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./netcode/wire/
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeSnap -fuzztime=$(FUZZTIME) ./netcode/wire/
-	$(GO) test -run='^$$' -fuzz=FuzzDecodeFast -fuzztime=$(FUZZTIME) ./netcode/wire/
-	$(GO) test -run='^$$' -fuzz=FuzzParseSpectatorQuery -fuzztime=$(FUZZTIME) ./netcode/
-	$(GO) test -run='^$$' -fuzz=FuzzCreateRequest -fuzztime=$(FUZZTIME) ./netcode/
+	$(FUZZ) -fuzz='^FuzzDecode$$' ./netcode/wire/ || $(FUZZ) -fuzz='^FuzzDecode$$' ./netcode/wire/
+	$(FUZZ) -fuzz=FuzzDecodeSnap ./netcode/wire/ || $(FUZZ) -fuzz=FuzzDecodeSnap ./netcode/wire/
+	$(FUZZ) -fuzz=FuzzDecodeFast ./netcode/wire/ || $(FUZZ) -fuzz=FuzzDecodeFast ./netcode/wire/
+	$(FUZZ) -fuzz=FuzzParseSpectatorQuery ./netcode/ || $(FUZZ) -fuzz=FuzzParseSpectatorQuery ./netcode/
+	$(FUZZ) -fuzz=FuzzCreateRequest ./netcode/ || $(FUZZ) -fuzz=FuzzCreateRequest ./netcode/
 	$(GO) test -run='^$$' -fuzz=FuzzReplayReader -fuzztime=$(FUZZTIME) ./netcode/replay/
 
 # Load scenarios run without the race detector (it would measure itself).
