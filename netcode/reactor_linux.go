@@ -251,11 +251,18 @@ func (w *wsRaw) tryWriteLocked(b []byte) (whole bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	return w.keepRest(b, n), nil
+}
+
+// keepRest keeps what a write left of frame b (n bytes taken) in pending,
+// to be written before any other frame; it reports whether b went whole.
+// Under wmu.
+func (w *wsRaw) keepRest(b []byte, n int) (whole bool) {
 	if n == len(b) {
-		return true, nil
+		return true
 	}
 	w.pending = append(w.pending[:0], b[n:]...)
-	return false, nil
+	return false
 }
 
 // writeOnce writes b with one non-blocking write(2) (wmu held): n is what

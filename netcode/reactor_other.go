@@ -18,3 +18,6 @@ func (w *wsRaw) tryWriteLocked([]byte) (bool, error) { panic("netcode: no raw pa
 
 // writeOnce is never called without the raw path.
 func (w *wsRaw) writeOnce([]byte) (int, error) { panic("netcode: no raw path") }
+
+// keepRest is never called without the raw path.
+func (w *wsRaw) keepRest([]byte, int) bool { panic("netcode: no raw path") }

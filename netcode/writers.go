@@ -166,10 +166,7 @@ func (s *session) poolTake(now time.Time, buf []byte) (frame []byte, key uint64,
 // released.
 func (s *session) poolDone(now time.Time, key uint64, frame []byte, size, n int, err error) {
 	ws := s.conn.ws
-	whole := err == nil && n == len(frame)
-	if err == nil && !whole {
-		ws.pending = append(ws.pending[:0], frame[n:]...)
-	}
+	whole := err == nil && ws.keepRest(frame, n)
 	ws.wmu.Unlock()
 	if err != nil {
 		s.wmu.Unlock()

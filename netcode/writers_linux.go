@@ -101,12 +101,12 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 func (b *sendBatch) send(i int) {
 	if i == len(b.slots) {
 		if err := b.ring.Send(b.ops); err != nil {
-			// The ring refused the batch (not one send): write each one.
+			// The ring refused the batch (not one send): write each send
+			// it never took, once.
 			for j := range b.ops {
-				op := &b.ops[j]
-				op.N, op.Err = rawWrite(op.Fd, op.Buf)
-				if op.N < 0 {
-					op.N = 0
+				if op := &b.ops[j]; errors.Is(op.Err, uring.ErrNotSent) {
+					op.N, op.Err = rawWrite(op.Fd, op.Buf)
+					op.N = max(op.N, 0)
 				}
 			}
 		}

@@ -82,7 +82,8 @@ type cqe struct {
 }
 
 // Op is one send or receive of a batch. Fd and Buf are the caller's;
-// Do fills N (bytes done) and Err (nil, EAGAIN, or the socket's error).
+// Send and Recv fill N (bytes done) and Err (nil, EAGAIN, the socket's
+// error, or ErrNotSent when the batch failed before the kernel took it).
 type Op struct {
 	Fd  int
 	Buf []byte
@@ -94,8 +95,7 @@ type Op struct {
 type Ring struct {
 	fd      int
 	entries uint32
-	sqMem   []byte
-	cqMem   []byte
+	ringMem []byte // the SQ and CQ rings (one mapping: IORING_FEAT_SINGLE_MMAP)
 	sqeMem  []byte
 
 	sqHead, sqTail, sqMask *uint32
@@ -109,6 +109,11 @@ type Ring struct {
 // io_uring (an old kernel, io_uring disabled by sysctl or by a seccomp
 // profile, as in many containers).
 var ErrUnavailable = errors.New("uring: io_uring is not available")
+
+// ErrNotSent is the Err of an operation the kernel never took: Send or
+// Recv returned an error, and this operation may be done again by other
+// means (the others of the batch were done, their results are set).
+var ErrNotSent = errors.New("uring: operation not submitted")
 
 // New sets up a ring for batches of at most entries operations (a power
 // of two, at most 4096).
@@ -132,7 +137,7 @@ func New(entries uint32) (*Ring, error) {
 		r.Close()
 		return nil, errors.Join(ErrUnavailable, err)
 	}
-	r.sqMem, r.cqMem = mem, mem
+	r.ringMem = mem
 	sqeMem, err := unix.Mmap(r.fd, offSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		r.Close()
@@ -150,18 +155,15 @@ func New(entries uint32) (*Ring, error) {
 	return r, nil
 }
 
-// Entries is the most operations one batch can hold.
-func (r *Ring) Entries() int { return int(r.entries) }
-
 // Close releases the ring.
 func (r *Ring) Close() {
 	if r.sqeMem != nil {
 		_ = unix.Munmap(r.sqeMem)
 		r.sqeMem = nil
 	}
-	if r.sqMem != nil {
-		_ = unix.Munmap(r.sqMem)
-		r.sqMem, r.cqMem = nil, nil
+	if r.ringMem != nil {
+		_ = unix.Munmap(r.ringMem)
+		r.ringMem = nil
 	}
 	if r.fd >= 0 {
 		_ = unix.Close(r.fd)
@@ -170,11 +172,11 @@ func (r *Ring) Close() {
 }
 
 // Send sends each op's Buf on its socket (MSG_DONTWAIT | MSG_NOSIGNAL),
-// all in one system call; len(ops) ≤ Entries.
+// all in one system call; len(ops) ≤ the ring's entries.
 func (r *Ring) Send(ops []Op) error { return r.do(ops, opSend, unix.MSG_NOSIGNAL) }
 
 // Recv receives into each op's Buf from its socket (MSG_DONTWAIT), all in
-// one system call; len(ops) ≤ Entries. N == 0 with a nil Err is the
+// one system call; len(ops) ≤ the ring's entries. N == 0 with a nil Err is the
 // peer's end of the stream.
 func (r *Ring) Recv(ops []Op) error { return r.do(ops, opRecv, 0) }
 
@@ -196,7 +198,7 @@ func (r *Ring) do(ops []Op, op uint8, flags uint32) error {
 			e.addr = uint64(uintptr(unsafe.Pointer(&ops[i].Buf[0])))
 		}
 		r.sqArray[idx] = idx
-		ops[i].N, ops[i].Err = 0, nil
+		ops[i].N, ops[i].Err = 0, ErrNotSent
 	}
 	atomic.StoreUint32(r.sqTail, tail+n)
 	// Every operation is non-blocking, so the kernel completes each one
@@ -208,7 +210,9 @@ func (r *Ring) do(ops []Op, op uint8, flags uint32) error {
 		toSubmit := n - submitted
 		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(n-done), enterGetEvents, 0, 0)
 		if errno != 0 && errno != unix.EINTR && errno != unix.EAGAIN && errno != unix.EBUSY {
-			// The entries not taken stay in the ring: take them back.
+			// The entries not taken stay in the ring: take them back
+			// (their ops keep ErrNotSent); those taken are reaped.
+			r.reap(ops)
 			r.resync()
 			return errno
 		}
@@ -230,7 +234,7 @@ func (r *Ring) reap(ops []Op) uint32 {
 		i := c.userData
 		if i < uint64(len(ops)) {
 			if c.res >= 0 {
-				ops[i].N = int(c.res)
+				ops[i].N, ops[i].Err = int(c.res), nil
 			} else {
 				ops[i].Err = syscall.Errno(-c.res)
 			}

@@ -203,3 +203,27 @@ func BenchmarkSend64(b *testing.B) {
 		}
 	})
 }
+
+// A batch the kernel refuses as a whole (here: the ring's descriptor is
+// gone) returns the error, and every operation says ErrNotSent, so that
+// the caller may do them by other means without doing any twice.
+func TestRefusedBatchNotSent(t *testing.T) {
+	r := ring(t, 8)
+	_, sv := pairs(t, 2)
+	fd := r.fd
+	unix.Close(fd)
+	r.fd = -1 // Close must not close a reused number
+	ops := []Op{{Fd: sv[0], Buf: []byte("a")}, {Fd: sv[1], Buf: []byte("b")}}
+	if err := r.Send(ops); err == nil {
+		t.Fatal("a send on a closed ring succeeded")
+	}
+	for i, op := range ops {
+		if !errors.Is(op.Err, ErrNotSent) || op.N != 0 {
+			t.Fatalf("op %d: n=%d err=%v, want ErrNotSent", i, op.N, op.Err)
+		}
+	}
+	// The ring's queue was taken back: nothing is left pending in it.
+	if h, tl := *r.sqHead, *r.sqTail; h != tl {
+		t.Fatalf("submission queue head %d, tail %d after a refused batch", h, tl)
+	}
+}
