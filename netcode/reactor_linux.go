@@ -25,9 +25,11 @@ import (
 // written on goroutines of their own.
 //
 // Go's netpoller keeps the descriptor (the blocking writes go through
-// it; the writer pool's non-blocking ones hold it through RawConn.Write). No goroutine ever waits on it to read, so reading it here is safe;
-// every read holds the descriptor through syscall.RawConn.Read, so a
-// concurrent Close never lets its number be reused under the read.
+// it; the writer pool's non-blocking ones hold it through
+// RawConn.Control). No goroutine ever waits on it to read, so reading it
+// here is safe; every read holds the descriptor through
+// syscall.RawConn.Control, so a concurrent Close never lets its number be
+// reused under the read.
 type reactor struct {
 	epfd  int
 	wait  syscall.RawConn // epfd in Go's netpoller: the reactor parks there
@@ -202,12 +204,14 @@ func (s *session) readable(events uint32) {
 			break
 		}
 		want := len(in.buf) - in.hi
-		var n int
-		var rerr error
-		err := s.conn.ws.rc.Read(func(fd uintptr) bool {
-			n, rerr = rawRead(int(fd), in.buf[in.hi:])
-			return true
-		})
+		if in.readFn == nil {
+			in.readFn = func(fd uintptr) { in.rn, in.rerr = rawRead(int(fd), in.buf[in.hi:]) }
+		}
+		// Control holds the descriptor (a concurrent Close cannot let its
+		// number be reused under the read) without RawConn.Read's read
+		// lock and poll-state checks: only the reactor reads the socket.
+		err := s.conn.ws.rc.Control(in.readFn)
+		n, rerr := in.rn, in.rerr
 		switch {
 		case err != nil: // closed meanwhile
 			s.readEOF()
@@ -270,9 +274,10 @@ func (w *wsRaw) keepRest(b []byte, n int) (whole bool) {
 func (w *wsRaw) writeOnce(b []byte) (n int, err error) {
 	var werr error
 	for {
-		rerr := w.rc.Write(func(fd uintptr) bool {
+		// Control holds the descriptor without RawConn.Write's write lock
+		// and poll-state checks: every writer holds wmu.
+		rerr := w.rc.Control(func(fd uintptr) {
 			n, werr = rawWrite(int(fd), b)
-			return true // one attempt: never wait in the netpoller
 		})
 		switch {
 		case rerr != nil:

@@ -95,7 +95,7 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 }
 
 // send holds the descriptors of slots i… (each through its connection's
-// RawConn, so that a concurrent close cannot let a number be reused
+// RawConn.Control, so that a concurrent close cannot let a number be reused
 // under the batch), then sends them all. A connection already closed
 // gets descriptor -1: its send fails alone (EBADF).
 func (b *sendBatch) send(i int) {
@@ -113,11 +113,10 @@ func (b *sendBatch) send(i int) {
 		return
 	}
 	called := false
-	err := b.slots[i].s.conn.ws.rc.Write(func(fd uintptr) bool {
+	err := b.slots[i].s.conn.ws.rc.Control(func(fd uintptr) {
 		called = true
 		b.ops[i].Fd = int(fd)
 		b.send(i + 1)
-		return true
 	})
 	if err != nil && !called {
 		b.ops[i].Fd = -1

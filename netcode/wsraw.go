@@ -267,6 +267,12 @@ type rawIn struct {
 	async    bool // in the reactor: closes run on their own goroutine
 	ended    bool // nothing more is read (close frame, EOF, error)
 	detached bool // detached from its reactor
+	// The reactor's read, made once per session (a closure per read
+	// would be an allocation per input): it reads into buf[hi:] and
+	// leaves its result in rn, rerr.
+	readFn func(fd uintptr)
+	rn     int
+	rerr   error
 }
 
 // compact moves the unparsed bytes to the start of the buffer.

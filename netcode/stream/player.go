@@ -81,6 +81,7 @@ type Player struct {
 	sentLen   [sentRing]int32  // the sizes of the snapshots sent
 	outBytes  int64            // bytes of the snapshots not acknowledged
 	lastAt    int64            // when the last snapshot was written (Unix ns)
+	newest    uint64           // the newest tick sent
 
 	// Writer-owned.
 	lastSent uint64
@@ -132,12 +133,14 @@ func (p *Player) Ack(t uint64, now time.Time, rtt time.Duration) AckResult {
 	}
 	// The oldest snapshot still unacknowledged: the first sent after t.
 	p.waiting, p.outBytes = 0, 0
-	var next uint64
-	for j, u := range p.sent {
-		if u > t {
+	// The ticks sent after t are the ring's entries in (t, newest]: t is
+	// still in the ring, so newest < t+sentRing and none of them has been
+	// overwritten. Usually one or two, so walk them rather than the ring.
+	for u := t + 1; u <= p.newest; u++ {
+		if j := u % sentRing; p.sent[j] == u {
 			p.outBytes += int64(p.sentLen[j])
-			if next == 0 || u < next {
-				next, p.waiting = u, p.sentAt[j]
+			if p.waiting == 0 {
+				p.waiting = p.sentAt[j]
 			}
 		}
 	}
@@ -295,6 +298,7 @@ func (p *Player) NextAt(dst []byte, now time.Time) ([]byte, bool) {
 	p.lastSent = t
 	p.mu.Lock()
 	p.sent[t%sentRing] = t
+	p.newest = t
 	p.sentAt[t%sentRing] = now.UnixNano()
 	if p.waiting == 0 {
 		p.waiting = now.UnixNano()
