@@ -227,3 +227,23 @@ func TestRefusedBatchNotSent(t *testing.T) {
 		t.Fatalf("submission queue head %d, tail %d after a refused batch", h, tl)
 	}
 }
+
+// BenchmarkSyscall is the price of a system call itself on this machine,
+// against which batching them is weighed: one that does nothing
+// (getppid) and a read(2) of an empty non-blocking socket (EAGAIN).
+func BenchmarkSyscall(b *testing.B) {
+	b.Run("getppid", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+		}
+	})
+	b.Run("read-EAGAIN", func(b *testing.B) {
+		cl, _ := pairs(b, 1)
+		buf := make([]byte, 64)
+		for i := 0; i < b.N; i++ {
+			if _, err := unix.Read(cl[0], buf); err != unix.EAGAIN {
+				b.Fatalf("read of an empty socket: %v, want EAGAIN", err)
+			}
+		}
+	})
+}
