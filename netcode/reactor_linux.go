@@ -3,7 +3,6 @@ package netcode
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,7 +12,7 @@ import (
 )
 
 // The reactor reads the player sockets of the raw path (wsraw.go) after
-// their hello: a few goroutines (one per GOMAXPROCS, started with the
+// their hello: a few goroutines (loopGoroutines, started with the
 // first session and kept for the process), each with an epoll instance,
 // edge-triggered EPOLLIN|EPOLLRDHUP over its sockets. One epoll_wait
 // serves every socket that has news; each gets one read(2) into its
@@ -54,8 +53,7 @@ func rawPathAvailable() bool {
 }
 
 func startReactors() {
-	n := max(runtime.GOMAXPROCS(0), 1)
-	for range n {
+	for range loopGoroutines() {
 		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err == nil {
 			err = unix.SetNonblock(fd, true)

@@ -9,8 +9,9 @@ import (
 )
 
 // The writer pool writes for the raw path's sessions (wsraw.go), which
-// have no goroutine of their own once seated: a few goroutines (one per
-// GOMAXPROCS, started with the first match and kept for the process).
+// have no goroutine of their own once seated: a few goroutines
+// (loopGoroutines, started with the first match and kept for the
+// process).
 //
 // On each tick a match publishes, a worker goes through its sessions and
 // writes each one's snapshot with one non-blocking write(2) (poolWrite).
@@ -41,6 +42,15 @@ type poolJob struct {
 	batch bool
 }
 
+// loopGoroutines is how many reactors, and how many pool workers, the
+// process runs: one per two Ps. Fewer goroutines that each find more to
+// do per wake-up cost less than one per P (side by side on 2 cores: one
+// reactor and one worker took 0.88–0.97× the CPU of two each, for the
+// same load; docs/benchmarks.md), and the matches keep Ps of their own.
+func loopGoroutines() int {
+	return max(runtime.GOMAXPROCS(0)/2, 1)
+}
+
 // poolChunk is how many sessions one job holds: a match of 50 is one job;
 // a larger one is shared out between the workers.
 const poolChunk = 64
@@ -53,7 +63,7 @@ var (
 func theWriters() *writerPool {
 	writersOnce.Do(func() {
 		writers = &writerPool{jobs: make(chan poolJob, 4096), svc: make(chan *session, 8192)}
-		for range max(runtime.GOMAXPROCS(0), 1) {
+		for range loopGoroutines() {
 			go writers.loop()
 		}
 	})
