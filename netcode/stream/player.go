@@ -29,8 +29,14 @@ const MaxEvery = 60
 //     after its snapshot was written, a hold, or a write that blocked
 //     longer than a tick is a sign of a slow link; signs that persist for
 //     slowPersist (at least slowSigns, no gap over slowGap) double the
-//     connection's divisor, up to MaxLowered; PaceCalm without a sign
-//     halves it again.
+//     connection's divisor, up to MaxLowered; a calm spell without a sign
+//     halves it again. The calm needed is PaceCalm, doubled (up to
+//     PaceCalmMax) each time the link relapses (is lowered again within
+//     PaceRelapse of a raise: it cannot carry the rate it was given back),
+//     and PaceCalm again after a lowering that is not a relapse. So a
+//     passing stall (a busy client, a burst of joins on the server) costs
+//     a couple of seconds at the lower rate, and a link that truly carries
+//     less is probed less and less often.
 //
 // The base RTT is the link's smallest measured RTT (the smoothed one grows
 // with the very queue being controlled).
@@ -42,7 +48,9 @@ const (
 	HoldBytes   = 8 << 10
 	ProbeAfter  = time.Second
 	PaceSlack   = 500 * time.Millisecond
-	PaceCalm    = 5 * time.Second
+	PaceCalm    = 2 * time.Second
+	PaceCalmMax = 16 * time.Second
+	PaceRelapse = 5 * time.Second
 	MaxLowered  = 8
 )
 
@@ -71,6 +79,8 @@ type Player struct {
 	every     uint64           // requested divisor
 	lowered   uint64           // the server's divisor (≥ every) for a slow link
 	changed   time.Time        // when lowered last changed
+	raised    time.Time        // when lowered was last halved
+	calm      time.Duration    // the calm spell that halves lowered (0: PaceCalm)
 	slowAt    time.Time        // the last sign of a slow link
 	lowerings uint64           // times the divisor was doubled
 	holds     uint64           // due ticks held back
@@ -161,6 +171,11 @@ func (p *Player) slowLocked(now time.Time) {
 	}
 	p.slowAt = now
 	if p.slowN++; p.slowN >= slowSigns && now.Sub(p.slowFirst) >= slowPersist && p.lowered < MaxLowered {
+		if !p.raised.IsZero() && now.Sub(p.raised) < PaceRelapse {
+			p.calm = min(max(p.calm, PaceCalm)*2, PaceCalmMax) // a relapse
+		} else {
+			p.calm = PaceCalm
+		}
 		p.lowered = max(p.lowered*2, 2)
 		p.changed = now
 		p.lowerings++
@@ -213,9 +228,9 @@ func (p *Player) due(now time.Time) (tick, base uint64) {
 		}
 	}
 	if p.lowered > 1 { // calm for a while: raise the rate again
-		if now.Sub(p.slowAt) > PaceCalm && now.Sub(p.changed) > PaceCalm {
+		if calm := max(p.calm, PaceCalm); now.Sub(p.slowAt) > calm && now.Sub(p.changed) > calm {
 			p.lowered /= 2
-			p.changed = now
+			p.changed, p.raised = now, now
 		}
 	}
 	every := max(p.every, p.lowered)

@@ -527,3 +527,90 @@ func TestTickAccessor(t *testing.T) {
 		}
 	}
 }
+
+// TestPacingCalm: a lowered divisor is halved again after PaceCalm
+// without a sign; a link lowered again soon after a raise (a relapse)
+// needs twice the calm the next time, up to PaceCalmMax; a lowering long
+// after the last raise starts again from PaceCalm.
+func TestPacingCalm(t *testing.T) {
+	st := New(Config{Rate: 20, Keep: time.Second, Layout: testLayout})
+	w := newWorld(9, 3)
+	p := st.NewPlayer(1, 1, 0)
+	rtt := 10 * time.Millisecond
+	type sent struct {
+		tick uint64
+		at   time.Time
+	}
+	var (
+		buf      []byte
+		out      []sent
+		at       = time.Now()
+		lastSign time.Time // the last sign of a slow link given
+	)
+	// step runs one tick (50 ms). A slow link acknowledges the newest
+	// snapshot sent at least 600 ms ago (later than rtt + PaceSlack: a
+	// sign); a good one acknowledges each snapshot at once.
+	step := func(slow bool) {
+		at = at.Add(50 * time.Millisecond)
+		st.Push(w.step())
+		var ok bool
+		if buf, ok = p.NextAt(buf[:0], at); ok {
+			out = append(out, sent{w.tick, at})
+		}
+		if !slow {
+			if ok {
+				p.Ack(w.tick, at, rtt)
+			}
+			return
+		}
+		for i := len(out) - 1; i >= 0; i-- {
+			if at.Sub(out[i].at) >= 600*time.Millisecond {
+				p.Ack(out[i].tick, at, rtt)
+				lastSign = at
+				break
+			}
+		}
+	}
+	// lower runs a slow link until the divisor is 2.
+	lower := func() {
+		t.Helper()
+		for i := 0; p.Every() < 2; i++ {
+			if i > 200 {
+				t.Fatalf("a slow link for 10 s did not lower the rate")
+			}
+			step(true)
+		}
+	}
+	// calmFor runs a good link until the divisor is 1 and returns how long
+	// after the last sign that took.
+	calmFor := func() time.Duration {
+		t.Helper()
+		for i := 0; p.Every() > 1; i++ {
+			if i > 400 {
+				t.Fatalf("20 s of a good link did not raise the rate")
+			}
+			step(false)
+		}
+		return at.Sub(lastSign)
+	}
+	near := func(what string, got, want time.Duration) {
+		t.Helper()
+		if got < want || got > want+200*time.Millisecond {
+			t.Fatalf("%s: raised %v after the last sign, want %v (+ a tick or two)", what, got, want)
+		}
+	}
+	lower()
+	near("first lowering", calmFor(), PaceCalm)
+	lower() // at once: a relapse
+	near("a relapse", calmFor(), 2*PaceCalm)
+	lower()
+	near("a second relapse", calmFor(), 4*PaceCalm)
+	for range 100 { // 5 s of a good link
+		step(false)
+	}
+	lower() // long after the raise: not a relapse
+	near("a new slow spell", calmFor(), PaceCalm)
+	if p.Lowerings() != 4 {
+		t.Fatalf("%d lowerings, want 4", p.Lowerings())
+	}
+}
