@@ -143,9 +143,9 @@ func (p *Player) Ack(t uint64, now time.Time, rtt time.Duration) AckResult {
 	}
 	// The oldest snapshot still unacknowledged: the first sent after t.
 	p.waiting, p.outBytes = 0, 0
-	// The ticks sent after t are the ring's entries in (t, newest]: t is
-	// still in the ring, so newest < t+sentRing and none of them has been
-	// overwritten. Usually one or two, so walk them rather than the ring.
+	// The ring's entries newer than t are all in (t, newest], each in the
+	// slot of its own tick: walk that range (usually a tick or two) rather
+	// than the whole ring.
 	for u := t + 1; u <= p.newest; u++ {
 		if j := u % sentRing; p.sent[j] == u {
 			p.outBytes += int64(p.sentLen[j])
