@@ -206,9 +206,19 @@ func (r *Ring) do(ops []Op, op uint8, flags uint32) error {
 	// operation it chose to finish elsewhere.
 	submitted := uint32(0)
 	done := uint32(0)
-	for done < n {
+	for first := true; done < n; first = false {
 		toSubmit := n - submitted
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(n-done), enterGetEvents, 0, 0)
+		var errno syscall.Errno
+		if first {
+			// The first call asks for no completion, so it cannot wait:
+			// it is made raw, without the runtime's entersyscall, which
+			// wakes the runtime's sysmon thread from its deep sleep
+			// whenever the process was idle (a tick's batch comes after
+			// an idle moment) and costs it a few context switches.
+			_, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), 0, enterGetEvents, 0, 0)
+		} else {
+			_, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(n-done), enterGetEvents, 0, 0)
+		}
 		if errno != 0 && errno != unix.EINTR && errno != unix.EAGAIN && errno != unix.EBUSY {
 			// The entries not taken stay in the ring: take them back
 			// (their ops keep ErrNotSent); those taken are reaped.
