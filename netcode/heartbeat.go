@@ -99,11 +99,16 @@ type link struct {
 	// onWake, if set (before the link is scanned), is called after
 	// pingDue or caughtUp is signalled.
 	onWake func()
+	// fold (set with onWake) lets a due ping wait up to foldWait for the
+	// next snapshot, to leave in the same write (the writer pool's
+	// poolTake); only a ping not taken by then calls onWake.
+	fold bool
 	// caughtUp wakes the writer when the client stops being behind (cap 1).
 	caughtUp chan struct{}
 
 	// Scanner only.
 	nextPing    int64 // Unix ns
+	pingAt      int64 // Unix ns: when the ping waiting in pingDue fell due
 	behindSince int64 // Unix ns, while behind
 
 	// behind is set by the scanner and cleared by the scanner or by the
@@ -305,10 +310,23 @@ func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 			next = now + int64(l.hb.Interval)
 		}
 		l.nextPing = next
-		l.signal(l.pingDue)
+		l.pingAt = now
+		if !l.fold || l.behind.Load() { // a client behind gets no snapshot to carry it
+			l.signal(l.pingDue)
+		} else {
+			wake(l.pingDue)
+		}
+	} else if l.fold && len(l.pingDue) > 0 && now-l.pingAt >= int64(l.hb.foldWait()) && l.onWake != nil {
+		l.onWake() // no snapshot took it in time: it goes alone
 	}
 	return v
 }
+
+// foldWait is how long a due ping may wait for a snapshot to share its
+// write (a quarter of the interval: a tick or a few at any snapshot rate
+// the server uses). The ping's time is taken when it is written, so the
+// wait shows in no measurement.
+func (c HeartbeatConfig) foldWait() time.Duration { return c.Interval / 4 }
 
 // signal wakes the link's writer through c (cap 1), and calls onWake: a
 // session of the raw path has no goroutine waiting on c.

@@ -124,56 +124,81 @@ func (p *writerPool) post(subs []*session, batch bool) {
 // tick in one non-blocking write, or a kick when that cannot be done here.
 // buf is the worker's buffer, returned (grown) for the next session.
 func (s *session) poolWrite(now time.Time, buf []byte) []byte {
-	frame, key, buf, ok := s.poolTake(now, buf)
+	frame, key, size, buf, ok := s.poolTake(now, buf)
 	if ok {
 		n, err := s.conn.ws.writeOnce(frame)
-		s.poolDone(now, key, frame, len(buf)-frameRoom, n, err)
+		s.poolDone(now, key, frame, size, n, err)
 	}
 	return buf
 }
 
 // poolTake is the first half of the pool's turn: the newest due tick,
-// framed in buf (room left for the header), with both write locks held
-// until poolDone. ok is false when there is nothing to write here: the
-// locks are released, and the session kicked if it needs serving (a
-// reliable message or a ping first, or it was busy).
-func (s *session) poolTake(now time.Time, buf []byte) (frame []byte, key uint64, _ []byte, ok bool) {
+// framed in buf (room left for the header), followed by the ping if one
+// is due (both frames leave in one write), with both write locks held
+// until poolDone. size is the snapshot's payload, -1 when frame is the
+// ping alone (no tick due: paced). ok is false when there is nothing to
+// write here: the locks are released, and the session kicked if it needs
+// serving (a reliable message first, or it was busy).
+func (s *session) poolTake(now time.Time, buf []byte) (frame []byte, key uint64, size int, _ []byte, ok bool) {
 	ws := s.conn.ws
 	if ws == nil || s.behind.Load() {
-		return nil, 0, buf, false // not the pool's (its goroutine waits on the stream), or nothing to send
+		return nil, 0, 0, buf, false // not the pool's (its goroutine waits on the stream), or nothing to send
 	}
 	if s.svc.Load() != 0 || !s.wmu.TryLock() {
 		s.kick() // being served, or writing: the tick is taken after
-		return nil, 0, buf, false
+		return nil, 0, 0, buf, false
 	}
-	if len(s.reliable) > 0 || len(s.pingDue) > 0 || !ws.wmu.TryLock() {
+	if len(s.reliable) > 0 || !ws.wmu.TryLock() {
 		s.wmu.Unlock()
 		s.kick()
-		return nil, 0, buf, false
+		return nil, 0, 0, buf, false
 	}
 	if ws.closeSent || len(ws.pending) > 0 {
 		ws.wmu.Unlock()
 		s.wmu.Unlock()
-		return nil, 0, buf, false // closing, or the slow writer is finishing a frame
+		return nil, 0, 0, buf, false // closing, or the slow writer is finishing a frame
 	}
 	key = s.view.Keyframes
 	if cap(buf) < frameRoom {
 		buf = make([]byte, 0, rawWriteBuf)
 	}
 	buf, ok = s.view.NextAt(buf[:frameRoom], now)
-	if !ok {
+	start, size := -1, -1 // where the frames start in buf; none yet
+	if ok {
+		size = len(buf) - frameRoom
+		start = len(buf) - len(framed(buf, opBinary))
+	} else {
+		buf = buf[:0]
+	}
+	if len(s.pingDue) > 0 {
+		<-s.pingDue
+		buf = s.appendPingFrame(buf, now)
+		start = max(start, 0)
+	}
+	if start < 0 {
 		ws.wmu.Unlock()
 		s.countPacing() // a tick held back (flow control) is counted
 		s.wmu.Unlock()
-		return nil, 0, buf, false
+		return nil, 0, 0, buf, false
 	}
-	return framed(buf, opBinary), key, buf, true
+	return buf[start:], key, size, buf, true
+}
+
+// appendPingFrame appends a whole ping frame to buf (after any frame
+// already there), recording it as sent at now.
+func (s *session) appendPingFrame(buf []byte, now time.Time) []byte {
+	at := len(buf)
+	buf = append(buf, make([]byte, frameRoom)...)
+	buf = s.appendPing(buf, now, s.view.Every())
+	f := framed(buf[at:], opBinary)
+	n := copy(buf[at:], f) // the header's unused room closed up
+	return buf[:at+n]
 }
 
 // poolDone is the second half: the socket took n bytes of frame (a
-// payload of size bytes), or the write failed with err. What it did not
-// take waits in pending for the session's slow writer. Both locks are
-// released.
+// snapshot payload of size bytes, -1: a ping alone), or the write failed
+// with err. What it did not take waits in pending for the session's slow
+// writer. Both locks are released.
 func (s *session) poolDone(now time.Time, key uint64, frame []byte, size, n int, err error) {
 	ws := s.conn.ws
 	whole := err == nil && ws.keepRest(frame, n)
@@ -184,7 +209,9 @@ func (s *session) poolDone(now time.Time, key uint64, frame []byte, size, n int,
 		ws.drop() // the session ends on it (finish)
 		return
 	}
-	s.snapSent(key, size)
+	if size >= 0 {
+		s.snapSent(key, size)
+	}
 	if !whole {
 		// The socket's buffer is full: a link that carries less than the
 		// stream. The rest is written by the session's slow writer.

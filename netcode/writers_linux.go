@@ -68,12 +68,12 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 	b.ops, b.slots = b.ops[:0], b.slots[:0]
 	for _, s := range job {
 		i := len(b.slots)
-		frame, key, buf, ok := s.poolTake(now, b.bufs[i])
+		frame, key, size, buf, ok := s.poolTake(now, b.bufs[i])
 		b.bufs[i] = buf
 		if !ok {
 			continue
 		}
-		b.slots = append(b.slots, batchSlot{s: s, key: key, size: len(buf) - frameRoom})
+		b.slots = append(b.slots, batchSlot{s: s, key: key, size: size})
 		b.ops = append(b.ops, uring.Op{Buf: frame})
 	}
 	if len(b.ops) == 0 {
@@ -86,7 +86,7 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 		if errors.Is(err, unix.EAGAIN) {
 			n, err = 0, nil // the socket is full: all of it waits
 		}
-		if err == nil {
+		if err == nil && sl.size >= 0 {
 			sl.s.srv.metrics.batched.Inc()
 		}
 		sl.s.poolDone(now, sl.key, op.Buf, sl.size, n, err)
