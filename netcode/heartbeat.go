@@ -56,9 +56,12 @@ func (c HeartbeatConfig) withDefaults() HeartbeatConfig {
 }
 
 // scanPeriod is how often the interceptor looks at every link: the
-// precision of dead detection, ping timing and write deadlines.
+// precision of dead detection, ping timing and write deadlines, all of
+// them a second or more. Each pass touches every session's cold cache
+// lines: at 20 ms (Interval/50) the scanner took about 3 % of the
+// server's CPU at 1,000 players.
 func (c HeartbeatConfig) scanPeriod() time.Duration {
-	return min(max(c.Interval/50, 5*time.Millisecond), 20*time.Millisecond)
+	return min(max(c.Interval/10, 5*time.Millisecond), 100*time.Millisecond)
 }
 
 // pingRing is how many unanswered pings a link tracks. A ping sent while
