@@ -100,12 +100,11 @@ type link struct {
 	// pingDue tells the writer to send a ping (cap 1).
 	pingDue chan struct{}
 	// onWake, if set (before the link is scanned), is called after
-	// pingDue or caughtUp is signalled.
+	// pingDue or caughtUp is signalled: the raw path's sessions, which the
+	// writer pool serves. For them a due ping waits up to foldWait for the
+	// next snapshot, to leave in the same write (poolTake); only a ping
+	// not taken by then calls onWake.
 	onWake func()
-	// fold (set with onWake) lets a due ping wait up to foldWait for the
-	// next snapshot, to leave in the same write (the writer pool's
-	// poolTake); only a ping not taken by then calls onWake.
-	fold bool
 	// caughtUp wakes the writer when the client stops being behind (cap 1).
 	caughtUp chan struct{}
 
@@ -314,12 +313,12 @@ func (l *link) scan(now int64, writeTimeout time.Duration) (v verdict) {
 		}
 		l.nextPing = next
 		l.pingAt = now
-		if !l.fold || l.behind.Load() { // a client behind gets no snapshot to carry it
+		if l.onWake == nil || l.behind.Load() { // a client behind gets no snapshot to carry it
 			l.signal(l.pingDue)
 		} else {
 			wake(l.pingDue)
 		}
-	} else if l.fold && len(l.pingDue) > 0 && now-l.pingAt >= int64(l.hb.foldWait()) && l.onWake != nil {
+	} else if l.onWake != nil && len(l.pingDue) > 0 && now-l.pingAt >= int64(l.hb.foldWait()) {
 		l.onWake() // no snapshot took it in time: it goes alone
 	}
 	return v

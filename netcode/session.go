@@ -117,7 +117,7 @@ func newSession(srv *Server, conn *peer) *session {
 	}
 	s.link.init(s.started, srv.cfg.Heartbeat, srv.metrics)
 	if conn.ws != nil {
-		s.link.onWake, s.link.fold = s.kick, true
+		s.link.onWake = s.kick
 	}
 	// Until it joins, the join timeout (4008) governs the socket, not the
 	// heartbeat; seat lifts this.
