@@ -38,6 +38,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tickstream/tickstream/game"
 	"github.com/tickstream/tickstream/netcode/client"
 	"github.com/tickstream/tickstream/netcode/wire"
 	"github.com/tickstream/tickstream/tests/faultproxy"
@@ -459,19 +460,39 @@ func contains(list []string, s string) bool {
 // clear shot. Errors other than the
 // context's end are stored in errOut.
 func runHunter(ctx context.Context, c *client.Client, self, target uint32, obstacles [][4]float64, errOut *atomic.Value) {
-	// clear: no obstacle (grown by a projectile's radius) on the segment.
-	clear := func(x0, y0, x1, y1 float64) bool {
+	// clearBy: no obstacle (grown by r) on the segment.
+	clearBy := func(r, x0, y0, x1, y1 float64) bool {
 		n := int(math.Hypot(x1-x0, y1-y0)/4) + 1
 		for i := 0; i <= n; i++ {
 			x := x0 + (x1-x0)*float64(i)/float64(n)
 			y := y0 + (y1-y0)*float64(i)/float64(n)
 			for _, o := range obstacles {
-				if x > o[0]-5 && x < o[0]+o[2]+5 && y > o[1]-5 && y < o[1]+o[3]+5 {
+				if x > o[0]-r && x < o[0]+o[2]+r && y > o[1]-r && y < o[1]+o[3]+r {
 					return false
 				}
 			}
 		}
 		return true
+	}
+	clear := func(x0, y0, x1, y1 float64) bool { return clearBy(5, x0, y0, x1, y1) } // a projectile's path
+	// waypoint: the obstacle corner (clear of it by more than a player's
+	// radius) on the shortest path to the target that turns once, when
+	// the straight way is blocked.
+	waypoint := func(x0, y0, x1, y1 float64) (wx, wy float64, ok bool) {
+		const m = game.PlayerRadius + 8
+		best := math.Inf(1)
+		for _, o := range obstacles {
+			for _, c := range [][2]float64{{o[0] - m, o[1] - m}, {o[0] + o[2] + m, o[1] - m}, {o[0] - m, o[1] + o[3] + m}, {o[0] + o[2] + m, o[1] + o[3] + m}} {
+				if c[0] < game.PlayerRadius || c[1] < game.PlayerRadius || c[0] > game.ArenaWidth-game.PlayerRadius || c[1] > game.ArenaHeight-game.PlayerRadius {
+					continue
+				}
+				if d := math.Hypot(c[0]-x0, c[1]-y0) + math.Hypot(x1-c[0], y1-c[1]); d < best &&
+					clearBy(game.PlayerRadius-1, x0, y0, c[0], c[1]) && clear(c[0], c[1], x1, y1) {
+					best, wx, wy, ok = d, c[0], c[1], true
+				}
+			}
+		}
+		return wx, wy, ok
 	}
 	snaps := make(chan *client.Snap, 1)
 	go func() {
@@ -529,10 +550,18 @@ func runHunter(ctx context.Context, c *client.Client, self, target uint32, obsta
 			side = -1
 		}
 		mx, my := -uy*side, ux*side // strafe
-		if dist > 300 || !clear(float64(me.X), float64(me.Y), float64(tg.X), float64(tg.Y)) {
-			// Around an obstacle: one side for 2.5 s (the strafe's 600 ms
-			// made it slide back and forth under a wide one, and a run
-			// timed out waiting for the second kill).
+		mex, mey := float64(me.X), float64(me.Y)
+		blocked := !clear(mex, mey, float64(tg.X), float64(tg.Y))
+		if wx, wy, ok := waypoint(mex, mey, float64(tg.X), float64(tg.Y)); blocked && ok && math.Hypot(wx-mex, wy-mey) > 2 {
+			// Around an obstacle by its nearest useful corner (sliding
+			// along it, sideways or back and forth, left the bot stuck
+			// under a wide one in some runs, which timed out waiting for
+			// the second kill).
+			d := math.Hypot(wx-mex, wy-mey)
+			mx, my = (wx-mex)/d, (wy-mey)/d
+			detour = time.Time{}
+		} else if dist > 300 || blocked {
+			// Towards the target, one side for 2.5 s.
 			if detour.IsZero() {
 				detour = time.Now()
 			}
