@@ -93,6 +93,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, small, raw bool)
 	})
 	if err != nil {
 		s.metrics.refusals.WithLabelValues("bad_upgrade").Inc()
+		if hr.ws != nil {
+			hr.ws.drop() // hijacked, then failed: its descriptors are closed here
+		}
 		return nil, err // Accept has written the HTTP error
 	}
 	// Sessions refuse frames over MaxClientFrame themselves, with a clean

@@ -1,6 +1,7 @@
 package netcode
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -23,17 +24,26 @@ import (
 // Nothing here waits on a socket: closes and pongs to WebSocket pings are
 // written on goroutines of their own.
 //
-// Go's netpoller keeps the descriptor (the blocking writes go through
-// it; the writer pool's non-blocking ones hold it through
-// RawConn.Control). No goroutine ever waits on it to read, so reading it
-// here is safe; every read holds the descriptor through
-// syscall.RawConn.Control, so a concurrent Close never lets its number be
-// reused under the read.
+// The reactor watches and reads the connection's duplicate descriptor
+// (wsRaw.fd); Go's netpoller keeps its own for the blocking writes. No
+// goroutine ever waits on the socket to read, so reading it here is safe;
+// every read holds the duplicate (wsRaw.hold), so a concurrent drop never
+// lets its number be reused under the read.
 type reactor struct {
-	epfd  int
-	wait  syscall.RawConn // epfd in Go's netpoller: the reactor parks there
-	mu    sync.Mutex
-	conns map[uint64]*session
+	epfd int
+	wait syscall.RawConn // epfd in Go's netpoller: the reactor parks there
+	mu   sync.Mutex
+	// conns holds the sessions read here, each in a slot of its own; a
+	// session's token is its slot and that slot's generation (a slot's
+	// next session has a new one), so that news of a detached session
+	// never reaches the next one in its slot.
+	conns []reactorSlot
+	free  []uint32
+}
+
+type reactorSlot struct {
+	s   *session
+	gen uint32
 }
 
 var (
@@ -41,7 +51,6 @@ var (
 	reactors     []*reactor
 	reactorsErr  error
 	reactorNext  atomic.Uint32
-	reactorToken atomic.Uint64
 	reactorFiles []*os.File // kept: a collected os.File closes its descriptor
 )
 
@@ -74,7 +83,7 @@ func startReactors() {
 			return
 		}
 		reactorFiles = append(reactorFiles, f)
-		r := &reactor{epfd: fd, wait: rc, conns: make(map[uint64]*session)}
+		r := &reactor{epfd: fd, wait: rc}
 		reactors = append(reactors, r)
 	}
 	for _, r := range reactors {
@@ -107,7 +116,7 @@ func (r *reactor) loop() {
 			for i := range n {
 				id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
 				r.mu.Lock()
-				s := r.conns[id]
+				s := r.lookup(id)
 				r.mu.Unlock()
 				if s != nil {
 					s.readable(events[i].Events)
@@ -137,17 +146,15 @@ func attachReactor(s *session) bool {
 		return true
 	}
 	s.reactor = r
-	s.token = reactorToken.Add(1)
 	r.mu.Lock()
-	r.conns[s.token] = s
+	s.token = r.add(s)
 	r.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(uint32(s.token)), Pad: int32(uint32(s.token >> 32))}
-	var cerr error
-	err := s.conn.ws.rc.Control(func(fd uintptr) {
-		cerr = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
+	ws := s.conn.ws
+	err := errDropped
+	if ws.hold() {
+		err = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, ws.fd, &ev)
+		ws.release()
 	}
 	if err != nil {
 		s.detachLocked()
@@ -174,12 +181,13 @@ func (s *session) detachLocked() {
 		return
 	}
 	r.mu.Lock()
-	delete(r.conns, s.token)
+	r.remove(s.token)
 	r.mu.Unlock()
-	// A closed socket has left the epoll set with its last descriptor.
-	_ = s.conn.ws.rc.Control(func(fd uintptr) {
-		_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-	})
+	// A dropped socket has left the epoll set with its last descriptor.
+	if ws := s.conn.ws; ws.hold() {
+		_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, ws.fd, nil)
+		ws.release()
+	}
 }
 
 // readable is the reactor's turn on a socket that has news (events):
@@ -202,17 +210,16 @@ func (s *session) readable(events uint32) {
 			break
 		}
 		want := len(in.buf) - in.hi
-		if in.readFn == nil {
-			in.readFn = func(fd uintptr) { in.rn, in.rerr = rawRead(int(fd), in.buf[in.hi:]) }
-		}
-		// Control holds the descriptor (a concurrent Close cannot let its
-		// number be reused under the read) without RawConn.Read's read
-		// lock and poll-state checks: only the reactor reads the socket.
-		err := s.conn.ws.rc.Control(in.readFn)
-		n, rerr := in.rn, in.rerr
-		switch {
-		case err != nil: // closed meanwhile
+		// The hold keeps the descriptor (a concurrent drop cannot let its
+		// number be reused under the read); only the reactor reads it.
+		ws := s.conn.ws
+		if !ws.hold() { // dropped meanwhile
 			s.readEOF()
+			break
+		}
+		n, rerr := rawRead(ws.fd, in.buf[in.hi:])
+		ws.release()
+		switch {
 		case rerr == unix.EINTR:
 			continue
 		case rerr == unix.EAGAIN:
@@ -270,16 +277,14 @@ func (w *wsRaw) keepRest(b []byte, n int) (whole bool) {
 // writeOnce writes b with one non-blocking write(2) (wmu held): n is what
 // the socket took (0 when it was full); an error is the connection's end.
 func (w *wsRaw) writeOnce(b []byte) (n int, err error) {
-	var werr error
 	for {
-		// Control holds the descriptor without RawConn.Write's write lock
-		// and poll-state checks: every writer holds wmu.
-		rerr := w.rc.Control(func(fd uintptr) {
-			n, werr = rawWrite(int(fd), b)
-		})
+		// The hold keeps the descriptor; every writer holds wmu.
+		if !w.hold() {
+			return 0, errDropped
+		}
+		n, werr := rawWrite(w.fd, b)
+		w.release()
 		switch {
-		case rerr != nil:
-			return 0, rerr // closed meanwhile
 		case werr == unix.EINTR:
 			continue
 		case werr == unix.EAGAIN:
@@ -321,4 +326,55 @@ func rawWrite(fd int, b []byte) (int, error) {
 		return -1, e
 	}
 	return int(n), nil
+}
+
+var errDropped = errors.New("netcode: connection dropped")
+
+// dupFD duplicates a connection's descriptor (close-on-exec).
+func dupFD(rc syscall.RawConn) (int, error) {
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	return fd, derr
+}
+
+func closeFD(fd int) error { return unix.Close(fd) }
+
+// add gives s a slot and returns its token (under mu).
+func (r *reactor) add(s *session) uint64 {
+	var i uint32
+	if n := len(r.free); n > 0 {
+		i, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		i = uint32(len(r.conns))
+		r.conns = append(r.conns, reactorSlot{})
+	}
+	sl := &r.conns[i]
+	sl.s, sl.gen = s, sl.gen+1
+	return uint64(i) | uint64(sl.gen)<<32
+}
+
+// lookup returns the session of a token, or nil when it left (under mu).
+func (r *reactor) lookup(token uint64) *session {
+	i := uint32(token)
+	if i >= uint32(len(r.conns)) {
+		return nil
+	}
+	if sl := &r.conns[i]; sl.s != nil && sl.gen == uint32(token>>32) {
+		return sl.s
+	}
+	return nil
+}
+
+// remove frees the slot of a token (under mu).
+func (r *reactor) remove(token uint64) {
+	if r.lookup(token) == nil {
+		return
+	}
+	i := uint32(token)
+	r.conns[i].s = nil
+	r.free = append(r.free, i)
 }

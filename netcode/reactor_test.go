@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -479,5 +480,61 @@ func TestSnapshotsBatchedWithIOURing(t *testing.T) {
 				t.Fatalf("io_uring: none of %v snapshots batched", sent)
 			}
 		})
+	}
+}
+
+// TestDroppedConnectionsCloseTheirDescriptors: the raw path reads and
+// writes a duplicate of each socket's descriptor, and a connection's end
+// must close both. Players that leave (the client closes its socket) and
+// players the server closes (a protocol error, whose close frame the
+// client never answers) each see their TCP connection end, and the
+// process's open descriptors come back to what they were before them.
+func TestDroppedConnectionsCloseTheirDescriptors(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the raw path and /proc/self/fd are Linux's")
+	}
+	ts := newTestServer(t, netcode.Config{})
+	ctx := testCtx(t, 30*time.Second)
+	_, w := ts.join(t, ctx, "host", "")
+	open := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := open()
+	const n = 6
+	var kicked []*rawws.Conn
+	for i := range n {
+		c := rawJoin(t, ts, fmt.Sprintf("leaver%d", i), w.Match)
+		c.Close()
+		kicked = append(kicked, rawJoin(t, ts, fmt.Sprintf("kicked%d", i), w.Match))
+	}
+	if during := open(); during < before+n {
+		t.Fatalf("%d descriptors open with %d players joined, %d before: the count does not see them", during, n, before)
+	}
+	for _, c := range kicked {
+		if _, err := c.Write(rawFrame(true, 0, 0x2, false, []byte{0x80})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range kicked {
+		code, _, err := c.CloseCode(time.Now().Add(5 * time.Second))
+		if err != nil || code != 1002 {
+			t.Fatalf("kicked%d: close %d (%v), want 1002", i, code, err)
+		}
+		// No close reply: the server drops the connection after its wait.
+		if _, err := c.WaitEOF(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatalf("kicked%d: the connection did not end: %v", i, err)
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d descriptors open after the players' connections ended, %d before them", open(), before)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

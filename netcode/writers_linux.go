@@ -79,7 +79,7 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 	if len(b.ops) == 0 {
 		return
 	}
-	b.send(0)
+	b.send()
 	for i, sl := range b.slots {
 		op := &b.ops[i]
 		n, err := op.N, op.Err
@@ -94,32 +94,30 @@ func (b *sendBatch) run(job []*session, now time.Time) {
 	}
 }
 
-// send holds the descriptors of slots i… (each through its connection's
-// RawConn.Control, so that a concurrent close cannot let a number be reused
-// under the batch), then sends them all. A connection already closed
-// gets descriptor -1: its send fails alone (EBADF).
-func (b *sendBatch) send(i int) {
-	if i == len(b.slots) {
-		if err := b.ring.Send(b.ops); err != nil {
-			// The ring refused the batch (not one send): write each send
-			// it never took, once.
-			for j := range b.ops {
-				if op := &b.ops[j]; errors.Is(op.Err, uring.ErrNotSent) {
-					op.N, op.Err = rawWrite(op.Fd, op.Buf)
-					op.N = max(op.N, 0)
-				}
+// send holds the descriptors of the slots (each through its connection's
+// hold, so that a concurrent drop cannot let a number be reused under the
+// batch), then sends them all. A connection already dropped gets
+// descriptor -1: its send fails alone (EBADF).
+func (b *sendBatch) send() {
+	for i := range b.slots {
+		b.ops[i].Fd = -1
+		if ws := b.slots[i].s.conn.ws; ws.hold() {
+			b.ops[i].Fd = ws.fd
+		}
+	}
+	if err := b.ring.Send(b.ops); err != nil {
+		// The ring refused the batch (not one send): write each send
+		// it never took, once.
+		for j := range b.ops {
+			if op := &b.ops[j]; errors.Is(op.Err, uring.ErrNotSent) {
+				op.N, op.Err = rawWrite(op.Fd, op.Buf)
+				op.N = max(op.N, 0)
 			}
 		}
-		return
 	}
-	called := false
-	err := b.slots[i].s.conn.ws.rc.Control(func(fd uintptr) {
-		called = true
-		b.ops[i].Fd = int(fd)
-		b.send(i + 1)
-	})
-	if err != nil && !called {
-		b.ops[i].Fd = -1
-		b.send(i + 1)
+	for i := range b.slots {
+		if b.ops[i].Fd >= 0 {
+			b.slots[i].s.conn.ws.release()
+		}
 	}
 }

@@ -34,6 +34,16 @@ type wsRaw struct {
 	tcp *net.TCPConn
 	rc  syscall.RawConn
 
+	// fd is a duplicate of the socket's descriptor, for the reactor's
+	// reads and the writer pool's non-blocking writes: they hold it
+	// through fdState (hold, release), a count kept in this struct,
+	// instead of reaching the descriptor through RawConn.Control (three
+	// objects away, and a reference count of their own) at every input
+	// and every snapshot. The blocking writes and Close go through tcp.
+	// drop closes both; fd closes when its last holder lets go.
+	fd      int
+	fdState atomic.Int64 // holders<<1 | closed
+
 	wmu       sync.Mutex
 	closeSent bool   // a close frame was written: no frame may follow (under wmu)
 	pending   []byte // the rest of a frame a non-blocking write left (under wmu)
@@ -55,7 +65,39 @@ func newWSRaw(tcp *net.TCPConn) (*wsRaw, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wsRaw{tcp: tcp, rc: rc, closeRecv: make(chan struct{}), dropped: make(chan struct{})}, nil
+	fd, err := dupFD(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &wsRaw{tcp: tcp, rc: rc, fd: fd, closeRecv: make(chan struct{}), dropped: make(chan struct{})}, nil
+}
+
+// hold takes a hold on fd: it stays open (its number is not reused)
+// until release. It fails once the connection is dropped.
+func (w *wsRaw) hold() bool {
+	for {
+		st := w.fdState.Load()
+		if st&1 != 0 {
+			return false
+		}
+		if w.fdState.CompareAndSwap(st, st+2) {
+			return true
+		}
+	}
+}
+
+// release lets go of a hold; the last one after a drop closes fd.
+func (w *wsRaw) release() {
+	if w.fdState.Add(-2) == 1 {
+		_ = closeFD(w.fd)
+	}
+}
+
+// closeDup closes fd at once, or when its last holder releases it.
+func (w *wsRaw) closeDup() {
+	if old := w.fdState.Or(1); old == 0 {
+		_ = closeFD(w.fd)
+	}
 }
 
 // WebSocket opcodes.
@@ -207,6 +249,7 @@ func (w *wsRaw) gotClose() { w.recvOnce.Do(func() { close(w.closeRecv) }) }
 func (w *wsRaw) drop() {
 	w.dropOnce.Do(func() {
 		_ = w.tcp.Close()
+		w.closeDup()
 		close(w.dropped)
 		w.dropMu.Lock()
 		w.isDown = true
@@ -267,12 +310,6 @@ type rawIn struct {
 	async    bool // in the reactor: closes run on their own goroutine
 	ended    bool // nothing more is read (close frame, EOF, error)
 	detached bool // detached from its reactor
-	// The reactor's read, made once per session (a closure per read
-	// would be an allocation per input): it reads into buf[hi:] and
-	// leaves its result in rn, rerr.
-	readFn func(fd uintptr)
-	rn     int
-	rerr   error
 }
 
 // compact moves the unparsed bytes to the start of the buffer.

@@ -142,12 +142,19 @@ func (l *KillableListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// Kill closes the listener and every connection, without a close frame.
+// Kill closes the listener and every connection, without a close frame,
+// as a dying process would: each TCP connection is shut down both ways
+// first (the server's raw path reads and writes a duplicate of the
+// descriptor, which closing this one alone would leave open).
 func (l *KillableListener) Kill() {
 	_ = l.Listener.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, c := range l.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.CloseRead()
+			_ = tc.CloseWrite()
+		}
 		_ = c.Close()
 	}
 }
